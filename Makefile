@@ -1,0 +1,41 @@
+# Set-up and everyday commands. Every target creates .venv on first use.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test test-fast bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@ $(VENV)/.installed
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	touch $@ $(VENV)/.installed $(VENV)/.installed-test
+
+## demo: install the package and run a small end-to-end fit (RMSE and a predictive interval)
+demo: $(VENV)/.installed
+	$(BIN)/python -m bayesfm.demo
+
+## test: install with the test extra and run the whole suite
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## test-fast: the unit tests only (no statistical-correctness or dataset tests)
+test-fast: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m "not statistical and not dataset" $(PYTEST_ARGS)
+
+## bench: bayesfm against myFM on MovieLens-100k (needs BAYESFM_DATA)
+bench: $(VENV)/.installed-bench
+	$(BIN)/python benchmarks/bench_regression.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,1 @@
+"""Data in: checking and converting design matrices, targets and groups; datasets."""

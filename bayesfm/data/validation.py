@@ -1,0 +1,120 @@
+"""Checking and converting user input (design matrices, targets, feature groups).
+
+Every error names the argument and, where it applies, the first offending row (0-based).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["check_matrix", "check_target", "check_groups"]
+
+
+def _first_bad_row_sparse(M: sp.spmatrix) -> int | None:
+    coo = M.tocoo()
+    bad = ~np.isfinite(coo.data)
+    if not bad.any():
+        return None
+    return int(coo.row[bad].min())
+
+
+def check_matrix(X, name: str = "X", n_features: int | None = None) -> sp.csr_matrix:
+    """Return ``X`` (dense array-like or any scipy.sparse format) as a float64 CSR matrix.
+
+    Raises TypeError for non-numeric input and ValueError for a wrong number of dimensions, an
+    empty matrix, NaN or infinite entries (naming the first bad row), or, when ``n_features`` is
+    given, a different number of columns.
+    """
+    if X is None:
+        raise TypeError(f"{name} must be a 2-d array or a scipy.sparse matrix, got None")
+    if sp.issparse(X):
+        if X.ndim != 2:
+            raise ValueError(f"{name} must be 2-d, got {X.ndim} dimensions")
+        if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
+            raise TypeError(f"{name} must hold numbers, got dtype {X.dtype}")
+        M = sp.csr_matrix(X, dtype=np.float64, copy=True)
+        bad = _first_bad_row_sparse(M)
+    else:
+        A = np.asarray(X)
+        if A.dtype == object or not (np.issubdtype(A.dtype, np.number) or A.dtype == np.bool_):
+            try:
+                A = A.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"{name} must hold numbers, got dtype {A.dtype}: {exc}") from None
+        if np.iscomplexobj(A):
+            raise TypeError(f"{name} must hold real numbers, got dtype {A.dtype}")
+        if A.ndim != 2:
+            raise ValueError(f"{name} must be 2-d (rows x features), got shape {A.shape}")
+        A = A.astype(np.float64, copy=False)
+        finite = np.isfinite(A)
+        bad = None
+        if not finite.all():
+            bad = int(np.flatnonzero(~finite.all(axis=1))[0])
+        M = sp.csr_matrix(A) if bad is None else None
+    if bad is not None:
+        raise ValueError(f"{name} contains NaN or infinity; first bad row: {bad}")
+    n, p = M.shape
+    if n == 0 or p == 0:
+        raise ValueError(f"{name} is empty: shape {M.shape}; it needs at least one row and column")
+    if n_features is not None and p != n_features:
+        raise ValueError(
+            f"{name} has {p} columns (features) but the estimator was fitted with {n_features}")
+    M.sum_duplicates()
+    M.sort_indices()
+    return M
+
+
+def check_target(y, n_rows: int, name: str = "y") -> np.ndarray:
+    """Return ``y`` as a float64 vector of length ``n_rows``; errors name the first bad row."""
+    if y is None:
+        raise TypeError(f"{name} must be a 1-d array of numbers, got None")
+    a = np.asarray(y)
+    if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
+        try:
+            a = a.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must hold numbers, got dtype {a.dtype}: {exc}") from None
+    if np.iscomplexobj(a):
+        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-d, got shape {a.shape}")
+    a = a.astype(np.float64)
+    if a.shape[0] != n_rows:
+        raise ValueError(f"{name} has {a.shape[0]} entries but X has {n_rows} rows")
+    finite = np.isfinite(a)
+    if not finite.all():
+        raise ValueError(f"{name} contains NaN or infinity; first bad row: "
+                         f"{int(np.flatnonzero(~finite)[0])}")
+    return a
+
+
+def check_groups(groups, n_features: int):
+    """Map per-column group labels to indices.
+
+    Returns ``(gidx, labels)``: ``gidx`` (p,) int64 in 0..G-1, ``labels`` the G distinct labels in
+    order of first appearance. ``groups=None`` puts every feature in one group labelled 0.
+    """
+    if groups is None:
+        return np.zeros(n_features, dtype=np.int64), [0]
+    if isinstance(groups, (str, bytes)) or np.ndim(groups) != 1:
+        raise ValueError(f"groups must be a 1-d sequence with one label per column of X, "
+                         f"got {type(groups).__name__} of {np.ndim(groups)} dimensions")
+    labels_in = list(groups)
+    if len(labels_in) != n_features:
+        raise ValueError(f"groups has {len(labels_in)} labels but X has {n_features} columns")
+    index: dict = {}
+    gidx = np.empty(n_features, dtype=np.int64)
+    for j, lab in enumerate(labels_in):
+        if isinstance(lab, numbers.Real) and not isinstance(lab, numbers.Integral):
+            if lab != lab:  # NaN
+                raise ValueError(f"groups contains NaN at column {j}")
+        key = lab.item() if isinstance(lab, np.generic) else lab
+        try:
+            gidx[j] = index.setdefault(key, len(index))
+        except TypeError:
+            raise TypeError(f"groups labels must be hashable; column {j} has "
+                            f"{type(lab).__name__}") from None
+    return gidx, list(index)

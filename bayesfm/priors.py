@@ -1,0 +1,79 @@
+"""Prior constants of the Bayesian FM (a small, documented, immutable record).
+
+The model (``docs/model.md``) on the *standardised* target (see ``FMRegressor``)::
+
+    alpha              ~ Gamma(a0/2, b0/2)                      noise precision
+    lambda_w[g]        ~ Gamma(a_lambda/2, b_lambda/2)          one per feature group g
+    mu_w[g] | lambda   ~ Normal(mu0, 1/(c0 * lambda_w[g]))
+    lambda_v[g, f]     ~ Gamma(a_lambda/2, b_lambda/2)          one per group and factor
+    mu_v[g, f] | lambda ~ Normal(mu0, 1/(c0 * lambda_v[g, f]))
+    w0                 ~ Normal(m0, 1/lambda0)
+    w_j                ~ Normal(mu_w[g(j)], 1/lambda_w[g(j)])
+    v_jf               ~ Normal(mu_v[g(j), f], 1/lambda_v[g(j), f])
+
+Gammas use the shape/rate convention. Mapping to the peers' names:
+
+============  ======================  =====================================
+bayesfm       libFM (``fm_learn_mcmc``)  myFM (``MyFMRegressor(...)``)
+============  ======================  =====================================
+a0, a_lambda  ``alpha_0``             ``alpha_0``
+b0, b_lambda  ``gamma_0``             ``beta_0``
+c0            ``beta_0``              (none: myFM uses ``gamma_0`` as a fixed
+                                      precision of mu, not scaled by lambda)
+mu0           ``mu_0``                ``mu_0``
+lambda0, m0   (flat prior on w0)      ``reg_0`` (= lambda0), m0 = 0
+============  ======================  =====================================
+
+libFM and myFM share the name ``beta_0`` for two different constants: in libFM it is the c0 that
+scales the precision of mu; in myFM it is the Gamma rate (our b). Keep that in mind when copying
+settings between them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+__all__ = ["Priors"]
+
+
+@dataclass(frozen=True)
+class Priors:
+    """Hyperprior constants; the defaults are libFM's (a = b = c0 = 1, mu0 = 0).
+
+    Attributes
+    ----------
+    a0, b0 : float
+        Shape and rate (times 2) of the Gamma prior on the noise precision alpha.
+    a_lambda, b_lambda : float
+        Shape and rate (times 2) of the Gamma prior on every group precision lambda.
+    c0 : float
+        Scale of the precision of mu given lambda: mu | lambda ~ Normal(mu0, 1/(c0 lambda)).
+    mu0 : float
+        Prior mean of every group mean mu.
+    m0, lambda0 : float
+        Mean and precision of the Normal prior on the global bias w0. The default precision
+        0.01 (standard deviation 10 on the standardised target) is practically flat but proper.
+    """
+
+    a0: float = 1.0
+    b0: float = 1.0
+    a_lambda: float = 1.0
+    b_lambda: float = 1.0
+    c0: float = 1.0
+    mu0: float = 0.0
+    m0: float = 0.0
+    lambda0: float = 0.01
+
+    def __post_init__(self):
+        for name in ("a0", "b0", "a_lambda", "b_lambda", "c0", "lambda0"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and value > 0 and value < float("inf")):
+                raise ValueError(f"Priors.{name} must be a finite positive number, got {value!r}")
+        for name in ("mu0", "m0"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and abs(value) < float("inf")):
+                raise ValueError(f"Priors.{name} must be a finite number, got {value!r}")
+
+    def as_dict(self) -> dict:
+        """The constants as a plain dict."""
+        return asdict(self)

@@ -1,0 +1,1 @@
+"""Gibbs sampler core: Numba kernels (``kernels``) and the thin driver (``driver``)."""

@@ -1,0 +1,126 @@
+"""The thin driver around the kernels: initialise, step, and run a chain with burn-in and thinning.
+
+``init_state`` and ``step`` are the sampler core (in the spirit of blackjax: small functions over a
+small state record); ``run_chain`` loops ``step`` and hands kept draws to a ``DrawStore``.
+All randomness comes from one ``numpy.random.Generator``: per sweep, one block of standard normals
+and one block of standard gammas, always the same number whatever is held fixed, so a seed fixes
+the draws bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bayesfm.priors import Priors
+from bayesfm.sampler import conditionals
+from bayesfm.sampler.kernels import gibbs_sweep, recompute_cache
+from bayesfm.sampler.state import FMData, FMState
+from bayesfm.sampler.storage import DrawStore
+
+__all__ = ["init_state", "step", "run_chain", "SweepNoise"]
+
+
+def init_state(data: FMData, y: np.ndarray, rank: int, rng: np.random.Generator,
+               init_scale: float = 0.1) -> FMState:
+    """Initial state: w0 = w = 0, V ~ Normal(0, init_scale^2), alpha = lambda = 1, mu = 0."""
+    p, G = data.n_features, data.n_groups
+    Vt = init_scale * rng.standard_normal((rank, p)) if init_scale > 0 else np.zeros((rank, p))
+    state = FMState(
+        w0=0.0,
+        alpha=1.0,
+        w=np.zeros(p),
+        Vt=np.ascontiguousarray(Vt),
+        mu_w=np.zeros(G),
+        lam_w=np.ones(G),
+        mu_v=np.zeros((G, rank)),
+        lam_v=np.ones((G, rank)),
+        e=np.empty(data.n_rows),
+        q=np.empty((rank, data.n_rows)),
+    )
+    refresh_cache(data, y, state)
+    return state
+
+
+def refresh_cache(data: FMData, y: np.ndarray, state: FMState) -> None:
+    """Recompute ``state.e`` and ``state.q`` exactly from the parameters."""
+    recompute_cache(data.r_indptr, data.r_indices, data.r_data, y, state.w0, state.w, state.Vt,
+                    state.e, state.q)
+
+
+@dataclass(frozen=True)
+class SweepNoise:
+    """The shapes of the standard gammas one sweep needs (fixed for a given data set and prior)."""
+
+    gamma_shapes: np.ndarray  # (1 + G + k*G,): alpha, lambda_w[g], lambda_v[f, g]
+    n_normals: int            # 1 + p + k*p + G + k*G
+
+    @classmethod
+    def build(cls, data: FMData, rank: int, priors: Priors) -> "SweepNoise":
+        lam = conditionals.lambda_shape(priors.a_lambda, data.gsize)
+        shapes = np.concatenate([[conditionals.alpha_shape(priors.a0, data.n_rows)], lam,
+                                 np.tile(lam, rank)])
+        G, p = data.n_groups, data.n_features
+        return cls(gamma_shapes=shapes, n_normals=1 + p + rank * p + G + rank * G)
+
+
+def step(data: FMData, y: np.ndarray, state: FMState, priors: Priors, rng: np.random.Generator,
+         noise: SweepNoise, sample_alpha: bool = True, sample_hyper: bool = True) -> FMState:
+    """One Gibbs sweep on target ``y`` (n,); updates ``state`` in place and returns it.
+
+    The caches are recomputed exactly first, so ``y`` may change between calls (the latent
+    targets of probit models, the fresh y of a joint-distribution test).
+    """
+    p, G, k = data.n_features, data.n_groups, state.rank
+    z = rng.standard_normal(noise.n_normals)
+    g = rng.standard_gamma(noise.gamma_shapes)
+    o = 1
+    z_w = z[o:o + p]; o += p
+    z_v = z[o:o + k * p].reshape(k, p); o += k * p
+    z_muw = z[o:o + G]; o += G
+    z_muv = z[o:o + k * G].reshape(k, G)
+    g_lamw = g[1:1 + G]
+    g_lamv = g[1 + G:].reshape(k, G)
+    refresh_cache(data, y, state)
+    w0, alpha = gibbs_sweep(
+        data.indptr, data.indices, data.data, data.colsq, data.gidx, data.gsize,
+        state.e, state.q, state.w0, state.w, state.Vt, state.alpha,
+        state.mu_w, state.lam_w, state.mu_v, state.lam_v,
+        priors.a0, priors.b0, priors.b_lambda, priors.c0, priors.mu0, priors.m0, priors.lambda0,
+        z[0], z_w, z_v, z_muw, z_muv, g[0], g_lamw, g_lamv,
+        sample_alpha, sample_hyper,
+    )
+    state.w0 = float(w0)
+    state.alpha = float(alpha)
+    return state
+
+
+def n_kept(n_iter: int, n_burn: int, thin: int) -> int:
+    """Number of draws kept by ``run_chain``."""
+    return len(range(n_burn, n_iter, thin))
+
+
+def run_chain(data: FMData, y: np.ndarray, state: FMState, priors: Priors,
+              rng: np.random.Generator, n_iter: int, n_burn: int, thin: int = 1,
+              store: DrawStore | None = None, sample_alpha: bool = True,
+              sample_hyper: bool = True, callback=None):
+    """Run ``n_iter`` sweeps, keeping every ``thin``-th draw after the first ``n_burn``.
+
+    Returns ``(state, store, train_rmse)`` where ``train_rmse`` (n_iter,) is the root mean square
+    of the residual after each sweep (on the sampler's scale). ``callback(it, state)``, if given,
+    is called after every sweep.
+    """
+    noise = SweepNoise.build(data, state.rank, priors)
+    if store is None:
+        store = DrawStore(n_kept(n_iter, n_burn, thin), data.n_features, state.rank,
+                          data.n_groups)
+    train_rmse = np.empty(n_iter)
+    for it in range(n_iter):
+        step(data, y, state, priors, rng, noise, sample_alpha, sample_hyper)
+        train_rmse[it] = np.sqrt(np.mean(state.e * state.e)) if data.n_rows else 0.0
+        if it >= n_burn and (it - n_burn) % thin == 0:
+            store.record(state)
+        if callback is not None:
+            callback(it, state)
+    return state, store, train_rmse

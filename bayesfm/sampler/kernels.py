@@ -1,0 +1,294 @@
+"""Numba kernels of the Gibbs sampler for Bayesian Factorization Machines.
+
+Every function here is a small function over NumPy arrays and scalars: no Python objects, no
+globals, no randomness of its own. The random numbers a sweep needs (standard normals and
+standard gammas) are drawn beforehand by the driver from a ``numpy.random.Generator`` and passed
+in, so a kernel is a deterministic function of its inputs and the same seed gives the same draws,
+bit for bit.
+
+Conventions (see ``docs/model.md`` and the reference notes for the full conditionals):
+
+* ``X`` is given column-major (CSC) to the sweep: ``indptr`` (p + 1,), ``indices`` (nnz,),
+  ``data`` (nnz,), without duplicate entries; and row-major (CSR) to ``recompute_cache``. ``colsq[j]`` is ``sum_i x_ij**2``.
+* ``gidx`` (p,) is the hyperprior group of each feature, ``gsize`` (G,) the number of features of
+  each group.
+* ``Vt`` (k, p) holds the latent factors factor-major (``Vt[f, j] = v_jf``).
+* ``e`` (n,) is the residual ``y - yhat`` and ``q`` (k, n) the per-factor sums
+  ``q[f, i] = sum_j v_jf x_ij``; the sweep keeps both up to date after every single draw.
+* Gamma variates are parametrised by shape and rate: ``Gamma(a, b) = StandardGamma(a) / b``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "recompute_cache",
+    "gibbs_sweep",
+    "predict_draws_csr",
+    "mixture_normal_quantiles",
+]
+
+
+@njit(cache=True)
+def recompute_cache(r_indptr, r_indices, r_data, y, w0, w, Vt, e, q):
+    """Recompute the residual ``e`` (n,) and the factor sums ``q`` (k, n) exactly, in place.
+
+    ``X`` is given row-major here (CSR arrays ``r_indptr``, ``r_indices``, ``r_data``): each row
+    gathers its factor sums from contiguous rows of V, which is much faster than scattering from
+    the columns. Cost O(k * nnz). Called at the start of every sweep so rounding error from the
+    incremental updates cannot accumulate.
+    """
+    n = y.shape[0]
+    k = Vt.shape[0]
+    V = np.ascontiguousarray(Vt.T)
+    qi = np.zeros(k)
+    for i in range(n):
+        lin = 0.0
+        sq = 0.0
+        for f in range(k):
+            qi[f] = 0.0
+        for idx in range(r_indptr[i], r_indptr[i + 1]):
+            j = r_indices[idx]
+            x = r_data[idx]
+            lin += w[j] * x
+            for f in range(k):
+                t = V[j, f] * x
+                qi[f] += t
+                sq += t * t
+        pair = 0.0
+        for f in range(k):
+            pair += qi[f] * qi[f]
+            q[f, i] = qi[f]
+        e[i] = y[i] - (w0 + lin + 0.5 * (pair - sq))
+
+
+@njit(cache=True)
+def _hyper_update(theta, gidx, gsize, mu, lam, c0, mu0, b_lam, g_lam, z_mu):
+    """Draw (lambda_g, mu_g) for every group g from their full conditionals, in place.
+
+    ``theta`` (p,) are the parameters whose prior is Normal(mu[g], 1/lam[g]); ``g_lam`` (G,) are
+    standard gammas of shape (a_lambda + n_g + 1)/2 and ``z_mu`` (G,) standard normals.
+
+        lambda_g ~ Gamma((a_lambda + n_g + 1)/2,
+                         (b_lambda + c0 (mu_g - mu0)^2 + sum_t (theta_t - mu_g)^2) / 2)
+        mu_g     ~ Normal((c0 mu0 + sum_t theta_t) / (c0 + n_g), 1 / ((c0 + n_g) lambda_g))
+    """
+    G = gsize.shape[0]
+    s1 = np.zeros(G)
+    s2 = np.zeros(G)
+    for j in range(theta.shape[0]):
+        g = gidx[j]
+        t = theta[j]
+        s1[g] += t
+        d = t - mu[g]
+        s2[g] += d * d
+    for g in range(G):
+        dm = mu[g] - mu0
+        rate = 0.5 * (b_lam + c0 * dm * dm + s2[g])
+        lam[g] = g_lam[g] / rate
+        prec = (c0 + gsize[g]) * lam[g]
+        mu[g] = (c0 * mu0 + s1[g]) / (c0 + gsize[g]) + z_mu[g] / math.sqrt(prec)
+
+
+@njit(cache=True)
+def gibbs_sweep(
+    indptr, indices, data, colsq, gidx, gsize,
+    e, q, w0, w, Vt, alpha, mu_w, lam_w, mu_v, lam_v,
+    a0, b0, b_lam, c0, mu0, m0, lam0,
+    z_w0, z_w, z_v, z_muw, z_muv, g_alpha, g_lamw, g_lamv,
+    sample_alpha, sample_hyper,
+):
+    """One Gibbs sweep of the FM regression sampler; returns the new ``(w0, alpha)``.
+
+    Order (as libFM): alpha, w0, (lambda_w, mu_w), w, (lambda_v, mu_v) for every factor, then V
+    factor by factor. Arrays ``e``, ``q``, ``w``, ``Vt``, ``mu_w`` (G,), ``lam_w`` (G,), ``mu_v``
+    (G, k) and ``lam_v`` (G, k) are updated in place; ``e`` and ``q`` must be exact on entry.
+
+    Random inputs: ``z_w0`` float, ``z_w`` (p,), ``z_v`` (k, p), ``z_muw`` (G,), ``z_muv`` (k, G)
+    standard normals; ``g_alpha`` float, ``g_lamw`` (G,), ``g_lamv`` (k, G) standard gammas of the
+    shapes given by ``bayesfm.sampler.conditionals``. ``sample_alpha`` / ``sample_hyper`` hold
+    alpha / the group hyperparameters fixed when False (probit models, closed-form tests).
+    """
+    n = e.shape[0]
+    p = w.shape[0]
+    k = Vt.shape[0]
+
+    # noise precision
+    if sample_alpha:
+        sse = 0.0
+        for i in range(n):
+            sse += e[i] * e[i]
+        alpha = g_alpha / (0.5 * (b0 + sse))
+
+    # global bias, prior Normal(m0, 1/lam0)
+    se = 0.0
+    for i in range(n):
+        se += e[i]
+    prec = alpha * n + lam0
+    mean = (alpha * (se + n * w0) + lam0 * m0) / prec
+    w0_new = mean + z_w0 / math.sqrt(prec)
+    d = w0_new - w0
+    for i in range(n):
+        e[i] -= d
+    w0 = w0_new
+
+    # linear weights
+    if sample_hyper:
+        _hyper_update(w, gidx, gsize, mu_w, lam_w, c0, mu0, b_lam, g_lamw, z_muw)
+    for j in range(p):
+        g = gidx[j]
+        start = indptr[j]
+        stop = indptr[j + 1]
+        s = 0.0
+        for idx in range(start, stop):
+            s += data[idx] * e[indices[idx]]
+        wj = w[j]
+        prec = alpha * colsq[j] + lam_w[g]
+        mean = (alpha * (s + wj * colsq[j]) + lam_w[g] * mu_w[g]) / prec
+        wn = mean + z_w[j] / math.sqrt(prec)
+        d = wn - wj
+        if d != 0.0:
+            for idx in range(start, stop):
+                e[indices[idx]] -= d * data[idx]
+        w[j] = wn
+
+    # latent factors
+    if sample_hyper:
+        for f in range(k):
+            _hyper_update(Vt[f], gidx, gsize, mu_v[:, f], lam_v[:, f], c0, mu0, b_lam,
+                          g_lamv[f], z_muv[f])
+    for f in range(k):
+        qf = q[f]
+        vf = Vt[f]
+        zf = z_v[f]
+        for j in range(p):
+            g = gidx[j]
+            start = indptr[j]
+            stop = indptr[j + 1]
+            v = vf[j]
+            shh = 0.0
+            she = 0.0
+            for idx in range(start, stop):
+                i = indices[idx]
+                x = data[idx]
+                h = x * (qf[i] - v * x)
+                shh += h * h
+                she += h * e[i]
+            lam = lam_v[g, f]
+            prec = alpha * shh + lam
+            mean = (alpha * (she + v * shh) + lam * mu_v[g, f]) / prec
+            vn = mean + zf[j] / math.sqrt(prec)
+            d = vn - v
+            if d != 0.0:
+                for idx in range(start, stop):
+                    i = indices[idx]
+                    x = data[idx]
+                    h = x * (qf[i] - v * x)
+                    e[i] -= d * h
+                    qf[i] += d * x
+            vf[j] = vn
+    return w0, alpha
+
+
+@njit(cache=True)
+def predict_draws_csr(indptr, indices, data, n_rows, w0s, ws, Vs, out):
+    """FM predictions for every kept draw: ``out[s, i] = yhat_s(x_i)``.
+
+    ``X`` is row-major (CSR) with ``n_rows`` rows; ``w0s`` (S,), ``ws`` (S, p), ``Vs`` (S, p, k),
+    ``out`` (S, n_rows).
+    """
+    S = w0s.shape[0]
+    k = Vs.shape[2]
+    qf = np.zeros(k)
+    for s in range(S):
+        for i in range(n_rows):
+            lin = 0.0
+            sq = 0.0
+            for f in range(k):
+                qf[f] = 0.0
+            for idx in range(indptr[i], indptr[i + 1]):
+                j = indices[idx]
+                x = data[idx]
+                lin += ws[s, j] * x
+                for f in range(k):
+                    t = Vs[s, j, f] * x
+                    qf[f] += t
+                    sq += t * t
+            pair = 0.0
+            for f in range(k):
+                pair += qf[f] * qf[f]
+            out[s, i] = w0s[s] + lin + 0.5 * (pair - sq)
+
+
+@njit(cache=True)
+def _mixture_cdf_pdf(t, means, sds):
+    S = means.shape[0]
+    cdf = 0.0
+    pdf = 0.0
+    for s in range(S):
+        z = (t - means[s]) / sds[s]
+        cdf += 0.5 * math.erfc(-z / math.sqrt(2.0))
+        pdf += math.exp(-0.5 * z * z) / (sds[s] * math.sqrt(2.0 * math.pi))
+    return cdf / S, pdf / S
+
+
+@njit(cache=True)
+def _mixture_quantile(prob, zprob, means, sds):
+    """Quantile of the equal-weight mixture of Normal(means[s], sds[s]**2).
+
+    Starts from the moment-matched normal's quantile (``zprob`` is the standard normal quantile of
+    ``prob``), then Newton's method safeguarded by bisection on a bracket that always holds the root.
+    """
+    S = means.shape[0]
+    lo = np.inf
+    hi = -np.inf
+    m1 = 0.0
+    m2 = 0.0
+    for s in range(S):
+        lo = min(lo, means[s] - 12.0 * sds[s])
+        hi = max(hi, means[s] + 12.0 * sds[s])
+        m1 += means[s]
+        m2 += means[s] * means[s] + sds[s] * sds[s]
+    m1 /= S
+    var = max(m2 / S - m1 * m1, 0.0)
+    scale = math.sqrt(var)
+    t = min(max(m1 + zprob * scale, lo), hi)
+    tol = 1e-12 * max(scale, 1e-300)
+    for _ in range(200):
+        cdf, pdf = _mixture_cdf_pdf(t, means, sds)
+        diff = cdf - prob
+        if diff > 0.0:
+            hi = t
+        else:
+            lo = t
+        if abs(diff) < 1e-13 or hi - lo < tol:
+            break
+        step_ok = pdf > 0.0
+        if step_ok:
+            tn = t - diff / pdf
+            step_ok = lo < tn < hi
+        if not step_ok:
+            tn = 0.5 * (lo + hi)
+        t = tn
+    return t
+
+
+@njit(cache=True)
+def mixture_normal_quantiles(means, sds, probs, zprobs, out):
+    """Per-column quantiles of a Normal mixture over draws.
+
+    ``means`` (S, n), ``sds`` (S,), ``probs`` (m,) in (0, 1) and ``zprobs`` (m,) their standard
+    normal quantiles; fills ``out`` (n, m) with the
+    quantiles of ``(1/S) sum_s Normal(means[s, i], sds[s]**2)`` for each row i.
+    """
+    n = means.shape[1]
+    col = np.empty(means.shape[0])
+    for i in range(n):
+        for s in range(means.shape[0]):
+            col[s] = means[s, i]
+        for m in range(probs.shape[0]):
+            out[i, m] = _mixture_quantile(probs[m], zprobs[m], col, sds)

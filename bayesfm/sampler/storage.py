@@ -1,0 +1,54 @@
+"""Storage of kept draws behind one small interface (preallocated arrays, filled in order)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayesfm.sampler.state import FMState
+
+__all__ = ["DrawStore"]
+
+
+class DrawStore:
+    """Kept draws of one chain, on the sampler's internal scale.
+
+    Arrays (S = number of draws): ``w0`` (S,), ``alpha`` (S,), ``w`` (S, p), ``V`` (S, p, k),
+    ``mu_w``/``lam_w`` (S, G), ``mu_v``/``lam_v`` (S, G, k). ``n_draws`` counts those recorded.
+    """
+
+    _names = ("w0", "alpha", "w", "V", "mu_w", "lam_w", "mu_v", "lam_v")
+
+    def __init__(self, n_draws: int, n_features: int, rank: int, n_groups: int):
+        S, p, k, G = n_draws, n_features, rank, n_groups
+        self.w0 = np.empty(S)
+        self.alpha = np.empty(S)
+        self.w = np.empty((S, p))
+        self.V = np.empty((S, p, k))
+        self.mu_w = np.empty((S, G))
+        self.lam_w = np.empty((S, G))
+        self.mu_v = np.empty((S, G, k))
+        self.lam_v = np.empty((S, G, k))
+        self.n_draws = 0
+
+    @property
+    def capacity(self) -> int:
+        return self.w0.shape[0]
+
+    def record(self, state: FMState) -> None:
+        """Copy the parameters of ``state`` into the next free slot."""
+        s = self.n_draws
+        if s >= self.capacity:
+            raise IndexError("DrawStore is full")
+        self.w0[s] = state.w0
+        self.alpha[s] = state.alpha
+        self.w[s] = state.w
+        self.V[s] = state.Vt.T
+        self.mu_w[s] = state.mu_w
+        self.lam_w[s] = state.lam_w
+        self.mu_v[s] = state.mu_v
+        self.lam_v[s] = state.lam_v
+        self.n_draws = s + 1
+
+    def arrays(self) -> dict:
+        """The recorded draws (only the filled slots) as a dict of arrays."""
+        return {name: getattr(self, name)[: self.n_draws] for name in self._names}
