@@ -31,6 +31,8 @@ settings between them.
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import asdict, dataclass
 
 __all__ = ["Priors"]
@@ -65,14 +67,17 @@ class Priors:
     lambda0: float = 0.01
 
     def __post_init__(self):
-        for name in ("a0", "b0", "a_lambda", "b_lambda", "c0", "lambda0"):
+        for name in ("a0", "b0", "a_lambda", "b_lambda", "c0", "lambda0", "mu0", "m0"):
             value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and value > 0 and value < float("inf")):
-                raise ValueError(f"Priors.{name} must be a finite positive number, got {value!r}")
-        for name in ("mu0", "m0"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and abs(value) < float("inf")):
-                raise ValueError(f"Priors.{name} must be a finite number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"Priors.{name} must be a real number, got "
+                                f"{type(value).__name__} {value!r}")
+            value = float(value)
+            positive = name not in ("mu0", "m0")
+            if not math.isfinite(value) or (positive and value <= 0):
+                kind = "finite positive" if positive else "finite"
+                raise ValueError(f"Priors.{name} must be a {kind} number, got {value!r}")
+            object.__setattr__(self, name, value)
 
     def as_dict(self) -> dict:
         """The constants as a plain dict."""

@@ -76,8 +76,10 @@ class BaseFM:
             raise ValueError(f"n_burn ({n_burn}) must be smaller than n_iter ({n_iter}) so that "
                              f"at least one draw is kept")
         init_scale = self.init_scale
-        if isinstance(init_scale, bool) or not isinstance(init_scale, numbers.Real) \
-                or not np.isfinite(init_scale) or init_scale < 0:
+        if isinstance(init_scale, bool) or not isinstance(init_scale, numbers.Real):
+            raise TypeError(f"init_scale must be a number, got {type(init_scale).__name__} "
+                            f"{init_scale!r}")
+        if not np.isfinite(init_scale) or init_scale < 0:
             raise ValueError(f"init_scale must be a finite number >= 0, got {init_scale!r}")
         priors = self.priors
         if priors is None:
