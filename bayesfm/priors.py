@@ -55,6 +55,11 @@ class Priors:
     m0, lambda0 : float
         Mean and precision of the Normal prior on the global bias w0. The default precision
         0.01 (standard deviation 10 on the standardised target) is practically flat but proper.
+    cut_loc, cut_scale : float
+        Ordered probit only: each log gap between neighbouring cutpoints,
+        log(c_{k+1} - c_k), has the prior Normal(cut_loc, cut_scale^2) (the first cutpoint is
+        fixed at 0; the latent noise has variance 1). The default, Normal(0, 2^2), is weak: gaps
+        from 0.02 to 50 are within two prior standard deviations.
     """
 
     a0: float = 1.0
@@ -65,15 +70,18 @@ class Priors:
     mu0: float = 0.0
     m0: float = 0.0
     lambda0: float = 0.01
+    cut_loc: float = 0.0
+    cut_scale: float = 2.0
 
     def __post_init__(self):
-        for name in ("a0", "b0", "a_lambda", "b_lambda", "c0", "lambda0", "mu0", "m0"):
+        for name in ("a0", "b0", "a_lambda", "b_lambda", "c0", "lambda0", "cut_scale", "mu0",
+                     "m0", "cut_loc"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise TypeError(f"Priors.{name} must be a real number, got "
                                 f"{type(value).__name__} {value!r}")
             value = float(value)
-            positive = name not in ("mu0", "m0")
+            positive = name not in ("mu0", "m0", "cut_loc")
             if not math.isfinite(value) or (positive and value <= 0):
                 kind = "finite positive" if positive else "finite"
                 raise ValueError(f"Priors.{name} must be a {kind} number, got {value!r}")

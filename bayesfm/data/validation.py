@@ -118,3 +118,52 @@ def check_groups(groups, n_features: int):
             raise TypeError(f"groups labels must be hashable; column {j} has "
                             f"{type(lab).__name__}") from None
     return gidx, list(index)
+
+
+def check_labels(y, n_rows: int, name: str = "y") -> np.ndarray:
+    """Return class labels ``y`` as a 1-d array of length ``n_rows`` (any dtype).
+
+    Raises ValueError for a wrong shape or length, and for missing labels (None or NaN), naming
+    the first bad row.
+    """
+    if y is None:
+        raise TypeError(f"{name} must be a 1-d array of labels, got None")
+    a = np.asarray(y)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-d, got shape {a.shape}")
+    if a.shape[0] != n_rows:
+        raise ValueError(f"{name} has {a.shape[0]} entries but X has {n_rows} rows")
+    if a.dtype.kind == "f":
+        bad = ~np.isfinite(a)
+    elif a.dtype == object:
+        bad = np.array([v is None or (isinstance(v, float) and v != v) for v in a], dtype=bool)
+    else:
+        bad = np.zeros(a.shape[0], dtype=bool)
+    if bad.any():
+        raise ValueError(f"{name} has a missing or non-finite label; first bad row: "
+                         f"{int(np.flatnonzero(bad)[0])}")
+    return a
+
+
+def sorted_classes(labels: np.ndarray, name: str = "y") -> np.ndarray:
+    """The distinct labels in sorted order; ValueError when they cannot be ordered."""
+    try:
+        return np.unique(labels)
+    except TypeError as exc:
+        raise ValueError(f"the labels of {name} cannot be sorted ({exc}); use labels of one "
+                         f"type, or give their order explicitly") from None
+
+
+def encode_labels(labels: np.ndarray, classes: np.ndarray, name: str = "y") -> np.ndarray:
+    """Index (int64) of every label in ``classes``; ValueError naming the first unknown label."""
+    index = {}
+    for k, c in enumerate(classes.tolist()):
+        index[c] = k
+    out = np.empty(labels.shape[0], dtype=np.int64)
+    for i, v in enumerate(labels.tolist()):
+        k = index.get(v)
+        if k is None:
+            raise ValueError(f"{name} has the label {v!r} at row {i}, which is not one of the "
+                             f"known classes {classes.tolist()}")
+        out[i] = k
+    return out

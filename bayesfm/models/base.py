@@ -10,7 +10,9 @@ import numpy as np
 from bayesfm.data.validation import check_matrix
 from bayesfm.exceptions import NotFittedError
 from bayesfm.priors import Priors
+from bayesfm.sampler import driver
 from bayesfm.sampler.kernels import predict_draws_csr
+from bayesfm.sampler.state import FMData
 
 __all__ = ["BaseFM"]
 
@@ -95,6 +97,15 @@ class BaseFM:
             raise ValueError(f"random_state must be >= 0, got {rs}")
         return rank, n_iter, n_burn, thin, float(init_scale), priors
 
+    def _sample(self, Xr, gidx, likelihood, rank, n_iter, n_burn, thin, init_scale, priors):
+        """Run one chain on ``likelihood``; returns (draws dict, residual RMS per sweep)."""
+        data = FMData.from_matrix(Xr, gidx)
+        rng = self._rng()
+        state = driver.init_state(data, likelihood.target, rank, rng, init_scale)
+        state, store, resid = driver.run_chain(data, likelihood, state, priors, rng, n_iter,
+                                               n_burn, thin)
+        return store.arrays(), resid
+
     def _rng(self) -> np.random.Generator:
         rs = self.random_state
         if isinstance(rs, np.random.Generator):
@@ -131,9 +142,16 @@ class BaseFM:
             rows = slice(start, min(start + step, Xr.shape[0]))
             yield rows, self._draws_csr(Xr[rows])
 
-    def predict_draws(self, X) -> np.ndarray:
-        """The regression function for every kept draw: array (n_draws, n_rows)."""
+    def decision_draws(self, X) -> np.ndarray:
+        """The FM regression function yhat for every kept draw: array (n_draws, n_rows).
+
+        For regression this is the predicted mean of y; for the probit models it is the mean of
+        the latent variable."""
         return self._draws_csr(self._check_predict_X(X))
+
+    def decision_function(self, X) -> np.ndarray:
+        """Posterior mean of the FM regression function yhat at each row of X: array (n,)."""
+        return self._predict_mean(X)
 
     def _predict_mean(self, X) -> np.ndarray:
         Xr = self._check_predict_X(X)

@@ -7,9 +7,8 @@ from scipy.special import ndtri
 
 from bayesfm.data.validation import check_groups, check_matrix, check_target
 from bayesfm.models.base import BaseFM
-from bayesfm.sampler import driver
 from bayesfm.sampler.kernels import mixture_normal_quantiles
-from bayesfm.sampler.state import FMData
+from bayesfm.sampler.likelihoods import Gaussian
 
 __all__ = ["FMRegressor"]
 
@@ -84,12 +83,8 @@ class FMRegressor(BaseFM):
             y_scale = 1.0
         ys = (yv - y_mean) / y_scale
 
-        data = FMData.from_matrix(Xr, gidx)
-        rng = self._rng()
-        state = driver.init_state(data, ys, rank, rng, init_scale)
-        state, store, rmse = driver.run_chain(data, ys, state, priors, rng, n_iter, n_burn, thin)
-
-        d = store.arrays()
+        d, rmse = self._sample(Xr, gidx, Gaussian(ys), rank, n_iter, n_burn, thin, init_scale,
+                               priors)
         s, r = y_scale, np.sqrt(y_scale)
         self.w0_ = y_mean + s * d["w0"]
         self.w_ = s * d["w"]
@@ -111,6 +106,10 @@ class FMRegressor(BaseFM):
     def predict(self, X) -> np.ndarray:
         """Posterior mean of the regression function at each row of X: array (n,)."""
         return self._predict_mean(X)
+
+    def predict_draws(self, X) -> np.ndarray:
+        """The regression function for every kept draw: array (n_draws, n_rows)."""
+        return self.decision_draws(X)
 
     def predict_interval(self, X, level: float = 0.9, kind: str = "predictive") -> np.ndarray:
         """Central ``level`` interval per row of X: array (n, 2) of (lower, upper).

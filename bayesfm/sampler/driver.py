@@ -101,26 +101,35 @@ def n_kept(n_iter: int, n_burn: int, thin: int) -> int:
     return len(range(n_burn, n_iter, thin))
 
 
-def run_chain(data: FMData, y: np.ndarray, state: FMState, priors: Priors,
+def run_chain(data: FMData, likelihood, state: FMState, priors: Priors,
               rng: np.random.Generator, n_iter: int, n_burn: int, thin: int = 1,
-              store: DrawStore | None = None, sample_alpha: bool = True,
+              store: DrawStore | None = None, sample_alpha: bool | None = None,
               sample_hyper: bool = True, callback=None):
     """Run ``n_iter`` sweeps, keeping every ``thin``-th draw after the first ``n_burn``.
 
-    Returns ``(state, store, train_rmse)`` where ``train_rmse`` (n_iter,) is the root mean square
-    of the residual after each sweep (on the sampler's scale). ``callback(it, state)``, if given,
-    is called after every sweep.
+    ``likelihood`` is an observation model of ``bayesfm.sampler.likelihoods`` (for latent
+    models, each sweep first redraws the latent target given the current yhat). ``sample_alpha``
+    None means the likelihood's own choice. Returns ``(state, store, resid_rms)`` where
+    ``resid_rms`` (n_iter,) is the root mean square of the residual (target - yhat) after each
+    sweep, on the sampler's scale. ``callback(it, state)``, if given, runs after every sweep.
     """
+    if sample_alpha is None:
+        sample_alpha = likelihood.sample_alpha
     noise = SweepNoise.build(data, state.rank, priors)
     if store is None:
         store = DrawStore(n_kept(n_iter, n_burn, thin), data.n_features, state.rank,
                           data.n_groups)
-    train_rmse = np.empty(n_iter)
+    resid_rms = np.empty(n_iter)
+    target = likelihood.target
     for it in range(n_iter):
-        step(data, y, state, priors, rng, noise, sample_alpha, sample_hyper)
-        train_rmse[it] = np.sqrt(np.mean(state.e * state.e)) if data.n_rows else 0.0
+        if likelihood.latent:
+            yhat = target - state.e
+            target = likelihood.update_target(rng, yhat)
+        step(data, target, state, priors, rng, noise, sample_alpha, sample_hyper)
+        resid_rms[it] = np.sqrt(np.mean(state.e * state.e)) if data.n_rows else 0.0
         if it >= n_burn and (it - n_burn) % thin == 0:
             store.record(state)
+            likelihood.record()
         if callback is not None:
             callback(it, state)
-    return state, store, train_rmse
+    return state, store, resid_rms

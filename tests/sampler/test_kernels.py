@@ -9,6 +9,7 @@ from scipy.stats import norm
 from bayesfm.priors import Priors
 from bayesfm.sampler import driver
 from bayesfm.sampler.kernels import mixture_normal_quantiles, predict_draws_csr
+from bayesfm.sampler.likelihoods import Gaussian
 from bayesfm.sampler.state import FMData
 
 
@@ -111,7 +112,7 @@ def test_same_seed_same_draws_bit_for_bit():
     for _ in range(2):
         rng = np.random.default_rng(42)
         state = driver.init_state(data, y, 3, rng)
-        _, store, rmse = driver.run_chain(data, y, state, Priors(), rng, 30, 10, 2)
+        _, store, rmse = driver.run_chain(data, Gaussian(y), state, Priors(), rng, 30, 10, 2)
         runs.append((store.arrays(), rmse))
     for name, arr in runs[0][0].items():
         assert np.array_equal(arr, runs[1][0][name]), name
@@ -124,7 +125,8 @@ def test_fixed_flags_hold_alpha_and_hyperparameters():
     state = driver.init_state(data, y, 2, rng)
     state.alpha = 3.0
     before = state.copy()
-    driver.run_chain(data, y, state, Priors(), rng, 5, 0, sample_alpha=False, sample_hyper=False)
+    driver.run_chain(data, Gaussian(y), state, Priors(), rng, 5, 0, sample_alpha=False,
+                     sample_hyper=False)
     assert state.alpha == 3.0
     for name in ("mu_w", "lam_w", "mu_v", "lam_v"):
         assert np.array_equal(getattr(state, name), getattr(before, name)), name

@@ -7,6 +7,7 @@ import pytest
 
 from bayesfm.priors import Priors
 from bayesfm.sampler import driver
+from bayesfm.sampler.likelihoods import Gaussian
 from bayesfm.sampler.state import FMData
 from tests.mcmc_stats import batch_means_se, bonferroni_z
 
@@ -46,7 +47,7 @@ def test_rank0_fixed_hyperparameters_match_bayesian_linear_regression():
         draws[it, 0] = st.w0
         draws[it, 1:] = st.w
 
-    driver.run_chain(data, y, state, priors, rng, n_iter, 0, 1, sample_alpha=False,
+    driver.run_chain(data, Gaussian(y), state, priors, rng, n_iter, 0, 1, sample_alpha=False,
                      sample_hyper=False, callback=keep)
     # hyperparameters really were held fixed
     assert state.alpha == alpha and np.all(state.lam_w == lam_w) and np.all(state.mu_w == mu_w)

@@ -1,0 +1,98 @@
+"""Binary classification with a probit link: ``FMClassifier``."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtr
+
+from bayesfm.data.validation import (check_groups, check_labels, check_matrix, encode_labels,
+                                     sorted_classes)
+from bayesfm.models.base import BaseFM
+from bayesfm.sampler.likelihoods import OrderedProbit
+
+__all__ = ["FMClassifier"]
+
+
+class FMClassifier(BaseFM):
+    """Factorization Machine binary classifier (probit link) fitted by Gibbs sampling.
+
+    P(y = classes_[1] | x) = Phi(yhat(x)). Each sweep draws the Albert-Chib latent variables
+    z_i ~ Normal(yhat_i, 1) truncated by the label, then runs the FM updates on z with the noise
+    precision held at 1 (it is not identified in a probit model). Priors and hyperpriors as in
+    ``FMRegressor``, on the latent scale.
+
+    Parameters are those of ``FMRegressor``. Labels may be any two values (0/1, -1/+1,
+    strings); ``classes_`` holds them sorted, and the second is the "positive" class.
+
+    Attributes
+    ----------
+    classes_ : ndarray (2,)
+    w0_ (S,), w_ (S, p), V_ (S, p, k), mu_w_, lambda_w_ (S, G), mu_v_, lambda_v_ (S, G, k) :
+        draws, on the latent scale
+    groups_, group_index_, n_features_in_ : as in FMRegressor
+    """
+
+    _estimator_type = "classifier"
+
+    def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
+                 random_state=None):
+        self.rank = rank
+        self.n_iter = n_iter
+        self.n_burn = n_burn
+        self.thin = thin
+        self.init_scale = init_scale
+        self.priors = priors
+        self.random_state = random_state
+
+    def fit(self, X, y, groups=None):
+        """Sample the posterior given ``X`` (n, p) and labels ``y`` (n,) of two classes."""
+        rank, n_iter, n_burn, thin, init_scale, priors = self._check_params()
+        Xr = check_matrix(X, "X")
+        labels = check_labels(y, Xr.shape[0])
+        classes = sorted_classes(labels)
+        if classes.shape[0] != 2:
+            if classes.shape[0] == 1:
+                raise ValueError(f"y has a single class ({classes[0]!r}); a classifier needs "
+                                 f"two")
+            raise ValueError(f"y has {classes.shape[0]} classes; FMClassifier is binary (use "
+                             f"FMOrdinalRegressor for ordered labels)")
+        gidx, group_labels = check_groups(groups, Xr.shape[1])
+        cls = encode_labels(labels, classes)
+        d, _ = self._sample(Xr, gidx, OrderedProbit(cls, 2), rank, n_iter, n_burn, thin,
+                            init_scale, priors)
+        self.w0_ = d["w0"]
+        self.w_ = d["w"]
+        self.V_ = d["V"]
+        self.mu_w_ = d["mu_w"]
+        self.lambda_w_ = d["lam_w"]
+        self.mu_v_ = d["mu_v"]
+        self.lambda_v_ = d["lam_v"]
+        self.classes_ = classes
+        self.groups_ = group_labels
+        self.group_index_ = gidx
+        self.n_features_in_ = Xr.shape[1]
+        self.priors_ = priors
+        return self
+
+    def predict_draws(self, X) -> np.ndarray:
+        """P(y = classes_[1] | x) for every kept draw: array (n_draws, n_rows)."""
+        return ndtr(self.decision_draws(X))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Posterior mean class probabilities: array (n, 2), columns in the order of classes_."""
+        Xr = self._check_predict_X(X)
+        p1 = np.empty(Xr.shape[0])
+        for rows, draws in self._blocks(Xr):
+            p1[rows] = ndtr(draws).mean(axis=0)
+        return np.column_stack([1.0 - p1, p1])
+
+    def predict(self, X) -> np.ndarray:
+        """The more probable class of each row: array (n,) of labels."""
+        return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(np.int64)]
+
+    def score(self, X, y) -> float:
+        """Accuracy of ``predict(X)``; every label of y must be one of classes_."""
+        self._check_fitted()
+        Xr = check_matrix(X, "X", n_features=self.n_features_in_)
+        cls = encode_labels(check_labels(y, Xr.shape[0]), self.classes_)
+        return float(np.mean(self.classes_[cls] == self.predict(Xr)))

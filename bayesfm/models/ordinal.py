@@ -1,0 +1,141 @@
+"""Ordinal regression with an ordered probit link: ``FMOrdinalRegressor``."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+from bayesfm.data.validation import (check_groups, check_labels, check_matrix, encode_labels,
+                                     sorted_classes)
+from bayesfm.models.base import BaseFM
+from bayesfm.sampler.likelihoods import OrderedProbit
+from bayesfm.sampler.ordinal import class_probabilities, delta_from_cutpoints
+
+__all__ = ["FMOrdinalRegressor"]
+
+
+class FMOrdinalRegressor(BaseFM):
+    """Factorization Machine ordinal regression (ordered probit) fitted by Gibbs sampling.
+
+    y = classes_[k] when the latent z ~ Normal(yhat(x), 1) falls between the cutpoints c_k and
+    c_{k+1} (c_0 = -inf, c_1 = 0 fixed for identifiability, c_K = +inf). Each sweep draws the
+    cutpoints by a Metropolis-Hastings step with the latent variables integrated out (Albert and
+    Chib 2001: independence t proposal at the conditional mode of the log gaps), then the latent
+    variables given the cutpoints, then the FM updates on them with the noise variance fixed at 1.
+    The prior on the cutpoints is in ``bayesfm.Priors`` (``cut_loc``, ``cut_scale``).
+
+    Parameters
+    ----------
+    rank, n_iter, n_burn, thin, init_scale, priors, random_state :
+        as in ``FMRegressor``.
+    classes : sequence or None
+        The labels in increasing order. None sorts the distinct labels of y (they must be
+        orderable: all numbers, or all strings...). Give it when the natural order is not the
+        sort order (for example ["low", "medium", "high"]) or when a level may be absent from y.
+
+    Attributes
+    ----------
+    classes_ : ndarray (K,)       the ordered labels
+    cutpoints_ : ndarray (S, K-1) cutpoint draws (the first is 0)
+    cutpoint_acceptance_ : float  MH acceptance rate of the cutpoint step over all sweeps
+    w0_, w_, V_, mu_w_, lambda_w_, mu_v_, lambda_v_ : draws on the latent scale (as
+        FMClassifier)
+    """
+
+    def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
+                 classes=None, random_state=None):
+        self.rank = rank
+        self.n_iter = n_iter
+        self.n_burn = n_burn
+        self.thin = thin
+        self.init_scale = init_scale
+        self.priors = priors
+        self.classes = classes
+        self.random_state = random_state
+
+    def _resolve_classes(self, labels):
+        if self.classes is None:
+            return sorted_classes(labels)
+        if isinstance(self.classes, (str, bytes)) or np.ndim(self.classes) != 1:
+            raise ValueError("classes must be a 1-d sequence of labels in increasing order")
+        classes = np.asarray(list(self.classes))
+        if len(set(classes.tolist())) != classes.shape[0]:
+            raise ValueError(f"classes has repeated labels: {classes.tolist()}")
+        return classes
+
+    def fit(self, X, y, groups=None):
+        """Sample the posterior given ``X`` (n, p) and ordered labels ``y`` (n,)."""
+        rank, n_iter, n_burn, thin, init_scale, priors = self._check_params()
+        Xr = check_matrix(X, "X")
+        labels = check_labels(y, Xr.shape[0])
+        classes = self._resolve_classes(labels)
+        if classes.shape[0] < 2:
+            raise ValueError(f"y has a single class ({classes[0]!r}); ordinal regression needs "
+                             f"at least two")
+        cls = encode_labels(labels, classes)
+        gidx, group_labels = check_groups(groups, Xr.shape[1])
+        K = classes.shape[0]
+        # start the cutpoints at the normal quantiles of the cumulative class frequencies
+        freq = (np.bincount(cls, minlength=K) + 0.5) / (cls.shape[0] + 0.5 * K)
+        cuts = ndtri(np.cumsum(freq)[:-1])
+        cuts = cuts - cuts[0]
+        delta0 = delta_from_cutpoints(np.maximum.accumulate(cuts + 1e-3 * np.arange(K - 1)))
+        likelihood = OrderedProbit(cls, K, priors.cut_loc, priors.cut_scale, delta0)
+        d, _ = self._sample(Xr, gidx, likelihood, rank, n_iter, n_burn, thin, init_scale,
+                            priors)
+        self.w0_ = d["w0"]
+        self.w_ = d["w"]
+        self.V_ = d["V"]
+        self.mu_w_ = d["mu_w"]
+        self.lambda_w_ = d["lam_w"]
+        self.mu_v_ = d["mu_v"]
+        self.lambda_v_ = d["lam_v"]
+        self.cutpoints_ = np.array(likelihood.cutpoint_draws).reshape(-1, K - 1)
+        self.cutpoint_acceptance_ = likelihood.acceptance_rate
+        self.classes_ = classes
+        self.groups_ = group_labels
+        self.group_index_ = gidx
+        self.n_features_in_ = Xr.shape[1]
+        self.priors_ = priors
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Posterior mean class probabilities: array (n, K), columns in the order of classes_."""
+        Xr = self._check_predict_X(X)
+        out = np.empty((Xr.shape[0], self.classes_.shape[0]))
+        for rows, draws in self._blocks(Xr):
+            block = np.empty((draws.shape[1], out.shape[1]))
+            class_probabilities(draws, self.cutpoints_, block)
+            out[rows] = block
+        return out
+
+    def predict_draws(self, X) -> np.ndarray:
+        """Class probabilities for every kept draw: array (n_draws, n_rows, K)."""
+        yhat = self.decision_draws(X)
+        S = yhat.shape[0]
+        cdf = np.concatenate([np.zeros((S, yhat.shape[1], 1)),
+                              ndtr(self.cutpoints_[:, None, :] - yhat[:, :, None]),
+                              np.ones((S, yhat.shape[1], 1))], axis=2)
+        return np.diff(cdf, axis=2)
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each row: array (n,) of labels."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def predict_expected(self, X) -> np.ndarray:
+        """Posterior expected label, sum_k classes_[k] P(y = classes_[k] | x): array (n,).
+
+        Needs numeric labels (for star ratings it is the expected rating, the quantity to
+        compare with an RMSE)."""
+        self._check_fitted()
+        if not np.issubdtype(np.asarray(self.classes_).dtype, np.number):
+            raise TypeError(f"predict_expected needs numeric class labels; classes_ are "
+                            f"{self.classes_.tolist()} (use predict_proba)")
+        return self.predict_proba(X) @ self.classes_.astype(np.float64)
+
+    def score(self, X, y) -> float:
+        """Accuracy of ``predict(X)``; every label of y must be one of classes_."""
+        self._check_fitted()
+        Xr = check_matrix(X, "X", n_features=self.n_features_in_)
+        cls = encode_labels(check_labels(y, Xr.shape[0]), self.classes_)
+        return float(np.mean(self.classes_[cls] == self.predict(Xr)))

@@ -1,0 +1,240 @@
+"""Ordered probit (and binary probit, K = 2): class probabilities and the cutpoint MH step.
+
+Model: y_i = k (k = 0..K-1) when the latent z_i ~ Normal(yhat_i, 1) falls in (c_k, c_{k+1}],
+with c_0 = -inf, c_K = +inf and c_1 = 0 fixed (the global bias w0 carries the location, so the
+model is identified). The free cutpoints are parametrised by the log gaps
+delta_m = log(c_{m+2} - c_{m+1}), m = 0..K-3, with independent Normal(loc, scale^2) priors.
+
+The cutpoint step integrates z out (Albert and Chib 2001): delta is drawn from its conditional
+given yhat by an independence Metropolis-Hastings step whose proposal is a multivariate t (5
+degrees of freedom) centred at the mode of that conditional, with the inverse negative Hessian
+as scale; then z is drawn given the new cutpoints. The mode is found by damped Newton iterations
+to convergence (started from the previous mode, so it takes one or two passes), which makes the
+proposal a function of yhat alone. This mixes well on large n, unlike the Gibbs step that draws
+each cutpoint uniformly between neighbouring latents.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+__all__ = ["log_ndtr", "log_diff_ndtr", "ordinal_logpost", "class_probabilities",
+           "cutpoints_from_delta", "CutpointSampler"]
+
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+_SQRT1_2 = math.sqrt(0.5)
+
+
+@njit(cache=True)
+def log_ndtr(z):
+    """log Phi(z), accurate in both tails."""
+    if z == np.inf:
+        return 0.0
+    if z == -np.inf:
+        return -np.inf
+    if z > 0.0:
+        return math.log1p(-0.5 * math.erfc(z * _SQRT1_2))
+    if z > -20.0:
+        return math.log(0.5 * math.erfc(-z * _SQRT1_2))
+    # asymptotic series of the Mills ratio; the first omitted term is below 1e-10 here
+    z2 = 1.0 / (z * z)
+    series = 1.0 - z2 * (1.0 - 3.0 * z2 * (1.0 - 5.0 * z2 * (1.0 - 7.0 * z2)))
+    return -0.5 * z * z - _LOG_SQRT_2PI - math.log(-z) + math.log(series)
+
+
+@njit(cache=True)
+def log_diff_ndtr(a, b):
+    """log(Phi(b) - Phi(a)) for a < b, without cancellation in either tail."""
+    if a == -np.inf:
+        return log_ndtr(b)
+    if b == np.inf:
+        return log_ndtr(-a)
+    if b <= 0.0:
+        lb = log_ndtr(b)
+        return lb + math.log1p(-math.exp(log_ndtr(a) - lb))
+    if a >= 0.0:
+        la = log_ndtr(-a)
+        return la + math.log1p(-math.exp(log_ndtr(-b) - la))
+    return math.log1p(-(0.5 * math.erfc(-a * _SQRT1_2) + 0.5 * math.erfc(b * _SQRT1_2)))
+
+
+@njit(cache=True)
+def _phi_ratio(x, logp):
+    """(phi(x) / P, x * phi(x) / P) with phi the standard normal density; 0 at infinite x."""
+    if x == np.inf or x == -np.inf:
+        return 0.0, 0.0
+    r = math.exp(-0.5 * x * x - _LOG_SQRT_2PI - logp)
+    return r, x * r
+
+
+@njit(cache=True)
+def ordinal_loglik(yhat, cls, bounds):
+    """sum_i log P(y_i | yhat_i, cutpoints); ``bounds`` (K + 1,) = -inf, c_1..c_{K-1}, +inf."""
+    total = 0.0
+    for i in range(yhat.shape[0]):
+        k = cls[i]
+        total += log_diff_ndtr(bounds[k] - yhat[i], bounds[k + 1] - yhat[i])
+    return total
+
+
+@njit(cache=True)
+def ordinal_loglik_derivs(yhat, cls, bounds, grad, hess):
+    """The log-likelihood, and its gradient (K+1,) and Hessian (K+1, K+1) with respect to the
+    entries of ``bounds`` (only the finite ones get non-zero entries). One pass over the rows."""
+    grad[:] = 0.0
+    hess[:, :] = 0.0
+    total = 0.0
+    for i in range(yhat.shape[0]):
+        k = cls[i]
+        a = bounds[k] - yhat[i]
+        b = bounds[k + 1] - yhat[i]
+        logp = log_diff_ndtr(a, b)
+        total += logp
+        ra, xa = _phi_ratio(a, logp)
+        rb, xb = _phi_ratio(b, logp)
+        grad[k + 1] += rb
+        grad[k] -= ra
+        hess[k + 1, k + 1] += -xb - rb * rb
+        hess[k, k] += xa - ra * ra
+        hess[k, k + 1] += ra * rb
+        hess[k + 1, k] += ra * rb
+    return total
+
+
+@njit(cache=True)
+def class_probabilities(yhat_draws, cut_draws, out):
+    """Posterior mean class probabilities: ``out[i, k]`` = mean over draws s of
+    P(y = k | yhat_draws[s, i], cut_draws[s]); ``cut_draws`` (S, K-1), ``out`` (n, K)."""
+    S, n = yhat_draws.shape
+    K = cut_draws.shape[1] + 1
+    out[:, :] = 0.0
+    for s in range(S):
+        for i in range(n):
+            m = yhat_draws[s, i]
+            for k in range(K):
+                lo = -np.inf if k == 0 else cut_draws[s, k - 1] - m
+                hi = np.inf if k == K - 1 else cut_draws[s, k] - m
+                out[i, k] += math.exp(log_diff_ndtr(lo, hi))
+    out /= S
+
+
+def cutpoints_from_delta(delta: np.ndarray) -> np.ndarray:
+    """Cutpoints (K-1,) = 0, then cumulative sums of exp(delta)."""
+    return np.concatenate([[0.0], np.cumsum(np.exp(delta))])
+
+
+def delta_from_cutpoints(cuts: np.ndarray) -> np.ndarray:
+    """Inverse of ``cutpoints_from_delta`` (the first cutpoint must be 0)."""
+    return np.log(np.diff(cuts))
+
+
+class CutpointSampler:
+    """The cutpoint MH step for one chain (holds the log gaps, the last mode, the counts).
+
+    Parameters: ``cls`` (n,) class index per row (0..K-1), ``K`` classes, the prior
+    ``Normal(loc, scale^2)`` of each log gap, and the initial log gaps ``delta`` (K-2,).
+    """
+
+    nu = 5.0  # degrees of freedom of the t proposal
+
+    def __init__(self, cls, K, loc, scale, delta):
+        self.cls = np.ascontiguousarray(cls, dtype=np.int64)
+        self.K = int(K)
+        self.loc = float(loc)
+        self.scale = float(scale)
+        self.delta = np.array(delta, dtype=np.float64)
+        self.mode = self.delta.copy()
+        self.n_proposed = 0
+        self.n_accepted = 0
+        self._grad = np.zeros(self.K + 1)
+        self._hess = np.zeros((self.K + 1, self.K + 1))
+
+    @property
+    def cutpoints(self) -> np.ndarray:
+        return cutpoints_from_delta(self.delta)
+
+    def bounds(self, delta=None) -> np.ndarray:
+        cuts = cutpoints_from_delta(self.delta if delta is None else delta)
+        return np.concatenate([[-np.inf], cuts, [np.inf]])
+
+    def logpost(self, yhat, delta) -> float:
+        d = delta - self.loc
+        return ordinal_loglik(yhat, self.cls, self.bounds(delta)) \
+            - 0.5 * float(d @ d) / self.scale**2
+
+    def logpost_derivs(self, yhat, delta):
+        """Log posterior of delta given yhat, its gradient (D,) and Hessian (D, D)."""
+        D = delta.shape[0]
+        lp = ordinal_loglik_derivs(yhat, self.cls, self.bounds(delta), self._grad, self._hess)
+        # bounds index j = 2..K-1 holds c_j, which depends on delta_m for m <= j - 2
+        gc = self._grad[2:self.K]
+        Hc = self._hess[2:self.K, 2:self.K]
+        e = np.exp(delta)
+        J = np.tril(np.ones((D, D))) * e[None, :]
+        tail = np.cumsum(gc[::-1])[::-1]          # sum over j >= m of gc[j]
+        d = delta - self.loc
+        lp -= 0.5 * float(d @ d) / self.scale**2
+        g = J.T @ gc - d / self.scale**2
+        H = J.T @ Hc @ J + np.diag(e * tail) - np.eye(D) / self.scale**2
+        return lp, g, H
+
+    def _find_mode(self, yhat):
+        """Damped Newton iterations from the previous mode to the mode of delta | yhat.
+
+        Stops when the Newton decrement g' (-H)^{-1} g (twice the expected gain in log
+        posterior) is below 1e-9; with quadratic convergence the mode is then exact to far below
+        its posterior standard deviation. Returns the mode and the Hessian there.
+        """
+        m = self.mode.copy()
+        lp, g, H = self.logpost_derivs(yhat, m)
+        for _ in range(50):
+            negH = -H
+            w = np.linalg.eigvalsh(negH)
+            if w[0] <= 1e-8 * max(1.0, w[-1]):
+                negH = negH + (abs(w[0]) + 1e-3 * max(1.0, w[-1])) * np.eye(m.size)
+            step = np.linalg.solve(negH, g)
+            if float(g @ step) < 1e-9:
+                break
+            t = 1.0
+            while True:
+                cand = m + t * step
+                lp_c, g_c, H_c = self.logpost_derivs(yhat, cand)
+                # accept unless the log posterior clearly fell (beyond its rounding noise)
+                if lp_c >= lp - 1e-6 or t < 1e-6:
+                    break
+                t *= 0.5
+            m, lp, g, H = cand, lp_c, g_c, H_c
+        return m, H
+
+    def step(self, rng: np.random.Generator, yhat: np.ndarray) -> bool:
+        """One independence-MH update of the log gaps given yhat; returns whether it moved."""
+        D = self.delta.shape[0]
+        if D == 0:
+            return False
+        mode, H = self._find_mode(yhat)
+        self.mode = mode
+        negH = -H
+        try:
+            L = np.linalg.cholesky(np.linalg.inv(negH))
+        except np.linalg.LinAlgError:
+            L = self.scale * np.eye(D)
+        Linv = np.linalg.inv(L)
+        z = rng.standard_normal(D)
+        g = rng.standard_gamma(self.nu / 2.0) * 2.0
+        prop = mode + (L @ z) / math.sqrt(g / self.nu)
+
+        def log_q(x):
+            r = Linv @ (x - mode)
+            return -0.5 * (self.nu + D) * math.log1p(float(r @ r) / self.nu)
+
+        log_ratio = (self.logpost(yhat, prop) - self.logpost(yhat, self.delta)
+                     + log_q(self.delta) - log_q(prop))
+        self.n_proposed += 1
+        accept = math.log(rng.random()) < log_ratio
+        if accept:
+            self.delta = prop
+            self.n_accepted += 1
+        return accept
