@@ -33,9 +33,10 @@ test: $(VENV)/.installed-test
 test-fast: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -m "not statistical and not dataset" $(PYTEST_ARGS)
 
-## bench: bayesfm against myFM on MovieLens-100k (needs BAYESFM_DATA)
+## bench: bayesfm against myFM on MovieLens-100k and a9a (needs BAYESFM_DATA)
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_regression.py
+	$(BIN)/python benchmarks/bench_classification.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

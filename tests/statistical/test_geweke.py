@@ -15,6 +15,7 @@ from bayesfm.priors import Priors
 from bayesfm.sampler import driver
 from bayesfm.sampler.state import FMData
 from tests.mcmc_stats import batch_means_se, bonferroni_z, iid_se
+from tests.statistical.fm_prior import fm_yhat, fm_yhat_many, prior_draw, prior_draws
 
 pytestmark = pytest.mark.statistical
 
@@ -41,25 +42,6 @@ def _design():
     return X
 
 
-def _yhat(X, w0, w, V):
-    """Brute-force FM, independent of the kernels: w0 + Xw + sum_{j<l} <v_j, v_l> x_j x_l."""
-    XV = X @ V
-    return w0 + X @ w + 0.5 * ((XV**2).sum(axis=-1) - (X**2) @ (V**2).sum(axis=-1))
-
-
-def _prior_draw(rng, G, p, k, pr):
-    """One draw of every parameter from the prior (the chain's starting point)."""
-    alpha = rng.gamma(pr.a0 / 2, 2 / pr.b0)
-    lam_w = rng.gamma(pr.a_lambda / 2, 2 / pr.b_lambda, G)
-    mu_w = rng.normal(pr.mu0, 1 / np.sqrt(pr.c0 * lam_w))
-    lam_v = rng.gamma(pr.a_lambda / 2, 2 / pr.b_lambda, (G, k))
-    mu_v = rng.normal(pr.mu0, 1 / np.sqrt(pr.c0 * lam_v))
-    w0 = rng.normal(pr.m0, 1 / np.sqrt(pr.lambda0))
-    w = rng.normal(mu_w[GIDX], 1 / np.sqrt(lam_w[GIDX]))
-    V = rng.normal(mu_v[GIDX], 1 / np.sqrt(lam_v[GIDX]))
-    return alpha, lam_w, mu_w, lam_v, mu_v, w0, w, V
-
-
 def _test_functions(alpha, lam_w, mu_w, lam_v, mu_v, w0, w, V, yhat0, y):
     """First and second moments of parameters, an interaction, yhat of row 0 and mean y.
 
@@ -76,17 +58,8 @@ def _test_functions(alpha, lam_w, mu_w, lam_v, mu_v, w0, w, V, yhat0, y):
 def _marginal_conditional(X, n, seed):
     """n independent draws of theta from the prior and y | theta (vectorised over draws)."""
     rng = np.random.default_rng(seed)
-    G, p, k, pr = GIDX.max() + 1, GIDX.size, RANK, PRIORS
-    alpha = rng.gamma(pr.a0 / 2, 2 / pr.b0, n)
-    lam_w = rng.gamma(pr.a_lambda / 2, 2 / pr.b_lambda, (n, G))
-    mu_w = rng.normal(pr.mu0, 1 / np.sqrt(pr.c0 * lam_w))
-    lam_v = rng.gamma(pr.a_lambda / 2, 2 / pr.b_lambda, (n, G, k))
-    mu_v = rng.normal(pr.mu0, 1 / np.sqrt(pr.c0 * lam_v))
-    w0 = rng.normal(pr.m0, 1 / np.sqrt(pr.lambda0), n)
-    w = rng.normal(mu_w[:, GIDX], 1 / np.sqrt(lam_w[:, GIDX]))
-    V = rng.normal(mu_v[:, GIDX], 1 / np.sqrt(lam_v[:, GIDX]))          # (n, p, k)
-    XV = np.einsum("ij,sjf->sif", X, V)
-    yh = w0[:, None] + w @ X.T + 0.5 * ((XV**2).sum(-1) - (V**2).sum(-1) @ (X**2).T)
+    alpha, lam_w, mu_w, lam_v, mu_v, w0, w, V = prior_draws(rng, GIDX, RANK, PRIORS, n)
+    yh = fm_yhat_many(X, w0, w, V)
     y = yh + rng.normal(size=(n, N_ROWS)) / np.sqrt(alpha)[:, None]
     return np.column_stack([
         w0, alpha, lam_w[:, 0], lam_w[:, 1], mu_w[:, 0], mu_w[:, 1], lam_v[:, 0, 0],
@@ -99,9 +72,8 @@ def _marginal_conditional(X, n, seed):
 def _successive_conditional(X, n, seed):
     rng = np.random.default_rng(seed)
     data = FMData.from_matrix(X, GIDX)
-    G, p = data.n_groups, data.n_features
-    alpha, lam_w, mu_w, lam_v, mu_v, w0, w, V = _prior_draw(rng, G, p, RANK, PRIORS)
-    y = _yhat(X, w0, w, V) + rng.normal(size=N_ROWS) / np.sqrt(alpha)
+    alpha, lam_w, mu_w, lam_v, mu_v, w0, w, V = prior_draw(rng, GIDX, RANK, PRIORS)
+    y = fm_yhat(X, w0, w, V) + rng.normal(size=N_ROWS) / np.sqrt(alpha)
     state = driver.init_state(data, y, RANK, rng)
     state.alpha, state.w0 = alpha, w0
     state.lam_w[:], state.mu_w[:], state.lam_v[:], state.mu_v[:] = lam_w, mu_w, lam_v, mu_v
@@ -111,7 +83,7 @@ def _successive_conditional(X, n, seed):
     for s in range(n):
         driver.step(data, y, state, PRIORS, rng, noise)
         V = state.Vt.T
-        yh = _yhat(X, state.w0, state.w, V)
+        yh = fm_yhat(X, state.w0, state.w, V)
         y = yh + rng.normal(size=N_ROWS) / np.sqrt(state.alpha)
         out[s] = _test_functions(state.alpha, state.lam_w, state.mu_w, state.lam_v, state.mu_v,
                                  state.w0, state.w, V, yh[0], y)

@@ -1,0 +1,625 @@
+"""Tests of ``bayesfm.FMClassifier`` (binary probit FM): labels of any kind, the prediction API,
+accuracy on a simulated probit problem, input validation, reproducibility, scikit-learn
+conventions and far-tail robustness.
+
+Everything runs on small simulated data with fixed seeds; the whole module takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.special import ndtr
+from sklearn.base import clone
+
+from bayesfm import FMClassifier, NotFittedError, Priors
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers and shared fixtures
+# ---------------------------------------------------------------------------------------------
+
+def fm_function(X, w0, w, V):
+    """w0 + x.w + sum_{j<l} <v_j, v_l> x_j x_l for every row of X."""
+    q = X @ V
+    return w0 + X @ w + 0.5 * (np.sum(q * q, axis=1) - (X * X) @ np.sum(V * V, axis=1))
+
+
+def make_probit_data(n, p, rank=2, seed=0, n_test=0):
+    """Simulate y = 1[f(x) + Normal(0, 1) > 0] with f a known linear + pairwise FM function.
+
+    Returns ``X, y`` (y in {0, 1}); with ``n_test`` > 0 also ``X_test, y_test, f_test``.
+    """
+    rng = np.random.default_rng(seed)
+    w = rng.normal(0.0, 0.8, size=p)
+    V = rng.normal(0.0, 0.5, size=(p, rank))
+    X = rng.normal(size=(n + n_test, p))
+    f = fm_function(X, 0.0, w, V)
+    y = (f + rng.normal(size=n + n_test) > 0).astype(np.int64)
+    if not n_test:
+        return X, y
+    return X[:n], y[:n], X[n:], y[n:], f[n:]
+
+
+N, P, RANK, N_TEST = 300, 6, 2, 200
+N_ITER, N_BURN, THIN = 100, 30, 2
+S = len(range(N_BURN, N_ITER, THIN))
+
+
+def model(**kw):
+    params = dict(rank=RANK, n_iter=N_ITER, n_burn=N_BURN, thin=THIN, random_state=0)
+    params.update(kw)
+    return FMClassifier(**params)
+
+
+def small_model(**kw):
+    params = dict(rank=2, n_iter=30, n_burn=10, thin=1, random_state=0)
+    params.update(kw)
+    return FMClassifier(**params)
+
+
+def assert_msg(excinfo, *patterns):
+    """Every regex in ``patterns`` occurs in the exception message."""
+    msg = str(excinfo.value)
+    for pat in patterns:
+        assert re.search(pat, msg), f"{pat!r} not found in message {msg!r}"
+
+
+@pytest.fixture(scope="module")
+def sim():
+    """Training and test data of a probit FM problem, labels 0/1."""
+    X, y, Xt, yt, ft = make_probit_data(N, P, rank=RANK, seed=0, n_test=N_TEST)
+    # both classes well represented (so "chance" below is close to 1/2)
+    assert 0.35 < y.mean() < 0.65
+    return X, y, Xt, yt, ft
+
+
+@pytest.fixture(scope="module")
+def fitted(sim):
+    """The 0/1 reference fit shared by read-only tests (never modified by a test)."""
+    X, y = sim[:2]
+    m = model()
+    assert m.fit(X, y) is m
+    return m
+
+
+# Relabellings of the 0/1 labels: (negative label, positive label, expected classes_ dtype kind).
+# The negative label always sorts first, so classes_[1] is always the image of 1.
+LABEL_KINDS = {
+    "int01": (0, 1, "i"),
+    "pm1": (-1, 1, "i"),
+    "float": (0.0, 1.0, "f"),
+    "bool": (False, True, "b"),
+    "str": ("no", "yes", "U"),
+    "str_ab": ("a", "b", "U"),
+    "object_str": ("no", "yes", "O"),
+}
+
+
+def relabel(y01, kind):
+    neg, pos, dkind = LABEL_KINDS[kind]
+    if dkind == "O":
+        out = np.empty(y01.shape[0], dtype=object)
+        out[:] = [pos if v else neg for v in y01]
+        return out
+    return np.where(y01 == 1, np.array(pos), np.array(neg))
+
+
+@pytest.fixture(scope="module")
+def relabelled_fits(sim):
+    """kind -> model fitted on the same data with relabelled classes (same seed and settings)."""
+    X, y = sim[:2]
+    return {kind: model().fit(X, relabel(y, kind)) for kind in LABEL_KINDS}
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. fitted attributes, labels of any kind
+# ---------------------------------------------------------------------------------------------
+
+def test_fitted_attribute_shapes(fitted):
+    G, k = 1, RANK
+    assert fitted.n_draws_ == S
+    assert fitted.w0_.shape == (S,)
+    assert fitted.w_.shape == (S, P)
+    assert fitted.V_.shape == (S, P, k)
+    assert fitted.mu_w_.shape == (S, G)
+    assert fitted.lambda_w_.shape == (S, G)
+    assert fitted.mu_v_.shape == (S, G, k)
+    assert fitted.lambda_v_.shape == (S, G, k)
+    assert fitted.n_features_in_ == P
+    for name in ("w0_", "w_", "V_", "mu_w_", "lambda_w_", "mu_v_", "lambda_v_"):
+        assert np.all(np.isfinite(getattr(fitted, name))), name
+    assert np.all(fitted.lambda_w_ > 0) and np.all(fitted.lambda_v_ > 0)
+
+
+@pytest.mark.parametrize("kind", list(LABEL_KINDS))
+def test_classes_sorted(relabelled_fits, kind):
+    neg, pos, dkind = LABEL_KINDS[kind]
+    m = relabelled_fits[kind]
+    assert m.classes_.shape == (2,)
+    assert m.classes_.tolist() == [neg, pos]
+    assert m.classes_.dtype.kind == dkind
+
+
+def test_classes_sorted_whatever_the_order_of_appearance():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 4))
+    y = np.array(["yes"] * 20 + ["no"] * 20)  # "yes" appears first
+    m = small_model().fit(X, y)
+    assert m.classes_.tolist() == ["no", "yes"]
+    m = small_model().fit(X, np.array([1] * 20 + [-1] * 20))
+    assert m.classes_.tolist() == [-1, 1]
+
+
+@pytest.mark.parametrize("kind", list(LABEL_KINDS))
+def test_predict_returns_labels_of_the_same_kind(relabelled_fits, sim, kind):
+    Xt = sim[2]
+    neg, pos, dkind = LABEL_KINDS[kind]
+    m = relabelled_fits[kind]
+    pred = m.predict(Xt)
+    assert pred.shape == (N_TEST,)
+    assert pred.dtype.kind == dkind
+    assert set(pred.tolist()) <= {neg, pos}
+    # both labels are predicted on this balanced problem
+    assert set(pred.tolist()) == {neg, pos}
+
+
+@pytest.mark.parametrize("kind", [k for k in LABEL_KINDS if k != "int01"])
+def test_relabelled_classes_bit_identical(relabelled_fits, sim, kind):
+    """The labels only enter through their sorted order: relabelling them (keeping the order)
+    changes nothing in the chain, bit for bit."""
+    Xt = sim[2]
+    ref = relabelled_fits["int01"]
+    m = relabelled_fits[kind]
+    assert np.array_equal(m.predict_proba(Xt), ref.predict_proba(Xt))
+    assert np.array_equal(m.predict_draws(Xt), ref.predict_draws(Xt))
+    assert np.array_equal(m.w0_, ref.w0_) and np.array_equal(m.V_, ref.V_)
+    # predictions are the same up to the relabelling
+    neg, pos, _ = LABEL_KINDS[kind]
+    mapped = [pos if v == 1 else neg for v in ref.predict(Xt).tolist()]
+    assert m.predict(Xt).tolist() == mapped
+
+
+def test_labels_as_python_list(sim, relabelled_fits):
+    X, y, Xt = sim[:3]
+    m = model().fit(X, ["yes" if v else "no" for v in y])
+    assert m.classes_.tolist() == ["no", "yes"]
+    assert np.array_equal(m.predict_proba(Xt), relabelled_fits["str"].predict_proba(Xt))
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. the prediction API
+# ---------------------------------------------------------------------------------------------
+
+def test_predict_proba_shape_and_rows(fitted, sim):
+    Xt = sim[2]
+    proba = fitted.predict_proba(Xt)
+    assert proba.shape == (N_TEST, 2)
+    assert np.all(proba >= 0.0) and np.all(proba <= 1.0)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["int01", "str", "pm1"])
+def test_predict_proba_columns_follow_classes(relabelled_fits, sim, kind):
+    """Column k is P(y = classes_[k]): the rows whose test label is classes_[1] get a much
+    larger second column on average than the rows labelled classes_[0]."""
+    Xt, yt = sim[2], sim[3]
+    m = relabelled_fits[kind]
+    yt_lab = relabel(yt, kind)
+    proba = m.predict_proba(Xt)
+    is_pos = yt_lab == m.classes_[1]
+    assert proba[is_pos, 1].mean() > proba[~is_pos, 1].mean() + 0.3
+    assert proba[~is_pos, 0].mean() > proba[is_pos, 0].mean() + 0.3
+
+
+def test_predict_is_more_probable_class(fitted, sim):
+    Xt = sim[2]
+    proba = fitted.predict_proba(Xt)
+    pred = fitted.predict(Xt)
+    np.testing.assert_array_equal(pred, fitted.classes_[(proba[:, 1] > 0.5).astype(int)])
+
+
+def test_predict_draws_shape_range_and_mean(fitted, sim):
+    Xt = sim[2]
+    draws = fitted.predict_draws(Xt)
+    assert draws.shape == (S, N_TEST)
+    assert np.all(draws >= 0.0) and np.all(draws <= 1.0)
+    # predict_proba[:, 1] is the mean of the same per-draw probabilities (maybe summed in blocks)
+    np.testing.assert_allclose(draws.mean(axis=0), fitted.predict_proba(Xt)[:, 1],
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_decision_function_and_draws(fitted, sim):
+    Xt = sim[2]
+    dd = fitted.decision_draws(Xt)
+    df = fitted.decision_function(Xt)
+    assert dd.shape == (S, N_TEST)
+    assert df.shape == (N_TEST,)
+    np.testing.assert_allclose(dd.mean(axis=0), df, rtol=1e-12, atol=1e-12)
+    # the probit link: the per-draw probability is Phi of the per-draw latent mean
+    np.testing.assert_array_equal(fitted.predict_draws(Xt), ndtr(dd))
+
+
+def test_decision_draws_match_parameters(fitted, sim):
+    """decision_draws evaluates w0 + x.w + sum_{j<l} <v_j, v_l> x_j x_l for every draw."""
+    Xs = sim[2][:15]
+    dd = fitted.decision_draws(Xs)
+    for s in (0, S // 2, S - 1):
+        expect = fm_function(Xs, fitted.w0_[s], fitted.w_[s], fitted.V_[s])
+        np.testing.assert_allclose(dd[s], expect, rtol=1e-10, atol=1e-10)
+
+
+def test_blocked_prediction_matches_unblocked(fitted, sim, monkeypatch):
+    import bayesfm.models.base as base
+
+    Xt = sim[2]
+    full = fitted.predict_proba(Xt)
+    monkeypatch.setattr(base, "_BLOCK_CELLS", 7 * fitted.n_draws_ + 1)  # blocks of 7 rows
+    assert np.array_equal(fitted.predict_proba(Xt), full)
+
+
+@pytest.mark.parametrize("fmt", [sp.csr_matrix, sp.csc_matrix, sp.coo_matrix])
+def test_sparse_input_identical(fitted, sim, fmt):
+    X, y, Xt = sim[:3]
+    m = model().fit(fmt(X), y)
+    assert np.array_equal(m.V_, fitted.V_)
+    assert np.array_equal(m.predict_proba(fmt(Xt)), fitted.predict_proba(Xt))
+
+
+def test_groups(sim):
+    X, y = sim[:2]
+    m = small_model().fit(X, y, groups=["u", "u", "i", "i", "c", "u"])
+    assert list(m.groups_) == ["u", "i", "c"]
+    assert m.mu_w_.shape == (m.n_draws_, 3)
+    assert m.lambda_v_.shape == (m.n_draws_, 3, 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. it learns the simulated function
+# ---------------------------------------------------------------------------------------------
+
+def test_accuracy_well_above_chance(fitted, sim):
+    """Held-out accuracy on a probit problem with a known FM function.
+
+    The latent function has standard deviation ~1.7 against the unit probit noise, so the Bayes
+    rule (predict 1 iff f(x) > 0) reaches ~0.87 on this test set, while chance (the majority
+    class) is ~0.52 and a fit that learned nothing, or learned the wrong sign, is at or below
+    that. With 200 test rows the binomial sd of an accuracy is ~0.025: requiring the majority
+    rate + 0.2 and no more than 0.1 (4 sd) below the Bayes rule is generous to Monte Carlo
+    noise of a 35-draw chain yet fails any sampler that does not recover the signal.
+    """
+    Xt, yt, ft = sim[2:]
+    acc = np.mean(fitted.predict(Xt) == yt)
+    majority = max(yt.mean(), 1.0 - yt.mean())
+    bayes = np.mean((ft > 0).astype(int) == yt)
+    assert acc > majority + 0.2, (acc, majority)
+    assert acc > bayes - 0.1, (acc, bayes)
+    # the posterior mean latent function tracks the true one
+    assert np.corrcoef(fitted.decision_function(Xt), ft)[0, 1] > 0.8
+
+
+@pytest.mark.parametrize("kind", ["int01", "str", "bool"])
+def test_score_is_accuracy_of_predict(relabelled_fits, sim, kind):
+    X, y, Xt, yt = sim[:4]
+    m = relabelled_fits[kind]
+    for XX, yy in ((X, relabel(y, kind)), (Xt, relabel(yt, kind))):
+        expect = float(np.mean(m.predict(XX) == yy))
+        assert m.score(XX, yy) == expect
+    assert isinstance(m.score(Xt, relabel(yt, kind)), float)
+
+
+def test_score_accepts_list_labels(relabelled_fits, sim):
+    Xt, yt = sim[2], sim[3]
+    m = relabelled_fits["str"]
+    yl = ["yes" if v else "no" for v in yt]
+    assert m.score(Xt, yl) == m.score(Xt, np.array(yl))
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. errors
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny():
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(30, 4))
+    y = np.array([0, 1] * 15)
+    return X, y
+
+
+@pytest.mark.parametrize("y", [np.zeros(30, dtype=int), np.array(["a"] * 30),
+                               np.ones(30, dtype=bool)])
+def test_single_class(tiny, y):
+    X, _ = tiny
+    with pytest.raises(ValueError) as ei:
+        small_model().fit(X, y)
+    assert_msg(ei, r"\by\b", "single class", "two")
+
+
+@pytest.mark.parametrize("y", [np.array([0, 1, 2] * 10), np.array(["a", "b", "c"] * 10)])
+def test_three_classes_points_to_ordinal(tiny, y):
+    X, _ = tiny
+    with pytest.raises(ValueError) as ei:
+        small_model().fit(X, y)
+    assert_msg(ei, r"\b3 classes\b", "binary", "FMOrdinalRegressor")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nonfinite_label_names_row(tiny, bad):
+    X, y = tiny
+    y = y.astype(float)
+    y[13] = bad
+    y[20] = bad
+    with pytest.raises(ValueError) as ei:
+        small_model().fit(X, y)
+    assert_msg(ei, r"\by\b", r"\b13\b")
+
+
+@pytest.mark.parametrize("bad", [None, np.nan, float("nan")])
+def test_missing_label_in_object_array_names_row(tiny, bad):
+    X, _ = tiny
+    y = np.array(["no", "yes"] * 15, dtype=object)
+    y[8] = bad
+    y[25] = bad
+    with pytest.raises(ValueError) as ei:
+        small_model().fit(X, y)
+    assert_msg(ei, r"\by\b", r"\b8\b")
+
+
+@pytest.mark.parametrize("n_y", [29, 31])
+def test_wrong_length_y(tiny, n_y):
+    X, _ = tiny
+    y = np.array([0, 1] * 16)[:n_y]
+    with pytest.raises(ValueError) as ei:
+        small_model().fit(X, y)
+    assert_msg(ei, r"\by\b", rf"\b{n_y}\b", r"\b30\b")
+
+
+def test_two_dimensional_y(tiny):
+    X, y = tiny
+    with pytest.raises(ValueError) as ei:
+        small_model().fit(X, y.reshape(-1, 1))
+    assert_msg(ei, r"\by\b", "1-d")
+
+
+def test_none_y(tiny):
+    X, _ = tiny
+    with pytest.raises(TypeError) as ei:
+        small_model().fit(X, None)
+    assert_msg(ei, r"\by\b")
+
+
+def test_score_with_unknown_label_names_row(relabelled_fits, sim):
+    Xt, yt = sim[2], sim[3]
+    m = relabelled_fits["str"]
+    y = relabel(yt, "str").astype(object)
+    y[17] = "maybe"
+    y[40] = "maybe"
+    with pytest.raises(ValueError) as ei:
+        m.score(Xt, y)
+    assert_msg(ei, r"\by\b", "'maybe'", r"\b17\b", "no", "yes")
+
+
+def test_score_with_unknown_numeric_label(fitted, sim):
+    Xt, yt = sim[2], sim[3]
+    y = yt.copy()
+    y[5] = 2
+    with pytest.raises(ValueError) as ei:
+        fitted.score(Xt, y)
+    assert_msg(ei, r"\b5\b", r"\b2\b")
+
+
+def test_score_wrong_length(fitted, sim):
+    Xt, yt = sim[2], sim[3]
+    with pytest.raises(ValueError) as ei:
+        fitted.score(Xt, yt[:-1])
+    assert_msg(ei, r"\by\b", str(N_TEST - 1), str(N_TEST))
+
+
+def test_nan_in_X_names_row(tiny):
+    X, y = tiny
+    X = X.copy()
+    X[6, 1] = np.nan
+    X[9, 0] = np.inf
+    with pytest.raises(ValueError) as ei:
+        small_model().fit(X, y)
+    assert_msg(ei, r"\bX\b", r"\b6\b")
+    with pytest.raises(ValueError) as ei:
+        small_model().fit(sp.csr_matrix(X), y)
+    assert_msg(ei, r"\bX\b", r"\b6\b")
+
+
+PREDICT_METHODS = ["predict", "predict_proba", "predict_draws", "decision_function",
+                   "decision_draws"]
+
+
+@pytest.mark.parametrize("method", PREDICT_METHODS)
+def test_nan_in_predict_X_names_row(fitted, sim, method):
+    Xt = sim[2].copy()
+    Xt[4, 3] = np.nan
+    with pytest.raises(ValueError) as ei:
+        getattr(fitted, method)(Xt)
+    assert_msg(ei, r"\bX\b", r"\b4\b")
+
+
+@pytest.mark.parametrize("method", PREDICT_METHODS + ["score"])
+@pytest.mark.parametrize("n_cols", [P - 1, P + 2])
+def test_predict_wrong_number_of_columns(fitted, method, n_cols):
+    Xn = np.ones((4, n_cols))
+    args = (Xn, [0, 1, 0, 1]) if method == "score" else (Xn,)
+    with pytest.raises(ValueError) as ei:
+        getattr(fitted, method)(*args)
+    assert_msg(ei, rf"\b{n_cols}\b", rf"\b{P}\b")
+
+
+PREDICT_BEFORE_FIT_BUG = (
+    "FMClassifier.predict evaluates self.classes_ before predict_proba(X) checks the fit, so "
+    "an unfitted estimator raises a bare AttributeError ('no attribute classes_') instead of "
+    "bayesfm.NotFittedError")
+
+
+@pytest.mark.parametrize("method", [
+    pytest.param("predict", marks=pytest.mark.xfail(strict=True, raises=AttributeError,
+                                                    reason=PREDICT_BEFORE_FIT_BUG)),
+    *PREDICT_METHODS[1:], "score"])
+def test_predict_before_fit(tiny, method):
+    X, y = tiny
+    args = (X, y) if method == "score" else (X,)
+    with pytest.raises(NotFittedError) as ei:
+        getattr(FMClassifier(), method)(*args)
+    assert isinstance(ei.value, ValueError)
+    assert_msg(ei, "FMClassifier", "fit")
+
+
+def test_failed_fit_keeps_estimator_unfitted(tiny):
+    X, _ = tiny
+    m = small_model()
+    with pytest.raises(ValueError):
+        m.fit(X, np.zeros(30))
+    with pytest.raises(NotFittedError):
+        m.predict_proba(X)
+
+
+@pytest.mark.parametrize("name, value, exc", [
+    ("rank", 0, ValueError),
+    ("n_iter", 2.0, TypeError),
+    ("random_state", -1, ValueError),
+])
+def test_bad_constructor_params(tiny, name, value, exc):
+    X, y = tiny
+    with pytest.raises(exc) as ei:
+        small_model(**{name: value}).fit(X, y)
+    assert_msg(ei, name)
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. reproducibility
+# ---------------------------------------------------------------------------------------------
+
+DRAW_NAMES = ("w0_", "w_", "V_", "mu_w_", "lambda_w_", "mu_v_", "lambda_v_")
+
+
+def test_same_seed_bit_identical(sim):
+    X, y, Xt = sim[:3]
+    a = small_model(random_state=123).fit(X, y)
+    b = small_model(random_state=123).fit(X, y)
+    for name in DRAW_NAMES:
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert np.array_equal(a.predict_proba(Xt), b.predict_proba(Xt))
+
+
+def test_refit_same_estimator_bit_identical(sim):
+    X, y = sim[:2]
+    m = small_model(random_state=5)
+    first = m.fit(X, y).V_.copy()
+    assert np.array_equal(m.fit(X, y).V_, first)
+
+
+def test_different_seeds_differ(sim):
+    X, y, Xt = sim[:3]
+    a = small_model(random_state=1).fit(X, y)
+    b = small_model(random_state=2).fit(X, y)
+    assert not np.array_equal(a.w0_, b.w0_)
+    assert not np.array_equal(a.V_, b.V_)
+    assert not np.array_equal(a.predict_proba(Xt), b.predict_proba(Xt))
+
+
+def test_generator_and_int_seed_agree(sim):
+    X, y = sim[:2]
+    a = small_model(random_state=np.random.default_rng(42)).fit(X, y)
+    b = small_model(random_state=42).fit(X, y)
+    assert np.array_equal(a.V_, b.V_)
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. scikit-learn conventions
+# ---------------------------------------------------------------------------------------------
+
+CTOR = dict(rank=3, n_iter=40, n_burn=5, thin=2, init_scale=0.5, priors=Priors(b_lambda=2.0),
+            random_state=17)
+
+
+def test_get_params():
+    assert FMClassifier(**CTOR).get_params() == CTOR
+    assert FMClassifier(**CTOR).get_params(deep=False) == CTOR
+    assert FMClassifier().get_params() == dict(rank=8, n_iter=300, n_burn=100, thin=1,
+                                               init_scale=0.1, priors=None,
+                                               random_state=None)
+
+
+def test_set_params():
+    m = FMClassifier()
+    assert m.set_params(rank=4, n_iter=50, random_state=3) is m
+    assert m.get_params()["rank"] == 4 and m.n_iter == 50 and m.random_state == 3
+    with pytest.raises(ValueError) as ei:
+        m.set_params(clases=[0, 1])
+    assert_msg(ei, "clases")
+
+
+def test_clone(fitted, sim):
+    Xt = sim[2]
+    m = FMClassifier(**CTOR)
+    c = clone(m)
+    assert c is not m and c.get_params() == m.get_params()
+    c2 = clone(fitted)
+    assert c2.get_params() == fitted.get_params()
+    assert not hasattr(c2, "w0_") and not hasattr(c2, "classes_")
+    with pytest.raises(NotFittedError):
+        c2.predict_proba(Xt)
+
+
+def test_clone_refit_reproduces(fitted, sim):
+    X, y, Xt = sim[:3]
+    c = clone(fitted).fit(X, y)
+    assert np.array_equal(c.predict_proba(Xt), fitted.predict_proba(Xt))
+
+
+def test_repr():
+    assert repr(FMClassifier()) == "FMClassifier()"
+    r = repr(FMClassifier(rank=3, random_state=0))
+    assert r.startswith("FMClassifier(") and "rank=3" in r and "random_state=0" in r
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. far-tail robustness
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("scale, duplicate, init_scale", [
+    (10.0, False, 0.1),
+    (1e3, False, 0.1),
+    # a duplicated separating column makes the pairwise term x0 * x1 ~ scale^2 (~1e6): the
+    # latent means start and stay hundreds to millions of sds into the tails
+    (1e3, True, 0.1),
+    (1e4, True, 1.0),      # latent means up to ~6e8
+    (1e5, False, 0.1),
+])
+def test_perfect_separation_far_tails(scale, duplicate, init_scale):
+    """A feature that perfectly separates the classes, with a large value, pushes the latent
+    means (and the truncated-normal draws) far into the tails. The exact samplers must keep
+    every draw finite and raise no floating-point warning."""
+    rng = np.random.default_rng(0)
+    n, p = 200, 5
+    X = rng.normal(size=(n, p))
+    y = (X[:, 0] > 0).astype(int)
+    X[:, 0] = np.sign(X[:, 0]) * scale * (1.0 + np.abs(X[:, 0]))
+    if duplicate:
+        X[:, 1] = X[:, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        m = FMClassifier(rank=2, n_iter=150, n_burn=50, init_scale=init_scale,
+                         random_state=0).fit(X, y)
+        proba = m.predict_proba(X)
+        draws = m.predict_draws(X)
+        dd = m.decision_draws(X)
+    for name in DRAW_NAMES:
+        assert np.all(np.isfinite(getattr(m, name))), name
+    assert np.all(np.isfinite(proba)) and np.all(np.isfinite(draws)) and np.all(np.isfinite(dd))
+    assert np.all(proba >= 0.0) and np.all(proba <= 1.0)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    # the separating feature is found (a chain still moving away from its start may misplace a
+    # couple of rows near the boundary, hence not exactly 1)
+    assert m.score(X, y) >= 0.95

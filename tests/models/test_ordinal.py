@@ -1,0 +1,734 @@
+"""Tests of ``bayesfm.FMOrdinalRegressor`` (ordered probit FM): labels and ``classes``, the
+prediction API, the cutpoint draws, the K = 2 equivalence with ``FMClassifier``, absent classes,
+input validation, reproducibility, scikit-learn conventions and far-tail robustness.
+
+Everything runs on small simulated data with fixed seeds; the whole module takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+from scipy.special import ndtr
+from sklearn.base import clone
+
+from bayesfm import FMClassifier, FMOrdinalRegressor, NotFittedError, Priors
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers and shared fixtures
+# ---------------------------------------------------------------------------------------------
+
+def fm_function(X, w0, w, V):
+    """w0 + x.w + sum_{j<l} <v_j, v_l> x_j x_l for every row of X."""
+    q = X @ V
+    return w0 + X @ w + 0.5 * (np.sum(q * q, axis=1) - (X * X) @ np.sum(V * V, axis=1))
+
+
+#: true cutpoints of the simulation (5 classes); gaps 0.9, 0.8, 0.9
+TRUE_CUTS = np.array([-1.2, -0.3, 0.5, 1.4])
+
+
+def make_ordinal_data(n, p, cuts=TRUE_CUTS, rank=2, seed=0, n_test=0):
+    """Simulate y = 1 + #{cutpoints below f(x) + Normal(0, 1)}, f a known FM function.
+
+    Returns ``X, y`` (y in 1..K, K = len(cuts) + 1); with ``n_test`` > 0 also
+    ``X_test, y_test, f_test``.
+    """
+    rng = np.random.default_rng(seed)
+    w = rng.normal(0.0, 0.8, size=p)
+    V = rng.normal(0.0, 0.5, size=(p, rank))
+    X = rng.normal(size=(n + n_test, p))
+    f = fm_function(X, 0.0, w, V)
+    y = 1 + np.searchsorted(cuts, f + rng.normal(size=n + n_test))
+    if not n_test:
+        return X, y
+    return X[:n], y[:n], X[n:], y[n:], f[n:]
+
+
+N, P, RANK, N_TEST, K = 300, 6, 2, 200, 5
+N_ITER, N_BURN, THIN = 150, 50, 2
+S = len(range(N_BURN, N_ITER, THIN))
+STR3 = ["low", "mid", "high"]  # natural order, not the sort order (high < low < mid)
+
+
+def model(**kw):
+    params = dict(rank=RANK, n_iter=N_ITER, n_burn=N_BURN, thin=THIN, random_state=0)
+    params.update(kw)
+    return FMOrdinalRegressor(**params)
+
+
+def small_model(**kw):
+    params = dict(rank=2, n_iter=30, n_burn=10, thin=1, random_state=0)
+    params.update(kw)
+    return FMOrdinalRegressor(**params)
+
+
+def assert_msg(excinfo, *patterns):
+    """Every regex in ``patterns`` occurs in the exception message."""
+    msg = str(excinfo.value)
+    for pat in patterns:
+        assert re.search(pat, msg), f"{pat!r} not found in message {msg!r}"
+
+
+@pytest.fixture(scope="module")
+def sim():
+    """Training and test data of a 5-class ordered probit FM problem, labels 1..5."""
+    X, y, Xt, yt, ft = make_ordinal_data(N, P, rank=RANK, seed=0, n_test=N_TEST)
+    assert set(y.tolist()) == {1, 2, 3, 4, 5}
+    return X, y, Xt, yt, ft
+
+
+@pytest.fixture(scope="module")
+def fitted(sim):
+    """The integer-label (1..5) fit shared by read-only tests (never modified by a test)."""
+    X, y = sim[:2]
+    m = model()
+    assert m.fit(X, y) is m
+    return m
+
+
+@pytest.fixture(scope="module")
+def fitted_float(sim):
+    """The same problem with labels 0.5, 1.0, ..., 2.5 (same seed and settings)."""
+    X, y = sim[:2]
+    return model().fit(X, 0.5 * y)
+
+
+@pytest.fixture(scope="module")
+def sim3(sim):
+    """A 3-class version of the problem: 1, 2 -> 0; 3 -> 1; 4, 5 -> 2."""
+    X, y, Xt, yt = sim[:4]
+    merge = np.array([0, 0, 0, 1, 2, 2])
+    return X, merge[y], Xt, merge[yt]
+
+
+@pytest.fixture(scope="module")
+def fitted3_int(sim3):
+    X, y3 = sim3[:2]
+    return model().fit(X, y3)
+
+
+@pytest.fixture(scope="module")
+def fitted3_str(sim3):
+    X, y3 = sim3[:2]
+    return model(classes=STR3).fit(X, np.array(STR3)[y3])
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. fitted attributes, classes_
+# ---------------------------------------------------------------------------------------------
+
+def test_fitted_attribute_shapes(fitted):
+    assert fitted.n_draws_ == S
+    assert fitted.w0_.shape == (S,)
+    assert fitted.w_.shape == (S, P)
+    assert fitted.V_.shape == (S, P, RANK)
+    assert fitted.mu_w_.shape == (S, 1) and fitted.lambda_w_.shape == (S, 1)
+    assert fitted.mu_v_.shape == (S, 1, RANK) and fitted.lambda_v_.shape == (S, 1, RANK)
+    assert fitted.cutpoints_.shape == (S, K - 1)
+    assert fitted.n_features_in_ == P
+    for name in ("w0_", "w_", "V_", "mu_w_", "lambda_w_", "mu_v_", "lambda_v_", "cutpoints_"):
+        assert np.all(np.isfinite(getattr(fitted, name))), name
+
+
+def test_classes_int(fitted):
+    assert fitted.classes_.tolist() == [1, 2, 3, 4, 5]
+    assert fitted.classes_.dtype.kind == "i"
+
+
+def test_classes_float(fitted_float):
+    assert fitted_float.classes_.tolist() == [0.5, 1.0, 1.5, 2.0, 2.5]
+    assert fitted_float.classes_.dtype.kind == "f"
+
+
+def test_classes_str_follow_given_order(fitted3_str):
+    assert fitted3_str.classes_.tolist() == STR3
+    assert fitted3_str.cutpoints_.shape == (S, 2)
+
+
+def test_classes_sorted_whatever_the_order_of_appearance():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(30, 4))
+    m = small_model().fit(X, np.array([3, 1, 2] * 10))
+    assert m.classes_.tolist() == [1, 2, 3]
+    m = small_model().fit(X, np.array(["c", "a", "b"] * 10))  # no classes: sort order
+    assert m.classes_.tolist() == ["a", "b", "c"]
+
+
+def test_float_labels_bit_identical_to_int(fitted, fitted_float, sim):
+    """Labels enter only through their order: 0.5*y gives the same chain as y, bit for bit."""
+    Xt = sim[2]
+    assert np.array_equal(fitted_float.predict_proba(Xt), fitted.predict_proba(Xt))
+    assert np.array_equal(fitted_float.cutpoints_, fitted.cutpoints_)
+    np.testing.assert_array_equal(fitted_float.predict(Xt), 0.5 * fitted.predict(Xt))
+
+
+def test_str_labels_with_classes_bit_identical_to_int(fitted3_int, fitted3_str, sim3):
+    """Strings in the order given by ``classes`` match integer labels 0, 1, 2; had the strings
+    been sorted ("high" < "low" < "mid") the chains would differ."""
+    Xt = sim3[2]
+    assert fitted3_int.classes_.tolist() == [0, 1, 2]
+    assert np.array_equal(fitted3_str.predict_proba(Xt), fitted3_int.predict_proba(Xt))
+    assert np.array_equal(fitted3_str.cutpoints_, fitted3_int.cutpoints_)
+    assert fitted3_str.predict(Xt).tolist() == [STR3[k] for k in fitted3_int.predict(Xt)]
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. the prediction API
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("which", ["int", "float", "str"])
+def test_predict_proba_and_predict(fitted, fitted_float, fitted3_str, sim, which):
+    m = {"int": fitted, "float": fitted_float, "str": fitted3_str}[which]
+    Xt = sim[2]
+    Km = m.classes_.shape[0]
+    proba = m.predict_proba(Xt)
+    assert proba.shape == (N_TEST, Km)
+    assert np.all(proba >= 0.0) and np.all(proba <= 1.0)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    pred = m.predict(Xt)
+    assert pred.shape == (N_TEST,)
+    assert pred.dtype.kind == m.classes_.dtype.kind
+    np.testing.assert_array_equal(pred, m.classes_[np.argmax(proba, axis=1)])
+
+
+def test_predict_proba_columns_follow_classes(fitted, sim):
+    """Column k is P(y = classes_[k]): the mean predicted class index sum_k k P_k rises
+    strictly with the true label of the test rows, and the extreme classes are the most probable
+    on average for rows of the extreme labels. (A middle class of an ordered probit with gaps
+    ~0.9 latent sd need not be the most probable one even for its own rows.)"""
+    Xt, yt = sim[2], sim[3]
+    proba = fitted.predict_proba(Xt)
+    mean_index = []
+    for label in fitted.classes_:
+        rows = yt == label
+        assert rows.sum() >= 10
+        mean_index.append(float((proba[rows] @ np.arange(K)).mean()))
+    assert np.all(np.diff(mean_index) > 0.0), mean_index
+    assert np.argmax(proba[yt == 1].mean(axis=0)) == 0
+    assert np.argmax(proba[yt == K].mean(axis=0)) == K - 1
+
+
+@pytest.mark.parametrize("which", ["int", "float"])
+def test_predict_expected(fitted, fitted_float, sim, which):
+    m = fitted if which == "int" else fitted_float
+    Xt = sim[2]
+    expected = m.predict_expected(Xt)
+    assert expected.shape == (N_TEST,)
+    np.testing.assert_allclose(expected, m.predict_proba(Xt) @ m.classes_, rtol=1e-12,
+                               atol=1e-12)
+    assert np.all(expected >= m.classes_[0]) and np.all(expected <= m.classes_[-1])
+
+
+def test_predict_expected_scales_with_labels(fitted, fitted_float, sim):
+    Xt = sim[2]
+    np.testing.assert_allclose(fitted_float.predict_expected(Xt),
+                               0.5 * fitted.predict_expected(Xt), rtol=1e-12)
+
+
+def test_predict_expected_string_labels_type_error(fitted3_str, sim):
+    with pytest.raises(TypeError) as ei:
+        fitted3_str.predict_expected(sim[2])
+    assert_msg(ei, "numeric", "low", "predict_proba")
+
+
+def test_predict_draws(fitted, sim):
+    Xt = sim[2]
+    draws = fitted.predict_draws(Xt)
+    assert draws.shape == (S, N_TEST, K)
+    assert np.all(draws >= 0.0) and np.all(draws <= 1.0)
+    np.testing.assert_allclose(draws.sum(axis=2), 1.0, rtol=0, atol=1e-12)
+    # predict_proba is the mean over the draws (computed by another route, in a Numba kernel)
+    np.testing.assert_allclose(draws.mean(axis=0), fitted.predict_proba(Xt), rtol=0,
+                               atol=1e-10)
+
+
+def test_predict_draws_match_latent_and_cutpoints(fitted, sim):
+    """P(y = k | draw s) = Phi(c_{k+1} - yhat_s) - Phi(c_k - yhat_s), c_0 = -inf, c_K = +inf."""
+    Xs = sim[2][:20]
+    draws = fitted.predict_draws(Xs)
+    yhat = fitted.decision_draws(Xs)
+    for s in (0, S // 2, S - 1):
+        bounds = np.concatenate([[-np.inf], fitted.cutpoints_[s], [np.inf]])
+        cdf = ndtr(bounds[None, :] - yhat[s][:, None])
+        np.testing.assert_allclose(draws[s], np.diff(cdf, axis=1), rtol=0, atol=1e-12)
+        expect = fm_function(Xs, fitted.w0_[s], fitted.w_[s], fitted.V_[s])
+        np.testing.assert_allclose(yhat[s], expect, rtol=1e-10, atol=1e-10)
+
+
+def test_decision_function(fitted, sim):
+    Xt = sim[2]
+    df = fitted.decision_function(Xt)
+    dd = fitted.decision_draws(Xt)
+    assert df.shape == (N_TEST,) and dd.shape == (S, N_TEST)
+    np.testing.assert_allclose(dd.mean(axis=0), df, rtol=1e-12, atol=1e-12)
+
+
+def test_blocked_prediction_matches_unblocked(fitted, sim, monkeypatch):
+    import bayesfm.models.base as base
+
+    Xt = sim[2]
+    full = fitted.predict_proba(Xt)
+    monkeypatch.setattr(base, "_BLOCK_CELLS", 7 * fitted.n_draws_ + 1)  # blocks of 7 rows
+    assert np.array_equal(fitted.predict_proba(Xt), full)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. cutpoints
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("which", ["int", "str"])
+def test_cutpoints_first_zero_and_increasing(fitted, fitted3_str, which):
+    m = fitted if which == "int" else fitted3_str
+    cuts = m.cutpoints_
+    assert np.all(cuts[:, 0] == 0.0)
+    assert np.all(np.diff(cuts, axis=1) > 0.0)
+    # the free cutpoints are sampled: they move between draws
+    assert np.all(np.ptp(cuts[:, 1:], axis=0) > 0.0)
+
+
+def test_cutpoint_acceptance(fitted, fitted3_str):
+    """The MH step proposes from a t(5) centred at the mode of the log-gap conditional with its
+    Laplace scale. With 300 rows that conditional is close to Gaussian, so the proposal fits it
+    well and acceptance is typically 0.75-0.95; a broken ratio or Hessian collapses it towards
+    0. 0.3 is a loose floor."""
+    for m in (fitted, fitted3_str):
+        acc = m.cutpoint_acceptance_
+        assert isinstance(acc, float)
+        assert 0.0 < acc <= 1.0
+        assert acc > 0.3
+
+
+def test_cutpoint_gaps_recovered(fitted):
+    """The latent noise has variance 1 in both the simulation and the model, so the gaps between
+    cutpoints are identified: true gaps 0.9, 0.8, 0.9. With 60-150 rows per class the posterior
+    sd of a gap is ~0.1-0.15; 0.4 is a wide tolerance that still catches a wrong scale."""
+    gaps = np.diff(fitted.cutpoints_.mean(axis=0))
+    np.testing.assert_allclose(gaps, np.diff(TRUE_CUTS), atol=0.4)
+
+
+def test_learns_the_signal(fitted, sim):
+    """Held-out accuracy well above the majority class (0.31 here; the Bayes rule with the true
+    f and cutpoints reaches ~0.55 on 5 noisy classes), and the expected label tracks f."""
+    Xt, yt, ft = sim[2:]
+    majority = np.bincount(yt).max() / yt.shape[0]
+    acc = fitted.score(Xt, yt)
+    assert acc > majority + 0.1, (acc, majority)
+    assert np.corrcoef(fitted.predict_expected(Xt), ft)[0, 1] > 0.8
+
+
+@pytest.mark.parametrize("which", ["int", "str"])
+def test_score_is_accuracy_of_predict(fitted, fitted3_str, sim, sim3, which):
+    if which == "int":
+        m, Xt, yt = fitted, sim[2], sim[3]
+    else:
+        m, Xt, yt = fitted3_str, sim3[2], np.array(STR3)[sim3[3]]
+    score = m.score(Xt, yt)
+    assert isinstance(score, float)
+    assert score == float(np.mean(m.predict(Xt) == yt))
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. K = 2 is the binary probit classifier
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def binary_pair(sim):
+    X, y = sim[:2]
+    yb = (y >= 3).astype(int)
+    params = dict(rank=RANK, n_iter=N_ITER, n_burn=N_BURN, thin=THIN, random_state=4)
+    return FMOrdinalRegressor(**params).fit(X, yb), FMClassifier(**params).fit(X, yb)
+
+
+def test_binary_cutpoints_all_zero(binary_pair):
+    ordm, _ = binary_pair
+    assert ordm.cutpoints_.shape == (S, 1)
+    assert np.all(ordm.cutpoints_ == 0.0)
+
+
+def test_binary_ordinal_equals_classifier(binary_pair, sim):
+    """Binary probit is ordered probit with K = 2 (single cutpoint fixed at 0, no MH step and
+    no extra random numbers): same seed and settings give the same chain and probabilities."""
+    ordm, clf = binary_pair
+    Xt = sim[2]
+    assert ordm.classes_.tolist() == clf.classes_.tolist() == [0, 1]
+    for name in ("w0_", "w_", "V_", "lambda_w_", "lambda_v_"):
+        assert np.array_equal(getattr(ordm, name), getattr(clf, name)), name
+    # the two estimators compute Phi by different routes: same numbers up to rounding
+    np.testing.assert_allclose(ordm.predict_proba(Xt), clf.predict_proba(Xt), rtol=0,
+                               atol=1e-12)
+    np.testing.assert_allclose(ordm.predict_draws(Xt)[:, :, 1], clf.predict_draws(Xt),
+                               rtol=0, atol=1e-12)
+    assert np.array_equal(ordm.predict(Xt), clf.predict(Xt))
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. classes absent from y
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sim_absent():
+    """3 observed classes 1, 2, 3 (balanced-ish), linear latent function."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 5))
+    f = X @ rng.normal(0.0, 0.8, size=5)
+    y = 1 + np.searchsorted([-0.5, 0.5], f + rng.normal(size=300))
+    return X, y
+
+
+@pytest.mark.parametrize("classes, relabel, absent", [
+    ([1, 2, 3, 4], {}, 4),           # top class absent
+    ([0, 1, 2, 3], {}, 0),           # bottom class absent
+    ([1, 2, 3, 4], {3: 4}, 3),       # middle class absent (3 relabelled to 4)
+])
+def test_class_absent_from_y(sim_absent, classes, relabel, absent):
+    X, y = sim_absent
+    y = np.array([relabel.get(v, v) for v in y.tolist()])
+    assert absent not in set(y.tolist())
+    m = model(n_iter=100, n_burn=30, thin=1, classes=classes).fit(X, y)
+    assert m.classes_.tolist() == classes
+    assert m.cutpoints_.shape == (m.n_draws_, 3)
+    assert np.all(np.isfinite(m.cutpoints_))
+    assert np.all(m.cutpoints_[:, 0] == 0.0)
+    assert np.all(np.diff(m.cutpoints_, axis=1) > 0.0)
+    proba = m.predict_proba(X)
+    assert proba.shape == (X.shape[0], 4)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    # no row was ever seen in the absent class: its probability is small everywhere on average,
+    # far below the observed classes (each ~1/3)
+    col = classes.index(absent)
+    assert proba[:, col].mean() < 0.05
+    assert absent not in set(m.predict(X).tolist())
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. errors
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny():
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(30, 4))
+    y = np.array([1, 2, 3] * 10)
+    return X, y
+
+
+@pytest.mark.parametrize("y, classes", [
+    (np.full(30, 2), None),
+    (np.array(["a"] * 30), None),
+    (np.full(30, 2), [2]),
+])
+def test_single_class(tiny, y, classes):
+    X, _ = tiny
+    with pytest.raises(ValueError) as ei:
+        small_model(classes=classes).fit(X, y)
+    assert_msg(ei, "single class", "at least two")
+
+
+def test_empty_classes():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 4))
+    with pytest.raises(ValueError) as ei:
+        small_model(classes=[]).fit(X, np.array([1, 2, 3] * 10))
+    assert_msg(ei, "class")
+
+
+# `classes=[]` passes the 1-d and repeated-label checks, then the "single class" message indexes
+# classes[0] of an empty array
+test_empty_classes = pytest.mark.xfail(
+    strict=True, raises=IndexError,
+    reason="classes=[] raises IndexError (index 0 is out of bounds) from the single-class "
+           "error message instead of a ValueError")(test_empty_classes)
+
+
+def test_unorderable_labels(tiny):
+    X, _ = tiny
+    y = np.array([1, "a", 2] * 10, dtype=object)
+    with pytest.raises(ValueError) as ei:
+        small_model().fit(X, y)
+    assert_msg(ei, r"\by\b", "sort|order")
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
+    "explicit mixed-type classes are coerced to strings by np.asarray(list(classes)) "
+    "(array(['1', 'a', '2'])), so the int labels of y are then 'not one of the known classes'"))
+def test_unorderable_labels_with_explicit_classes(tiny):
+    """Giving ``classes`` is the documented way out when the labels cannot be sorted."""
+    X, _ = tiny
+    y = np.array([1, "a", 2] * 10, dtype=object)
+    m = small_model(classes=[1, "a", 2]).fit(X, y)
+    assert m.classes_.tolist() == [1, "a", 2]
+    assert set(m.predict(X).tolist()) <= {1, "a", 2}
+
+
+@pytest.mark.parametrize("classes", [["low", "mid"], ["low", "medium", "high"]])
+def test_label_not_in_classes_names_row(tiny, classes):
+    X, _ = tiny
+    y = np.array(["low", "mid", "high"] * 10)
+    with pytest.raises(ValueError) as ei:
+        small_model(classes=classes).fit(X, y)
+    bad, row = ("'high'", 2) if "mid" in classes else ("'mid'", 1)
+    assert_msg(ei, r"\by\b", bad, rf"\b{row}\b", "known classes")
+
+
+@pytest.mark.parametrize("classes", [[1, 2, 2, 3], ["a", "b", "a"], [1, 2, 3, 1.0]])
+def test_repeated_classes(tiny, classes):
+    X, y = tiny
+    with pytest.raises(ValueError) as ei:
+        small_model(classes=classes).fit(X, y)
+    assert_msg(ei, "classes", "repeated")
+
+
+@pytest.mark.parametrize("classes", ["abc", [[1, 2, 3]], np.array([[1, 2], [3, 4]])])
+def test_classes_not_one_dimensional(tiny, classes):
+    X, y = tiny
+    with pytest.raises(ValueError) as ei:
+        small_model(classes=classes).fit(X, y)
+    assert_msg(ei, "classes", "1-d")
+
+
+def test_score_with_unseen_label_names_row(fitted, sim):
+    Xt, yt = sim[2], sim[3]
+    y = yt.copy()
+    y[12] = 6
+    y[50] = 0
+    with pytest.raises(ValueError) as ei:
+        fitted.score(Xt, y)
+    assert_msg(ei, r"\by\b", r"\b6\b", r"\b12\b")
+
+
+def test_score_str_with_unseen_label(fitted3_str, sim3):
+    Xt = sim3[2]
+    y = np.array(STR3, dtype=object)[sim3[3]]
+    y[3] = "very high"
+    with pytest.raises(ValueError) as ei:
+        fitted3_str.score(Xt, y)
+    assert_msg(ei, "'very high'", r"\b3\b")
+
+
+@pytest.mark.parametrize("kind", ["float_nan", "float_inf", "object_nan", "object_none"])
+def test_missing_label_names_row(tiny, kind):
+    X, y = tiny
+    if kind.startswith("float"):
+        y = y.astype(float)
+        y[[7, 19]] = np.nan if kind == "float_nan" else np.inf
+    else:
+        y = y.astype(object)
+        y[[7, 19]] = np.nan if kind == "object_nan" else None
+    with pytest.raises(ValueError) as ei:
+        small_model().fit(X, y)
+    assert_msg(ei, r"\by\b", r"\b7\b")
+
+
+def test_wrong_length_y(tiny):
+    X, y = tiny
+    with pytest.raises(ValueError) as ei:
+        small_model().fit(X, y[:-2])
+    assert_msg(ei, r"\by\b", r"\b28\b", r"\b30\b")
+
+
+def test_nan_in_X_names_row(tiny):
+    X, y = tiny
+    X = X.copy()
+    X[9, 2] = np.nan
+    X[14, 0] = np.nan
+    with pytest.raises(ValueError) as ei:
+        small_model().fit(X, y)
+    assert_msg(ei, r"\bX\b", r"\b9\b")
+
+
+PREDICT_METHODS = ["predict", "predict_proba", "predict_draws", "predict_expected",
+                   "decision_function", "decision_draws"]
+
+
+@pytest.mark.parametrize("method", PREDICT_METHODS)
+def test_nan_in_predict_X_names_row(fitted, sim, method):
+    Xt = sim[2].copy()
+    Xt[21, 1] = np.nan
+    with pytest.raises(ValueError) as ei:
+        getattr(fitted, method)(Xt)
+    assert_msg(ei, r"\bX\b", r"\b21\b")
+
+
+@pytest.mark.parametrize("method", PREDICT_METHODS + ["score"])
+def test_predict_wrong_number_of_columns(fitted, method):
+    Xn = np.ones((3, P + 1))
+    args = (Xn, [1, 2, 3]) if method == "score" else (Xn,)
+    with pytest.raises(ValueError) as ei:
+        getattr(fitted, method)(*args)
+    assert_msg(ei, rf"\b{P + 1}\b", rf"\b{P}\b")
+
+
+PREDICT_BEFORE_FIT_BUG = (
+    "FMOrdinalRegressor.predict evaluates self.classes_ before predict_proba(X) checks the "
+    "fit, so an unfitted estimator raises a bare AttributeError instead of NotFittedError")
+
+
+@pytest.mark.parametrize("method", [
+    pytest.param("predict", marks=pytest.mark.xfail(strict=True, raises=AttributeError,
+                                                    reason=PREDICT_BEFORE_FIT_BUG)),
+    *PREDICT_METHODS[1:], "score"])
+def test_predict_before_fit(tiny, method):
+    X, y = tiny
+    args = (X, y) if method == "score" else (X,)
+    with pytest.raises(NotFittedError) as ei:
+        getattr(FMOrdinalRegressor(), method)(*args)
+    assert_msg(ei, "FMOrdinalRegressor", "fit")
+
+
+def test_failed_fit_keeps_estimator_unfitted(tiny):
+    X, _ = tiny
+    m = small_model()
+    with pytest.raises(ValueError):
+        m.fit(X, np.full(30, 2))
+    with pytest.raises(NotFittedError):
+        m.predict_proba(X)
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. reproducibility
+# ---------------------------------------------------------------------------------------------
+
+DRAW_NAMES = ("w0_", "w_", "V_", "mu_w_", "lambda_w_", "mu_v_", "lambda_v_", "cutpoints_")
+
+
+def test_same_seed_bit_identical(sim):
+    X, y, Xt = sim[:3]
+    a = small_model(random_state=123).fit(X, y)
+    b = small_model(random_state=123).fit(X, y)
+    for name in DRAW_NAMES:
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert a.cutpoint_acceptance_ == b.cutpoint_acceptance_
+    assert np.array_equal(a.predict_proba(Xt), b.predict_proba(Xt))
+
+
+def test_refit_same_estimator_bit_identical(sim):
+    X, y = sim[:2]
+    m = small_model(random_state=5)
+    first = m.fit(X, y).cutpoints_.copy()
+    assert np.array_equal(m.fit(X, y).cutpoints_, first)
+
+
+def test_different_seeds_differ(sim):
+    X, y, Xt = sim[:3]
+    a = small_model(random_state=1).fit(X, y)
+    b = small_model(random_state=2).fit(X, y)
+    assert not np.array_equal(a.V_, b.V_)
+    assert not np.array_equal(a.cutpoints_, b.cutpoints_)
+    assert not np.array_equal(a.predict_proba(Xt), b.predict_proba(Xt))
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. scikit-learn conventions
+# ---------------------------------------------------------------------------------------------
+
+CTOR = dict(rank=3, n_iter=40, n_burn=5, thin=2, init_scale=0.5,
+            priors=Priors(cut_scale=1.0), classes=["low", "mid", "high"], random_state=17)
+
+
+def test_get_params():
+    assert FMOrdinalRegressor(**CTOR).get_params() == CTOR
+    assert FMOrdinalRegressor().get_params() == dict(rank=8, n_iter=300, n_burn=100, thin=1,
+                                                     init_scale=0.1, priors=None,
+                                                     classes=None, random_state=None)
+
+
+def test_set_params():
+    m = FMOrdinalRegressor()
+    assert m.set_params(classes=[1, 2, 3], rank=4) is m
+    assert m.classes == [1, 2, 3] and m.get_params()["rank"] == 4
+    with pytest.raises(ValueError) as ei:
+        m.set_params(clases=[1, 2])
+    assert_msg(ei, "clases")
+
+
+def test_clone(fitted3_str, sim3):
+    m = FMOrdinalRegressor(**CTOR)
+    c = clone(m)
+    assert c is not m and c.get_params() == m.get_params()
+    c2 = clone(fitted3_str)
+    assert c2.get_params() == fitted3_str.get_params()
+    assert c2.classes == STR3
+    assert not hasattr(c2, "cutpoints_") and not hasattr(c2, "classes_")
+    with pytest.raises(NotFittedError):
+        c2.predict_proba(sim3[2])
+    # refitting the clone reproduces the original chain
+    X, y3, Xt = sim3[:3]
+    c2.fit(X, np.array(STR3)[y3])
+    assert np.array_equal(c2.predict_proba(Xt), fitted3_str.predict_proba(Xt))
+
+
+def test_prior_on_cutpoints_is_used(sim):
+    X, y = sim[:2]
+    a = small_model().fit(X, y)
+    b = small_model(priors=Priors(cut_loc=-1.0, cut_scale=0.3)).fit(X, y)
+    assert not np.array_equal(a.cutpoints_, b.cutpoints_)
+
+
+def test_repr():
+    assert repr(FMOrdinalRegressor()) == "FMOrdinalRegressor()"
+    assert "classes=['a', 'b']" in repr(FMOrdinalRegressor(classes=["a", "b"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# 9. far-tail robustness
+# ---------------------------------------------------------------------------------------------
+
+def separated_ordinal(scale, duplicate):
+    """3 classes cut from one feature, whose magnitude is then blown up by ``scale`` (and, with
+    ``duplicate``, copied into a second column so the pairwise term grows like scale^2)."""
+    rng = np.random.default_rng(0)
+    n, p = 200, 5
+    X = rng.normal(size=(n, p))
+    y = np.digitize(X[:, 0], [-0.5, 0.5])
+    X[:, 0] = np.sign(X[:, 0]) * scale * (1.0 + np.abs(X[:, 0]))
+    if duplicate:
+        X[:, 1] = X[:, 0]
+    return X, y
+
+
+def check_far_tail_fit(X, y):
+    m = FMOrdinalRegressor(rank=2, n_iter=150, n_burn=50, random_state=0).fit(X, y)
+    for name in DRAW_NAMES:
+        assert np.all(np.isfinite(getattr(m, name))), name
+    proba = m.predict_proba(X)
+    assert np.all(np.isfinite(proba)) and np.all(np.isfinite(m.predict_draws(X)))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    assert np.all(np.diff(m.cutpoints_, axis=1) > 0.0)
+    # the cutpoint chain moves
+    assert m.cutpoint_acceptance_ > 0.3
+    assert np.ptp(m.cutpoints_[:, 1]) > 0.0
+    assert m.score(X, y) >= 0.9
+    return m
+
+
+@pytest.mark.parametrize("scale, duplicate", [
+    (10.0, False), (10.0, True), (1e3, False),
+    # at commit 01bef3c these two froze the cutpoint chain (NaN mode, acceptance 0) or raised
+    # LinAlgError; they pass with the trust-region mode search
+    (1e3, True), (1e4, False),
+])
+def test_far_tail(scale, duplicate):
+    """Latent means far in the tails (a perfectly separating feature with a large value): every
+    draw finite, no floating-point warning, and the cutpoint chain still moves."""
+    X, y = separated_ordinal(scale, duplicate)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        check_far_tail_fit(X, y)
+
+
+@pytest.mark.xfail(strict=True, raises=np.linalg.LinAlgError, reason=(
+    "cutpoint mode search: with latent means ~5e5..6e6 the log posterior of the log gap is "
+    "~-2e14 and its Hessian, a sum of huge Mills-ratio terms, is pure rounding and comes out "
+    "positive; the shift abs(w[0]) + 1e-3 * max(1, w[-1]) in CutpointSampler._find_mode is "
+    "below the ulp of abs(w[0]) (~2e13) when no eigenvalue is positive, so -H + shift is "
+    "exactly singular and np.linalg.solve raises LinAlgError('Singular matrix')"))
+def test_far_tail_extreme():
+    X, y = separated_ordinal(1e4, True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        check_far_tail_fit(X, y)
