@@ -49,6 +49,20 @@ class BaseFM:
             setattr(self, name, value)
         return self
 
+    def __sklearn_tags__(self):
+        """Estimator tags for scikit-learn >= 1.6 (imported only when scikit-learn asks)."""
+        from sklearn.utils import ClassifierTags, InputTags, RegressorTags, Tags, TargetTags
+
+        kind = getattr(self, "_estimator_type", "regressor")
+        return Tags(
+            estimator_type=kind,
+            target_tags=TargetTags(required=True),
+            classifier_tags=ClassifierTags(multi_class=False) if kind == "classifier" else None,
+            regressor_tags=RegressorTags() if kind == "regressor" else None,
+            input_tags=InputTags(sparse=True),
+            non_deterministic=False,
+        )
+
     def __repr__(self) -> str:
         sig = inspect.signature(type(self).__init__)
         parts = []

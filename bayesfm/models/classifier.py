@@ -88,7 +88,8 @@ class FMClassifier(BaseFM):
 
     def predict(self, X) -> np.ndarray:
         """The more probable class of each row: array (n,) of labels."""
-        return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(np.int64)]
+        positive = self.predict_proba(X)[:, 1] > 0.5
+        return self.classes_[positive.astype(np.int64)]
 
     def score(self, X, y) -> float:
         """Accuracy of ``predict(X)``; every label of y must be one of classes_."""

@@ -42,6 +42,8 @@ class FMOrdinalRegressor(BaseFM):
         FMClassifier)
     """
 
+    _estimator_type = "classifier"
+
     def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
                  classes=None, random_state=None):
         self.rank = rank
@@ -58,9 +60,17 @@ class FMOrdinalRegressor(BaseFM):
             return sorted_classes(labels)
         if isinstance(self.classes, (str, bytes)) or np.ndim(self.classes) != 1:
             raise ValueError("classes must be a 1-d sequence of labels in increasing order")
-        classes = np.asarray(list(self.classes))
+        items = list(self.classes)
+        if len({type(c) for c in items}) > 1:
+            classes = np.empty(len(items), dtype=object)   # keep mixed types as they are
+            classes[:] = items
+        else:
+            classes = np.asarray(items)
         if len(set(classes.tolist())) != classes.shape[0]:
             raise ValueError(f"classes has repeated labels: {classes.tolist()}")
+        if classes.shape[0] < 2:
+            raise ValueError(f"classes must list at least two labels (a single class cannot be "
+                             f"modelled), got {items!r}")
         return classes
 
     def fit(self, X, y, groups=None):
@@ -120,7 +130,8 @@ class FMOrdinalRegressor(BaseFM):
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each row: array (n,) of labels."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        best = np.argmax(self.predict_proba(X), axis=1)
+        return self.classes_[best]
 
     def predict_expected(self, X) -> np.ndarray:
         """Posterior expected label, sum_k classes_[k] P(y = classes_[k] | x): array (n,).

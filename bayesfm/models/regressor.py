@@ -56,6 +56,8 @@ class FMRegressor(BaseFM):
     n_features_in_ : int          number of columns of X
     """
 
+    _estimator_type = "regressor"
+
     def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
                  random_state=None):
         self.rank = rank

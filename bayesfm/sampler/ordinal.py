@@ -192,6 +192,25 @@ class CutpointSampler:
         H = J.T @ Hc @ J + np.diag(e * tail) - np.eye(D) / self.scale**2
         return lp, g, H
 
+    def _newton_direction(self, g, H):
+        """(-H)^{-1} g, regularised when -H is not clearly positive definite; the gradient
+        itself when the Hessian is unusable (rounding noise far in the tails)."""
+        D = g.shape[0]
+        negH = -H
+        if np.all(np.isfinite(negH)):
+            w = np.linalg.eigvalsh(negH)
+            top = max(1.0, abs(w[-1]), abs(w[0]))
+            if w[0] <= 1e-8 * top:
+                negH = negH + (abs(w[0]) + 1e-3 * top) * np.eye(D)
+            try:
+                step = np.linalg.solve(negH, g)
+                if np.all(np.isfinite(step)):
+                    return step
+            except np.linalg.LinAlgError:
+                pass
+        norm = float(np.sqrt(g @ g))
+        return g / norm * self.max_step if norm > 0 and np.isfinite(norm) else np.zeros(D)
+
     def _find_mode(self, yhat):
         """Damped Newton iterations from the previous mode to the mode of delta | yhat.
 
@@ -205,11 +224,7 @@ class CutpointSampler:
             m = np.full_like(m, self.loc)           # restart from the prior mean
             lp, g, H = self.logpost_derivs(yhat, m)
         for _ in range(50):
-            negH = -H
-            w = np.linalg.eigvalsh(negH)
-            if w[0] <= 1e-8 * max(1.0, w[-1]):
-                negH = negH + (abs(w[0]) + 1e-3 * max(1.0, w[-1])) * np.eye(m.size)
-            step = np.linalg.solve(negH, g)
+            step = self._newton_direction(g, H)
             if float(g @ step) < 1e-9:
                 break
             norm = float(np.sqrt(step @ step))
@@ -237,8 +252,10 @@ class CutpointSampler:
         negH = -H
         try:
             L = np.linalg.cholesky(np.linalg.inv(negH))
+            if not np.all(np.isfinite(L)):
+                raise np.linalg.LinAlgError("non-finite proposal scale")
         except np.linalg.LinAlgError:
-            L = self.scale * np.eye(D)
+            L = self.scale * np.eye(D)          # the Hessian is unusable: prior-scale proposal
         Linv = np.linalg.inv(L)
         z = rng.standard_normal(D)
         g = rng.standard_gamma(self.nu / 2.0) * 2.0

@@ -456,16 +456,8 @@ def test_predict_wrong_number_of_columns(fitted, method, n_cols):
     assert_msg(ei, rf"\b{n_cols}\b", rf"\b{P}\b")
 
 
-PREDICT_BEFORE_FIT_BUG = (
-    "FMClassifier.predict evaluates self.classes_ before predict_proba(X) checks the fit, so "
-    "an unfitted estimator raises a bare AttributeError ('no attribute classes_') instead of "
-    "bayesfm.NotFittedError")
-
-
 @pytest.mark.parametrize("method", [
-    pytest.param("predict", marks=pytest.mark.xfail(strict=True, raises=AttributeError,
-                                                    reason=PREDICT_BEFORE_FIT_BUG)),
-    *PREDICT_METHODS[1:], "score"])
+    *PREDICT_METHODS, "score"])
 def test_predict_before_fit(tiny, method):
     X, y = tiny
     args = (X, y) if method == "score" else (X,)

@@ -437,14 +437,6 @@ def test_empty_classes():
     assert_msg(ei, "class")
 
 
-# `classes=[]` passes the 1-d and repeated-label checks, then the "single class" message indexes
-# classes[0] of an empty array
-test_empty_classes = pytest.mark.xfail(
-    strict=True, raises=IndexError,
-    reason="classes=[] raises IndexError (index 0 is out of bounds) from the single-class "
-           "error message instead of a ValueError")(test_empty_classes)
-
-
 def test_unorderable_labels(tiny):
     X, _ = tiny
     y = np.array([1, "a", 2] * 10, dtype=object)
@@ -453,9 +445,6 @@ def test_unorderable_labels(tiny):
     assert_msg(ei, r"\by\b", "sort|order")
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "explicit mixed-type classes are coerced to strings by np.asarray(list(classes)) "
-    "(array(['1', 'a', '2'])), so the int labels of y are then 'not one of the known classes'"))
 def test_unorderable_labels_with_explicit_classes(tiny):
     """Giving ``classes`` is the documented way out when the labels cannot be sorted."""
     X, _ = tiny
@@ -563,15 +552,8 @@ def test_predict_wrong_number_of_columns(fitted, method):
     assert_msg(ei, rf"\b{P + 1}\b", rf"\b{P}\b")
 
 
-PREDICT_BEFORE_FIT_BUG = (
-    "FMOrdinalRegressor.predict evaluates self.classes_ before predict_proba(X) checks the "
-    "fit, so an unfitted estimator raises a bare AttributeError instead of NotFittedError")
-
-
 @pytest.mark.parametrize("method", [
-    pytest.param("predict", marks=pytest.mark.xfail(strict=True, raises=AttributeError,
-                                                    reason=PREDICT_BEFORE_FIT_BUG)),
-    *PREDICT_METHODS[1:], "score"])
+    *PREDICT_METHODS, "score"])
 def test_predict_before_fit(tiny, method):
     X, y = tiny
     args = (X, y) if method == "score" else (X,)
@@ -721,12 +703,6 @@ def test_far_tail(scale, duplicate):
         check_far_tail_fit(X, y)
 
 
-@pytest.mark.xfail(strict=True, raises=np.linalg.LinAlgError, reason=(
-    "cutpoint mode search: with latent means ~5e5..6e6 the log posterior of the log gap is "
-    "~-2e14 and its Hessian, a sum of huge Mills-ratio terms, is pure rounding and comes out "
-    "positive; the shift abs(w[0]) + 1e-3 * max(1, w[-1]) in CutpointSampler._find_mode is "
-    "below the ulp of abs(w[0]) (~2e13) when no eigenvalue is positive, so -H + shift is "
-    "exactly singular and np.linalg.solve raises LinAlgError('Singular matrix')"))
 def test_far_tail_extreme():
     X, y = separated_ordinal(1e4, True)
     with warnings.catch_warnings():
