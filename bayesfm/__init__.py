@@ -1,14 +1,15 @@
 """bayesfm: Bayesian Factorization Machines fitted by Gibbs sampling (Numba kernels).
 
 Public names: ``FMRegressor``, ``FMClassifier``, ``FMOrdinalRegressor``, ``Priors``,
-``NotFittedError``.
+``NotFittedError``, ``load``.
 """
 
 from bayesfm.exceptions import NotFittedError
 from bayesfm.models import FMClassifier, FMOrdinalRegressor, FMRegressor
+from bayesfm.models.base import load
 from bayesfm.priors import Priors
 
 __version__ = "0.1.0"
 
 __all__ = ["FMRegressor", "FMClassifier", "FMOrdinalRegressor", "Priors", "NotFittedError",
-           "__version__"]
+           "load", "__version__"]

@@ -1,32 +1,114 @@
-"""The shared base of the estimators: parameters, checks, prediction from stored draws."""
+"""The shared base of the estimators: parameters, chains, continuation, prediction from draws.
+
+A fit runs ``n_chains`` independent chains (seeds spawned from ``random_state``), in worker
+processes or on a Dask cluster, and pools their kept draws. Every chain stays in the estimator,
+so ``sample_more`` continues each one exactly where it stopped. Subclasses say how to read the
+target (``_prepare``), which observation model to use (``_new_likelihood``) and how to map
+sampler draws to their fitted attributes (``_user_draws``).
+"""
 
 from __future__ import annotations
 
 import inspect
 import numbers
+import os
+import pickle
+import tempfile
+import time
+import warnings
 
 import numpy as np
 
 from bayesfm.data.validation import check_matrix
 from bayesfm.exceptions import NotFittedError
 from bayesfm.priors import Priors
-from bayesfm.sampler import driver
+from bayesfm.progress import ProgressBar
+from bayesfm.sampler.chain import new_chain
 from bayesfm.sampler.kernels import predict_draws_csr
+from bayesfm.sampler.parallel import active_dask_client, resolve_n_jobs, run_chains
 from bayesfm.sampler.state import FMData
 
-__all__ = ["BaseFM"]
+__all__ = ["BaseFM", "load", "atomic_write"]
 
 #: rows x draws handled per block when reducing predictions, to bound memory
 _BLOCK_CELLS = 1 << 22
+#: training rows whose yhat is tracked by the convergence diagnostics
+_N_DIAGNOSTIC_ROWS = 50
+
+_COMMON_DOC = """
+    rank : int, default 8
+        Number of latent factors k (>= 1).
+    n_iter : int or "auto", default 300
+        Gibbs sweeps per chain. "auto" samples until the convergence diagnostics pass (R-hat <
+        1.01 and bulk/tail ESS > 400 on identified quantities, see ``diagnose``), checking every
+        ``check_every`` sweeps after burn-in, within ``max_iter`` sweeps and ``max_time``
+        seconds; ``convergence_`` reports what happened.
+    n_burn : int, default 100
+        Sweeps discarded at the start of each chain (must be < n_iter).
+    thin : int, default 1
+        Keep every ``thin``-th sweep after burn-in.
+    init_scale : float, default 0.1
+        Standard deviation of the initial latent factors. The posterior does not depend on it.
+    priors : bayesfm.Priors or None
+        Hyperprior constants; None means ``Priors()`` (libFM's defaults).
+    n_chains : int, default 4
+        Independent chains. Four is the smallest number for which split R-hat is a reliable
+        convergence check (Vehtari et al. 2021); predictions pool the draws of all chains.
+    n_jobs : int or None, default None
+        Worker processes for the chains (None: one per chain, up to the usable CPUs; 1: in this
+        process). The draws are the same whatever n_jobs is. When a ``dask.distributed`` client
+        is active the chains run as Dask tasks on its workers instead.
+    progress : bool or None, default None
+        Progress bar on standard error (sweeps, chains, current training RMSE); None shows it
+        only when standard error is a terminal.
+    max_iter : int, default 5000
+        With ``n_iter="auto"``: the most sweeps per chain.
+    max_time : float or None, default None
+        With ``n_iter="auto"``: stop after this many seconds (checked between chunks).
+    check_every : int, default 100
+        With ``n_iter="auto"``: sweeps between two convergence checks.
+    random_state : int, numpy SeedSequence, numpy Generator or None
+        Seed. The chains' generators are spawned from it, so the same int gives the same draws
+        bit for bit, whatever n_jobs is.
+"""
+
+
+def atomic_write(path, write) -> None:
+    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it to
+    ``path``: an interrupted write leaves any old file intact and no partial file behind."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load(path):
+    """Load an estimator saved with ``save`` (a pickle: load only files you trust)."""
+    with open(path, "rb") as fh:
+        model = pickle.load(fh)
+    if not isinstance(model, BaseFM):
+        raise TypeError(f"{path} does not hold a bayesfm estimator (found "
+                        f"{type(model).__name__})")
+    return model
 
 
 class BaseFM:
-    """scikit-learn style parameter handling and draw-based prediction for the FM estimators.
+    """scikit-learn style parameters, chains and draw-based prediction for the FM estimators.
 
-    Subclasses define ``__init__`` (storing their arguments unchanged) and ``fit``; fitted
-    estimators hold the draws ``w0_`` (S,), ``w_`` (S, p) and ``V_`` (S, p, k) on the scale of
-    the regression function.
+    Fitted estimators hold the pooled draws ``w0_`` (S,), ``w_`` (S, p) and ``V_`` (S, p, k)
+    (S = chains x draws per chain, chain-major) and per-chain views in ``draws_``.
     """
+
+    _estimator_type = "regressor"
+    _common_param_doc = _COMMON_DOC
 
     # -- parameters ---------------------------------------------------------------------------
     @classmethod
@@ -74,23 +156,38 @@ class BaseFM:
         return f"{type(self).__name__}({', '.join(parts)})"
 
     # -- checks -------------------------------------------------------------------------------
+    @staticmethod
+    def _int(name, v, low):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{name} must be an integer, got {type(v).__name__} {v!r}")
+        if v < low:
+            raise ValueError(f"{name} must be >= {low}, got {v}")
+        return int(v)
+
     def _check_params(self):
         """Validate the constructor arguments (at fit time, as scikit-learn does)."""
-        def _int(name, low):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-                raise TypeError(f"{name} must be an integer, got {type(v).__name__} {v!r}")
-            if v < low:
-                raise ValueError(f"{name} must be >= {low}, got {v}")
-            return int(v)
-
-        rank = _int("rank", 1)
-        n_iter = _int("n_iter", 1)
-        n_burn = _int("n_burn", 0)
-        thin = _int("thin", 1)
-        if n_burn >= n_iter:
-            raise ValueError(f"n_burn ({n_burn}) must be smaller than n_iter ({n_iter}) so that "
-                             f"at least one draw is kept")
+        rank = self._int("rank", self.rank, 1)
+        auto = isinstance(self.n_iter, str)
+        if auto and self.n_iter != "auto":
+            raise ValueError(f"n_iter must be a positive integer or 'auto', got {self.n_iter!r}")
+        n_burn = self._int("n_burn", self.n_burn, 0)
+        thin = self._int("thin", self.thin, 1)
+        if auto:
+            check_every = self._int("check_every", self.check_every, 1)
+            max_iter = self._int("max_iter", self.max_iter, 1)
+            if n_burn + check_every > max_iter:
+                raise ValueError(f"max_iter ({max_iter}) must be at least n_burn + check_every "
+                                 f"({n_burn + check_every})")
+            if self.max_time is not None and (isinstance(self.max_time, bool) or not isinstance(
+                    self.max_time, numbers.Real) or not self.max_time > 0):
+                raise ValueError(f"max_time must be None or a positive number of seconds, got "
+                                 f"{self.max_time!r}")
+            n_iter = n_burn + check_every
+        else:
+            n_iter = self._int("n_iter", self.n_iter, 1)
+            if n_burn >= n_iter:
+                raise ValueError(f"n_burn ({n_burn}) must be smaller than n_iter ({n_iter}) so "
+                                 f"that at least one draw is kept")
         init_scale = self.init_scale
         if isinstance(init_scale, bool) or not isinstance(init_scale, numbers.Real):
             raise TypeError(f"init_scale must be a number, got {type(init_scale).__name__} "
@@ -102,6 +199,14 @@ class BaseFM:
             priors = Priors()
         elif not isinstance(priors, Priors):
             raise TypeError(f"priors must be a bayesfm.Priors or None, got {type(priors).__name__}")
+        self._int("n_chains", self.n_chains, 1)
+        if self.n_jobs is not None:
+            self._int("n_jobs", self.n_jobs, -64)
+            if self.n_jobs == 0:
+                raise ValueError("n_jobs must be None, a positive number of processes, or "
+                                 "negative (all CPUs but |n_jobs| - 1); got 0")
+        if self.progress not in (None, True, False):
+            raise ValueError(f"progress must be None, True or False, got {self.progress!r}")
         rs = self.random_state
         if not (rs is None or isinstance(rs, (numbers.Integral, np.random.Generator,
                                               np.random.SeedSequence))) or isinstance(rs, bool):
@@ -111,34 +216,191 @@ class BaseFM:
             raise ValueError(f"random_state must be >= 0, got {rs}")
         return rank, n_iter, n_burn, thin, float(init_scale), priors
 
-    def _sample(self, Xr, gidx, likelihood, rank, n_iter, n_burn, thin, init_scale, priors):
-        """Run one chain on ``likelihood``; returns (draws dict, residual RMS per sweep)."""
-        data = FMData.from_matrix(Xr, gidx)
-        rng = self._rng()
-        state = driver.init_state(data, likelihood.target, rank, rng, init_scale)
-        state, store, resid = driver.run_chain(data, likelihood, state, priors, rng, n_iter,
-                                               n_burn, thin)
-        return store.arrays(), resid
-
-    def _rng(self) -> np.random.Generator:
+    def _chain_seeds(self):
         rs = self.random_state
         if isinstance(rs, np.random.Generator):
-            return rs
-        return np.random.default_rng(rs)
+            return rs.spawn(self.n_chains)
+        ss = rs if isinstance(rs, np.random.SeedSequence) else np.random.SeedSequence(rs)
+        return ss.spawn(self.n_chains)
 
     def _check_fitted(self):
         if not hasattr(self, "w0_"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) "
                                  f"before using it")
+        if self.w0_.shape[0] == 0:
+            raise NotFittedError(f"this {type(self).__name__} holds no posterior draws yet (the "
+                                 f"fit was interrupted during burn-in); call sample_more(n)")
 
     def _check_predict_X(self, X):
         self._check_fitted()
         return check_matrix(X, "X", n_features=self.n_features_in_)
 
+    # -- fitting ------------------------------------------------------------------------------
+    def _fit(self, Xr, gidx, group_labels, client=None):
+        """Start the chains on the prepared data and run them (the common part of ``fit``)."""
+        rank, n_iter, n_burn, thin, init_scale, priors = self._check_params()
+        data = FMData.from_matrix(Xr, gidx)
+        chains = [new_chain(data, self._new_likelihood(), rank, seed, init_scale, n_burn, thin)
+                  for seed in self._chain_seeds()]
+        rng = np.random.default_rng(0)
+        rows = np.sort(rng.choice(Xr.shape[0], min(_N_DIAGNOSTIC_ROWS, Xr.shape[0]),
+                                  replace=False))
+        self._data = data
+        self._chains = chains
+        self._diag_X = Xr[rows]
+        self.diagnostic_rows_ = rows
+        self.priors_ = priors
+        self.groups_ = group_labels
+        self.group_index_ = gidx
+        self.n_features_in_ = Xr.shape[1]
+        self._draw_lists = {}
+        self.interrupted_ = False
+        if isinstance(self.n_iter, str):
+            self._run_auto(client)
+        else:
+            self._run(n_iter, client)
+        return self
+
+    def _run(self, n_sweeps, client=None, on_chunk=None):
+        """Bring every chain to (sweeps all chains have done) + n_sweeps, in parallel as
+        configured, then absorb the draws. Returns False when interrupted by Ctrl-C."""
+        if client is None:
+            client = active_dask_client()
+        n_jobs = resolve_n_jobs(self.n_jobs, len(self._chains))
+        target = min(c.sweeps_done for c in self._chains) + n_sweeps
+        counts = [target - c.sweeps_done for c in self._chains]
+        bar = ProgressBar(n_sweeps, len(self._chains), self.progress,
+                          scale=getattr(self, "y_scale_", 1.0))
+
+        def after_chunk(chains):
+            bar.update(chains)
+            if on_chunk is not None:
+                on_chunk(chains)
+
+        try:
+            run_chains(self._chains, self._data, self.priors_, counts, n_jobs=n_jobs,
+                       client=client, on_chunk=after_chunk)
+        except KeyboardInterrupt:
+            self.interrupted_ = True
+            self._absorb()
+            bar.close()
+            warnings.warn(f"{type(self).__name__}: interrupted after "
+                          f"{self.sweeps_per_chain_} sweeps per chain; the estimator holds "
+                          f"{self.draws_per_chain_} draws per chain x {len(self._chains)} chains "
+                          f"(continue with sample_more)", RuntimeWarning, stacklevel=3)
+            return False
+        bar.close()
+        self.interrupted_ = False
+        self._absorb()
+        return True
+
+    def _run_auto(self, client):
+        from bayesfm.diagnostics import diagnose
+
+        start = time.perf_counter()
+        checks = []
+        n_burn, step = self.n_burn, self.check_every
+        done = self._run(n_burn + step, client)
+        while done:
+            report = diagnose(self)
+            sweeps = self.sweeps_per_chain_
+            checks.append({"sweeps": sweeps, "max_rhat": report.max_rhat,
+                           "min_ess_bulk": report.min_ess_bulk,
+                           "min_ess_tail": report.min_ess_tail})
+            elapsed = time.perf_counter() - start
+            if report.converged:
+                reason = "converged"
+                break
+            if sweeps + step > self.max_iter:
+                reason = "max_iter reached"
+                break
+            if self.max_time is not None and elapsed >= self.max_time:
+                reason = "max_time reached"
+                break
+            done = self._run(step, client)
+        else:
+            reason = "interrupted"
+        self.convergence_ = {
+            "converged": bool(checks and reason == "converged"),
+            "reason": reason,
+            "sweeps_per_chain": self.sweeps_per_chain_,
+            "draws_per_chain": self.draws_per_chain_,
+            "seconds": time.perf_counter() - start,
+            "checks": checks,
+        }
+
+    def sample_more(self, n_iter: int, client=None):
+        """Continue every chain for ``n_iter`` more sweeps and add the new draws. Returns self.
+
+        The draws are exactly those one longer run with the same seed would have given."""
+        if not hasattr(self, "_chains"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit "
+                                 f"before sample_more")
+        n_iter = self._int("n_iter", n_iter, 1)
+        self._run(n_iter, client)
+        return self
+
+    def _absorb(self):
+        """Move the chains' new draws into the estimator (user scale) and refresh attributes.
+
+        Only as many draws per chain as every chain has are taken (after an interrupt chains
+        may differ by a chunk); the rest wait in the chains' stores for the next absorb."""
+        C = len(self._chains)
+        m = min(chain.store.n_draws for chain in self._chains)
+        before = getattr(self, "draws_per_chain_", 0) if self._draw_lists else 0
+        self.sweeps_per_chain_ = min(chain.sweeps_done for chain in self._chains)
+        for c, chain in enumerate(self._chains):
+            new = chain.store.take(m).arrays()
+            for name, arr in self._user_draws(new, chain, before).items():
+                self._draw_lists.setdefault(name, [[] for _ in range(C)])[c].append(arr)
+        draws = {}
+        for name, per_chain in self._draw_lists.items():
+            stacked = [np.concatenate(parts, axis=0) for parts in per_chain]
+            for c in range(C):
+                per_chain[c] = [stacked[c]]
+            draws[name] = np.stack(stacked)                  # (C, S, ...)
+        self.draws_ = draws
+        S = draws["w0"].shape[1]
+        self.n_chains_ = C
+        self.draws_per_chain_ = S
+        for name, arr in draws.items():
+            setattr(self, name + "_", arr.reshape((C * S,) + arr.shape[2:]))
+        self._after_absorb()
+
+    def _after_absorb(self):
+        """Per-sweep statistics, up to the sweeps every chain has done (subclasses extend)."""
+
+    # -- saving -------------------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Pickle the estimator to ``path`` atomically (temporary file, then rename)."""
+        def write(tmp):
+            with open(tmp, "wb") as fh:
+                pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+        atomic_write(path, write)
+
+    # -- diagnostics and ArviZ ----------------------------------------------------------------
+    def diagnose(self, **kwargs):
+        """R-hat and ESS of identified quantities; see ``bayesfm.diagnostics.diagnose``."""
+        from bayesfm.diagnostics import diagnose
+
+        return diagnose(self, **kwargs)
+
+    def to_inference_data(self, X=None, y=None, feature_names=None, **kwargs):
+        """ArviZ InferenceData of the fit; see ``bayesfm.inference_data.to_inference_data``."""
+        from bayesfm.inference_data import to_inference_data
+
+        return to_inference_data(self, X=X, y=y, feature_names=feature_names, **kwargs)
+
+    def to_netcdf(self, path, **kwargs) -> None:
+        """Write ``to_inference_data(**kwargs)`` to a NetCDF file, atomically."""
+        idata = self.to_inference_data(**kwargs)
+        atomic_write(path, lambda tmp: idata.to_netcdf(tmp))
+
     # -- prediction ---------------------------------------------------------------------------
     @property
     def n_draws_(self) -> int:
-        """Number of kept posterior draws."""
+        """Number of kept posterior draws, all chains together."""
         self._check_fitted()
         return int(self.w0_.shape[0])
 

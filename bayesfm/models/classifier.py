@@ -7,7 +7,7 @@ from scipy.special import ndtr
 
 from bayesfm.data.validation import (check_groups, check_labels, check_matrix, encode_labels,
                                      sorted_classes)
-from bayesfm.models.base import BaseFM
+from bayesfm.models.base import _COMMON_DOC, BaseFM
 from bayesfm.sampler.likelihoods import OrderedProbit
 
 __all__ = ["FMClassifier"]
@@ -21,10 +21,13 @@ class FMClassifier(BaseFM):
     precision held at 1 (it is not identified in a probit model). Priors and hyperpriors as in
     ``FMRegressor``, on the latent scale.
 
-    Parameters are those of ``FMRegressor``. Labels may be any two values (0/1, -1/+1,
-    strings); ``classes_`` holds them sorted, and the second is the "positive" class.
+    Labels may be any two values (0/1, -1/+1, strings); ``classes_`` holds them sorted, and the
+    second is the "positive" class.
 
-    Attributes
+    Parameters
+    ----------{params}
+
+    Attributes (S = n_chains x draws per chain; see FMRegressor for the common ones)
     ----------
     classes_ : ndarray (2,)
     w0_ (S,), w_ (S, p), V_ (S, p, k), mu_w_, lambda_w_ (S, G), mu_v_, lambda_v_ (S, G, k) :
@@ -35,18 +38,27 @@ class FMClassifier(BaseFM):
     _estimator_type = "classifier"
 
     def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
-                 random_state=None):
+                 n_chains=4, n_jobs=None, progress=None, max_iter=5000, max_time=None,
+                 check_every=100, random_state=None):
         self.rank = rank
         self.n_iter = n_iter
         self.n_burn = n_burn
         self.thin = thin
         self.init_scale = init_scale
         self.priors = priors
+        self.n_chains = n_chains
+        self.n_jobs = n_jobs
+        self.progress = progress
+        self.max_iter = max_iter
+        self.max_time = max_time
+        self.check_every = check_every
         self.random_state = random_state
 
-    def fit(self, X, y, groups=None):
-        """Sample the posterior given ``X`` (n, p) and labels ``y`` (n,) of two classes."""
-        rank, n_iter, n_burn, thin, init_scale, priors = self._check_params()
+    def fit(self, X, y, groups=None, client=None):
+        """Sample the posterior given ``X`` (n, p) and labels ``y`` (n,) of two classes.
+
+        ``groups`` and ``client`` as in ``FMRegressor.fit``. Returns self."""
+        self._check_params()
         Xr = check_matrix(X, "X")
         labels = check_labels(y, Xr.shape[0])
         classes = sorted_classes(labels)
@@ -57,22 +69,17 @@ class FMClassifier(BaseFM):
             raise ValueError(f"y has {classes.shape[0]} classes; FMClassifier is binary (use "
                              f"FMOrdinalRegressor for ordered labels)")
         gidx, group_labels = check_groups(groups, Xr.shape[1])
-        cls = encode_labels(labels, classes)
-        d, _ = self._sample(Xr, gidx, OrderedProbit(cls, 2), rank, n_iter, n_burn, thin,
-                            init_scale, priors)
-        self.w0_ = d["w0"]
-        self.w_ = d["w"]
-        self.V_ = d["V"]
-        self.mu_w_ = d["mu_w"]
-        self.lambda_w_ = d["lam_w"]
-        self.mu_v_ = d["mu_v"]
-        self.lambda_v_ = d["lam_v"]
+        self._cls = encode_labels(labels, classes)
+        self._y_train = labels
         self.classes_ = classes
-        self.groups_ = group_labels
-        self.group_index_ = gidx
-        self.n_features_in_ = Xr.shape[1]
-        self.priors_ = priors
-        return self
+        return self._fit(Xr, gidx, group_labels, client)
+
+    def _new_likelihood(self):
+        return OrderedProbit(self._cls, 2)
+
+    def _user_draws(self, d, chain, start):
+        return {"w0": d["w0"], "w": d["w"], "V": d["V"], "mu_w": d["mu_w"],
+                "lambda_w": d["lam_w"], "mu_v": d["mu_v"], "lambda_v": d["lam_v"]}
 
     def predict_draws(self, X) -> np.ndarray:
         """P(y = classes_[1] | x) for every kept draw: array (n_draws, n_rows)."""
@@ -97,3 +104,6 @@ class FMClassifier(BaseFM):
         Xr = check_matrix(X, "X", n_features=self.n_features_in_)
         cls = encode_labels(check_labels(y, Xr.shape[0]), self.classes_)
         return float(np.mean(self.classes_[cls] == self.predict(Xr)))
+
+
+FMClassifier.__doc__ = FMClassifier.__doc__.replace("{params}", _COMMON_DOC.rstrip())

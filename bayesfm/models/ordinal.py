@@ -7,7 +7,8 @@ from scipy.special import ndtr, ndtri
 
 from bayesfm.data.validation import (check_groups, check_labels, check_matrix, encode_labels,
                                      sorted_classes)
-from bayesfm.models.base import BaseFM
+from bayesfm.models.base import _COMMON_DOC, BaseFM
+from bayesfm.priors import Priors
 from bayesfm.sampler.likelihoods import OrderedProbit
 from bayesfm.sampler.ordinal import class_probabilities, delta_from_cutpoints
 
@@ -25,9 +26,7 @@ class FMOrdinalRegressor(BaseFM):
     The prior on the cutpoints is in ``bayesfm.Priors`` (``cut_loc``, ``cut_scale``).
 
     Parameters
-    ----------
-    rank, n_iter, n_burn, thin, init_scale, priors, random_state :
-        as in ``FMRegressor``.
+    ----------{params}
     classes : sequence or None
         The labels in increasing order. None sorts the distinct labels of y (they must be
         orderable: all numbers, or all strings...). Give it when the natural order is not the
@@ -38,6 +37,9 @@ class FMOrdinalRegressor(BaseFM):
     classes_ : ndarray (K,)       the ordered labels
     cutpoints_ : ndarray (S, K-1) cutpoint draws (the first is 0)
     cutpoint_acceptance_ : float  MH acceptance rate of the cutpoint step over all sweeps
+    cutpoint_accepted_ : ndarray (n_chains, sweeps) of bool   the MH outcome of every sweep
+        (with two classes there is no cutpoint to sample: shape (n_chains, 0), and
+        cutpoint_acceptance_ is NaN)
     w0_, w_, V_, mu_w_, lambda_w_, mu_v_, lambda_v_ : draws on the latent scale (as
         FMClassifier)
     """
@@ -45,13 +47,20 @@ class FMOrdinalRegressor(BaseFM):
     _estimator_type = "classifier"
 
     def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
-                 classes=None, random_state=None):
+                 n_chains=4, n_jobs=None, progress=None, max_iter=5000, max_time=None,
+                 check_every=100, classes=None, random_state=None):
         self.rank = rank
         self.n_iter = n_iter
         self.n_burn = n_burn
         self.thin = thin
         self.init_scale = init_scale
         self.priors = priors
+        self.n_chains = n_chains
+        self.n_jobs = n_jobs
+        self.progress = progress
+        self.max_iter = max_iter
+        self.max_time = max_time
+        self.check_every = check_every
         self.classes = classes
         self.random_state = random_state
 
@@ -73,9 +82,11 @@ class FMOrdinalRegressor(BaseFM):
                              f"modelled), got {items!r}")
         return classes
 
-    def fit(self, X, y, groups=None):
-        """Sample the posterior given ``X`` (n, p) and ordered labels ``y`` (n,)."""
-        rank, n_iter, n_burn, thin, init_scale, priors = self._check_params()
+    def fit(self, X, y, groups=None, client=None):
+        """Sample the posterior given ``X`` (n, p) and ordered labels ``y`` (n,).
+
+        ``groups`` and ``client`` as in ``FMRegressor.fit``. Returns self."""
+        _, _, _, _, _, priors = self._check_params()
         Xr = check_matrix(X, "X")
         labels = check_labels(y, Xr.shape[0])
         classes = self._resolve_classes(labels)
@@ -89,25 +100,31 @@ class FMOrdinalRegressor(BaseFM):
         freq = (np.bincount(cls, minlength=K) + 0.5) / (cls.shape[0] + 0.5 * K)
         cuts = ndtri(np.cumsum(freq)[:-1])
         cuts = cuts - cuts[0]
-        delta0 = delta_from_cutpoints(np.maximum.accumulate(cuts + 1e-3 * np.arange(K - 1)))
-        likelihood = OrderedProbit(cls, K, priors.cut_loc, priors.cut_scale, delta0)
-        d, _ = self._sample(Xr, gidx, likelihood, rank, n_iter, n_burn, thin, init_scale,
-                            priors)
-        self.w0_ = d["w0"]
-        self.w_ = d["w"]
-        self.V_ = d["V"]
-        self.mu_w_ = d["mu_w"]
-        self.lambda_w_ = d["lam_w"]
-        self.mu_v_ = d["mu_v"]
-        self.lambda_v_ = d["lam_v"]
-        self.cutpoints_ = np.array(likelihood.cutpoint_draws).reshape(-1, K - 1)
-        self.cutpoint_acceptance_ = likelihood.acceptance_rate
+        self._delta0 = delta_from_cutpoints(np.maximum.accumulate(cuts + 1e-3 * np.arange(K - 1)))
+        self._cls = cls
+        self._y_train = labels
         self.classes_ = classes
-        self.groups_ = group_labels
-        self.group_index_ = gidx
-        self.n_features_in_ = Xr.shape[1]
-        self.priors_ = priors
-        return self
+        return self._fit(Xr, gidx, group_labels, client)
+
+    def _new_likelihood(self):
+        p = self.priors if self.priors is not None else Priors()
+        return OrderedProbit(self._cls, self.classes_.shape[0], p.cut_loc, p.cut_scale,
+                             self._delta0)
+
+    def _user_draws(self, d, chain, start):
+        S = d["w0"].shape[0]
+        K = self.classes_.shape[0]
+        cuts = np.array(chain.likelihood.cutpoint_draws[start:start + S]).reshape(S, K - 1)
+        return {"w0": d["w0"], "w": d["w"], "V": d["V"], "mu_w": d["mu_w"],
+                "lambda_w": d["lam_w"], "mu_v": d["mu_v"], "lambda_v": d["lam_v"],
+                "cutpoints": cuts}
+
+    def _after_absorb(self):
+        n = self.sweeps_per_chain_
+        acc = [c.likelihood.accepted[:n] for c in self._chains]
+        self.cutpoint_accepted_ = np.array(acc, dtype=bool).reshape(len(acc), -1)
+        self.cutpoint_acceptance_ = (float(self.cutpoint_accepted_.mean())
+                                     if self.cutpoint_accepted_.size else float("nan"))
 
     def predict_proba(self, X) -> np.ndarray:
         """Posterior mean class probabilities: array (n, K), columns in the order of classes_."""
@@ -150,3 +167,6 @@ class FMOrdinalRegressor(BaseFM):
         Xr = check_matrix(X, "X", n_features=self.n_features_in_)
         cls = encode_labels(check_labels(y, Xr.shape[0]), self.classes_)
         return float(np.mean(self.classes_[cls] == self.predict(Xr)))
+
+
+FMOrdinalRegressor.__doc__ = FMOrdinalRegressor.__doc__.replace("{params}", _COMMON_DOC.rstrip())

@@ -6,7 +6,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from bayesfm.data.validation import check_groups, check_matrix, check_target
-from bayesfm.models.base import BaseFM
+from bayesfm.models.base import _COMMON_DOC, BaseFM
 from bayesfm.sampler.kernels import mixture_normal_quantiles
 from bayesfm.sampler.likelihoods import Gaussian
 
@@ -23,25 +23,8 @@ class FMRegressor(BaseFM):
     ``a*pred + b`` and the priors need no rescaling for the units of y.
 
     Parameters
-    ----------
-    rank : int, default 8
-        Number of latent factors k (>= 1).
-    n_iter : int, default 300
-        Total number of Gibbs sweeps.
-    n_burn : int, default 100
-        Sweeps discarded at the start (must be < n_iter).
-    thin : int, default 1
-        Keep every ``thin``-th sweep after burn-in.
-    init_scale : float, default 0.1
-        Standard deviation of the initial latent factors (on the standardised scale). The
-        posterior does not depend on it; it only moves the starting point.
-    priors : bayesfm.Priors or None
-        Hyperprior constants; None means ``Priors()`` (libFM's defaults).
-    random_state : int, numpy SeedSequence, numpy Generator or None
-        Seed of the sampler. The same int gives the same draws bit for bit on one machine; a
-        Generator is used (and advanced) as is.
-
-    Attributes
+    ----------{params}
+    Attributes (S = n_chains x draws per chain, chain-major; ``draws_`` has (chains, draws, ...))
     ----------
     w0_ : ndarray (S,)            draws of the global bias (units of y)
     w_ : ndarray (S, p)           draws of the linear weights
@@ -51,7 +34,11 @@ class FMRegressor(BaseFM):
     mu_v_, lambda_v_ : ndarray (S, G, k)     group means / precisions of V per factor
     groups_ : list                the G group labels, in order of first appearance
     group_index_ : ndarray (p,)   group (0..G-1) of every feature
-    train_rmse_ : ndarray (n_iter,)   training RMSE of each sweep's draw (units of y)
+    train_rmse_ : ndarray (n_chains, sweeps)   training RMSE after every sweep (units of y)
+    draws_ : dict of ndarray (n_chains, draws, ...)   the same draws per chain
+    n_chains_, draws_per_chain_, sweeps_per_chain_ : int
+    convergence_ : dict           with n_iter="auto": what the convergence stopping did
+    interrupted_ : bool           True when the last run was stopped by Ctrl-C
     y_mean_, y_scale_ : float     the standardisation of y (scale 1 when y is constant)
     n_features_in_ : int          number of columns of X
     """
@@ -59,51 +46,59 @@ class FMRegressor(BaseFM):
     _estimator_type = "regressor"
 
     def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
-                 random_state=None):
+                 n_chains=4, n_jobs=None, progress=None, max_iter=5000, max_time=None,
+                 check_every=100, random_state=None):
         self.rank = rank
         self.n_iter = n_iter
         self.n_burn = n_burn
         self.thin = thin
         self.init_scale = init_scale
         self.priors = priors
+        self.n_chains = n_chains
+        self.n_jobs = n_jobs
+        self.progress = progress
+        self.max_iter = max_iter
+        self.max_time = max_time
+        self.check_every = check_every
         self.random_state = random_state
 
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, groups=None, client=None):
         """Sample the posterior of the FM given ``X`` (n, p), dense or sparse, and ``y`` (n,).
 
         ``groups`` is one label per column of X (any hashable values; features with the same
-        label share hyperparameters) or None for a single group. Returns self.
+        label share hyperparameters) or None for a single group. ``client``: a
+        ``dask.distributed.Client`` to run the chains on (default: the active one, if any).
+        Returns self.
         """
-        rank, n_iter, n_burn, thin, init_scale, priors = self._check_params()
+        self._check_params()
         Xr = check_matrix(X, "X")
         yv = check_target(y, Xr.shape[0])
         gidx, labels = check_groups(groups, Xr.shape[1])
-
         y_mean = float(np.mean(yv))
         y_scale = float(np.std(yv))
         if not y_scale > 0:
             y_scale = 1.0
-        ys = (yv - y_mean) / y_scale
-
-        d, rmse = self._sample(Xr, gidx, Gaussian(ys), rank, n_iter, n_burn, thin, init_scale,
-                               priors)
-        s, r = y_scale, np.sqrt(y_scale)
-        self.w0_ = y_mean + s * d["w0"]
-        self.w_ = s * d["w"]
-        self.V_ = r * d["V"]
-        self.alpha_ = d["alpha"] / s**2
-        self.mu_w_ = s * d["mu_w"]
-        self.lambda_w_ = d["lam_w"] / s**2
-        self.mu_v_ = r * d["mu_v"]
-        self.lambda_v_ = d["lam_v"] / s
-        self.train_rmse_ = s * rmse
-        self.groups_ = labels
-        self.group_index_ = gidx
         self.y_mean_ = y_mean
         self.y_scale_ = y_scale
-        self.n_features_in_ = Xr.shape[1]
-        self.priors_ = priors
-        return self
+        self._y_train = yv
+        self._target = (yv - y_mean) / y_scale
+        return self._fit(Xr, gidx, labels, client)
+
+    def _new_likelihood(self):
+        return Gaussian(self._target)
+
+    def _user_draws(self, d, chain, start):
+        """Map sampler draws (standardised target) to the units of y."""
+        s, r = self.y_scale_, np.sqrt(self.y_scale_)
+        return {
+            "w0": self.y_mean_ + s * d["w0"], "w": s * d["w"], "V": r * d["V"],
+            "alpha": d["alpha"] / s**2, "mu_w": s * d["mu_w"], "lambda_w": d["lam_w"] / s**2,
+            "mu_v": r * d["mu_v"], "lambda_v": d["lam_v"] / s,
+        }
+
+    def _after_absorb(self):
+        n = self.sweeps_per_chain_
+        self.train_rmse_ = self.y_scale_ * np.array([c.resid_rms[:n] for c in self._chains])
 
     def predict(self, X) -> np.ndarray:
         """Posterior mean of the regression function at each row of X: array (n,)."""
@@ -145,3 +140,6 @@ class FMRegressor(BaseFM):
         resid = yv - self.predict(X)
         ss = np.sum((yv - yv.mean()) ** 2)
         return float(1 - np.sum(resid**2) / ss) if ss > 0 else float("nan")
+
+
+FMRegressor.__doc__ = FMRegressor.__doc__.replace("{params}", _COMMON_DOC.rstrip())

@@ -73,6 +73,8 @@ def step(data: FMData, y: np.ndarray, state: FMState, priors: Priors, rng: np.ra
     targets of probit models, the fresh y of a joint-distribution test).
     """
     p, G, k = data.n_features, data.n_groups, state.rank
+    if state.q.shape != (k, data.n_rows):          # dropped for transport (sampler.parallel)
+        state.q = np.empty((k, data.n_rows))
     z = rng.standard_normal(noise.n_normals)
     g = rng.standard_gamma(noise.gamma_shapes)
     o = 1

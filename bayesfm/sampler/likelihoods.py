@@ -40,7 +40,7 @@ class OrderedProbit:
 
     ``cls`` (n,) class indices 0..K-1; ``delta0`` (K-2,) initial log gaps of the cutpoints;
     ``cut_loc``, ``cut_scale`` the Normal prior of each log gap. Kept draws of the cutpoints are
-    appended to ``cutpoint_draws`` by ``record``.
+    appended to ``cutpoint_draws`` by ``record``; ``accepted`` has the MH outcome of every sweep.
     """
 
     latent = True
@@ -55,9 +55,11 @@ class OrderedProbit:
         self.cuts = CutpointSampler(cls, K, cut_loc, cut_scale, delta0)
         self.target = np.zeros(cls.shape[0])
         self.cutpoint_draws = []
+        self.accepted = []      # MH outcome of every sweep (K > 2)
 
     def update_target(self, rng, yhat):
-        self.cuts.step(rng, yhat)
+        if self.K > 2:
+            self.accepted.append(self.cuts.step(rng, yhat))
         draw_interval_latent(rng, yhat, self.cls, self.cuts.bounds(), self.target)
         return self.target
 

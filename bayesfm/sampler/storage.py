@@ -49,6 +49,46 @@ class DrawStore:
         self.lam_v[s] = state.lam_v
         self.n_draws = s + 1
 
+    def grow(self, n_more: int) -> None:
+        """Make room for ``n_more`` further draws (the recorded ones are kept)."""
+        for name in self._names:
+            old = getattr(self, name)
+            new = np.empty((old.shape[0] + n_more,) + old.shape[1:])
+            new[: self.n_draws] = old[: self.n_draws]
+            setattr(self, name, new)
+
+    def append(self, other: "DrawStore") -> None:
+        """Append the recorded draws of ``other`` (same shapes) after this store's own."""
+        m = other.n_draws
+        if m == 0:
+            return
+        free = self.capacity - self.n_draws
+        if free < m:
+            self.grow(m - free)
+        for name in self._names:
+            getattr(self, name)[self.n_draws:self.n_draws + m] = getattr(other, name)[:m]
+        self.n_draws += m
+
+    def take(self, m: int) -> "DrawStore":
+        """Remove the first ``m`` recorded draws and return them as a new store."""
+        if not 0 <= m <= self.n_draws:
+            raise ValueError(f"cannot take {m} of {self.n_draws} draws")
+        head = self.empty_like()
+        head.grow(m)
+        for name in self._names:
+            arr = getattr(self, name)
+            getattr(head, name)[:m] = arr[:m]
+            rest = arr[m:self.n_draws].copy()
+            setattr(self, name, rest)
+        head.n_draws = m
+        self.n_draws -= m
+        return head
+
+    def empty_like(self) -> "DrawStore":
+        """An empty store for the same shapes."""
+        S, p, k = self.V.shape
+        return DrawStore(0, p, k, self.mu_w.shape[1])
+
     def arrays(self) -> dict:
         """The recorded draws (only the filled slots) as a dict of arrays."""
         return {name: getattr(self, name)[: self.n_draws] for name in self._names}

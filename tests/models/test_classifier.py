@@ -47,17 +47,18 @@ def make_probit_data(n, p, rank=2, seed=0, n_test=0):
 
 N, P, RANK, N_TEST = 300, 6, 2, 200
 N_ITER, N_BURN, THIN = 100, 30, 2
-S = len(range(N_BURN, N_ITER, THIN))
+S = len(range(N_BURN, N_ITER, THIN))   # draws per chain (and in all of a one-chain fit)
 
 
 def model(**kw):
-    params = dict(rank=RANK, n_iter=N_ITER, n_burn=N_BURN, thin=THIN, random_state=0)
+    params = dict(rank=RANK, n_iter=N_ITER, n_burn=N_BURN, thin=THIN, n_chains=1, n_jobs=1,
+                  random_state=0)
     params.update(kw)
     return FMClassifier(**params)
 
 
 def small_model(**kw):
-    params = dict(rank=2, n_iter=30, n_burn=10, thin=1, random_state=0)
+    params = dict(rank=2, n_iter=30, n_burn=10, thin=1, n_chains=1, n_jobs=1, random_state=0)
     params.update(kw)
     return FMClassifier(**params)
 
@@ -85,6 +86,20 @@ def fitted(sim):
     m = model()
     assert m.fit(X, y) is m
     return m
+
+
+@pytest.fixture(scope="module")
+def fitted2(sim):
+    """The same settings with two chains (run in this process), for the pooled shapes."""
+    X, y = sim[:2]
+    return model(n_chains=2).fit(X, y)
+
+
+@pytest.fixture(params=[1, 2], ids=["1chain", "2chains"])
+def fitted_c(request):
+    """(number of chains, the 0/1 fit with that many chains)."""
+    name = "fitted" if request.param == 1 else "fitted2"
+    return request.param, request.getfixturevalue(name)
 
 
 # Relabellings of the 0/1 labels: (negative label, positive label, expected classes_ dtype kind).
@@ -120,20 +135,39 @@ def relabelled_fits(sim):
 # 1. fitted attributes, labels of any kind
 # ---------------------------------------------------------------------------------------------
 
-def test_fitted_attribute_shapes(fitted):
+def test_fitted_attribute_shapes(fitted_c):
+    C, fitted = fitted_c
+    SC = C * S   # pooled draws
     G, k = 1, RANK
-    assert fitted.n_draws_ == S
-    assert fitted.w0_.shape == (S,)
-    assert fitted.w_.shape == (S, P)
-    assert fitted.V_.shape == (S, P, k)
-    assert fitted.mu_w_.shape == (S, G)
-    assert fitted.lambda_w_.shape == (S, G)
-    assert fitted.mu_v_.shape == (S, G, k)
-    assert fitted.lambda_v_.shape == (S, G, k)
+    assert fitted.n_chains_ == C
+    assert fitted.draws_per_chain_ == S
+    assert fitted.sweeps_per_chain_ == N_ITER
+    assert fitted.interrupted_ is False
+    assert fitted.n_draws_ == SC
+    assert fitted.w0_.shape == (SC,)
+    assert fitted.w_.shape == (SC, P)
+    assert fitted.V_.shape == (SC, P, k)
+    assert fitted.mu_w_.shape == (SC, G)
+    assert fitted.lambda_w_.shape == (SC, G)
+    assert fitted.mu_v_.shape == (SC, G, k)
+    assert fitted.lambda_v_.shape == (SC, G, k)
     assert fitted.n_features_in_ == P
     for name in ("w0_", "w_", "V_", "mu_w_", "lambda_w_", "mu_v_", "lambda_v_"):
         assert np.all(np.isfinite(getattr(fitted, name))), name
     assert np.all(fitted.lambda_w_ > 0) and np.all(fitted.lambda_v_ > 0)
+    # per-chain draws (C, S, ...); the pooled attributes are the chains one after the other
+    tails = {"w0": (), "w": (P,), "V": (P, k), "mu_w": (G,), "lambda_w": (G,),
+             "mu_v": (G, k), "lambda_v": (G, k)}
+    assert set(fitted.draws_) == set(tails)
+    for name, tail in tails.items():
+        per_chain = fitted.draws_[name]
+        assert per_chain.shape == (C, S) + tail, name
+        pooled = getattr(fitted, name + "_")
+        for c in range(C):
+            assert np.array_equal(pooled[c * S:(c + 1) * S], per_chain[c]), (name, c)
+    if C > 1:
+        # independent seeds: the chains do not repeat each other
+        assert not np.array_equal(fitted.draws_["V"][0], fitted.draws_["V"][1])
 
 
 @pytest.mark.parametrize("kind", list(LABEL_KINDS))
@@ -223,21 +257,23 @@ def test_predict_is_more_probable_class(fitted, sim):
     np.testing.assert_array_equal(pred, fitted.classes_[(proba[:, 1] > 0.5).astype(int)])
 
 
-def test_predict_draws_shape_range_and_mean(fitted, sim):
+def test_predict_draws_shape_range_and_mean(fitted_c, sim):
+    C, fitted = fitted_c
     Xt = sim[2]
     draws = fitted.predict_draws(Xt)
-    assert draws.shape == (S, N_TEST)
+    assert draws.shape == (C * S, N_TEST)
     assert np.all(draws >= 0.0) and np.all(draws <= 1.0)
     # predict_proba[:, 1] is the mean of the same per-draw probabilities (maybe summed in blocks)
     np.testing.assert_allclose(draws.mean(axis=0), fitted.predict_proba(Xt)[:, 1],
                                rtol=1e-12, atol=1e-14)
 
 
-def test_decision_function_and_draws(fitted, sim):
+def test_decision_function_and_draws(fitted_c, sim):
+    C, fitted = fitted_c
     Xt = sim[2]
     dd = fitted.decision_draws(Xt)
     df = fitted.decision_function(Xt)
-    assert dd.shape == (S, N_TEST)
+    assert dd.shape == (C * S, N_TEST)
     assert df.shape == (N_TEST,)
     np.testing.assert_allclose(dd.mean(axis=0), df, rtol=1e-12, atol=1e-12)
     # the probit link: the per-draw probability is Phi of the per-draw latent mean
@@ -532,6 +568,7 @@ def test_generator_and_int_seed_agree(sim):
 # ---------------------------------------------------------------------------------------------
 
 CTOR = dict(rank=3, n_iter=40, n_burn=5, thin=2, init_scale=0.5, priors=Priors(b_lambda=2.0),
+            n_chains=2, n_jobs=1, progress=False, max_iter=800, max_time=30.0, check_every=20,
             random_state=17)
 
 
@@ -539,7 +576,9 @@ def test_get_params():
     assert FMClassifier(**CTOR).get_params() == CTOR
     assert FMClassifier(**CTOR).get_params(deep=False) == CTOR
     assert FMClassifier().get_params() == dict(rank=8, n_iter=300, n_burn=100, thin=1,
-                                               init_scale=0.1, priors=None,
+                                               init_scale=0.1, priors=None, n_chains=4,
+                                               n_jobs=None, progress=None, max_iter=5000,
+                                               max_time=None, check_every=100,
                                                random_state=None)
 
 
@@ -602,8 +641,8 @@ def test_perfect_separation_far_tails(scale, duplicate, init_scale):
         X[:, 1] = X[:, 0]
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        m = FMClassifier(rank=2, n_iter=150, n_burn=50, init_scale=init_scale,
-                         random_state=0).fit(X, y)
+        m = FMClassifier(rank=2, n_iter=150, n_burn=50, init_scale=init_scale, n_chains=1,
+                         n_jobs=1, random_state=0).fit(X, y)
         proba = m.predict_proba(X)
         draws = m.predict_draws(X)
         dd = m.decision_draws(X)

@@ -51,18 +51,19 @@ def make_ordinal_data(n, p, cuts=TRUE_CUTS, rank=2, seed=0, n_test=0):
 
 N, P, RANK, N_TEST, K = 300, 6, 2, 200, 5
 N_ITER, N_BURN, THIN = 150, 50, 2
-S = len(range(N_BURN, N_ITER, THIN))
+S = len(range(N_BURN, N_ITER, THIN))   # draws per chain (and in all of a one-chain fit)
 STR3 = ["low", "mid", "high"]  # natural order, not the sort order (high < low < mid)
 
 
 def model(**kw):
-    params = dict(rank=RANK, n_iter=N_ITER, n_burn=N_BURN, thin=THIN, random_state=0)
+    params = dict(rank=RANK, n_iter=N_ITER, n_burn=N_BURN, thin=THIN, n_chains=1, n_jobs=1,
+                  random_state=0)
     params.update(kw)
     return FMOrdinalRegressor(**params)
 
 
 def small_model(**kw):
-    params = dict(rank=2, n_iter=30, n_burn=10, thin=1, random_state=0)
+    params = dict(rank=2, n_iter=30, n_burn=10, thin=1, n_chains=1, n_jobs=1, random_state=0)
     params.update(kw)
     return FMOrdinalRegressor(**params)
 
@@ -89,6 +90,20 @@ def fitted(sim):
     m = model()
     assert m.fit(X, y) is m
     return m
+
+
+@pytest.fixture(scope="module")
+def fitted2(sim):
+    """The same settings with two chains (run in this process), for the pooled shapes."""
+    X, y = sim[:2]
+    return model(n_chains=2).fit(X, y)
+
+
+@pytest.fixture(params=[1, 2], ids=["1chain", "2chains"])
+def fitted_c(request):
+    """(number of chains, the integer-label fit with that many chains)."""
+    name = "fitted" if request.param == 1 else "fitted2"
+    return request.param, request.getfixturevalue(name)
 
 
 @pytest.fixture(scope="module")
@@ -122,17 +137,41 @@ def fitted3_str(sim3):
 # 1. fitted attributes, classes_
 # ---------------------------------------------------------------------------------------------
 
-def test_fitted_attribute_shapes(fitted):
-    assert fitted.n_draws_ == S
-    assert fitted.w0_.shape == (S,)
-    assert fitted.w_.shape == (S, P)
-    assert fitted.V_.shape == (S, P, RANK)
-    assert fitted.mu_w_.shape == (S, 1) and fitted.lambda_w_.shape == (S, 1)
-    assert fitted.mu_v_.shape == (S, 1, RANK) and fitted.lambda_v_.shape == (S, 1, RANK)
-    assert fitted.cutpoints_.shape == (S, K - 1)
+def test_fitted_attribute_shapes(fitted_c):
+    C, fitted = fitted_c
+    SC = C * S   # pooled draws
+    assert fitted.n_chains_ == C
+    assert fitted.draws_per_chain_ == S
+    assert fitted.sweeps_per_chain_ == N_ITER
+    assert fitted.interrupted_ is False
+    assert fitted.n_draws_ == SC
+    assert fitted.w0_.shape == (SC,)
+    assert fitted.w_.shape == (SC, P)
+    assert fitted.V_.shape == (SC, P, RANK)
+    assert fitted.mu_w_.shape == (SC, 1) and fitted.lambda_w_.shape == (SC, 1)
+    assert fitted.mu_v_.shape == (SC, 1, RANK) and fitted.lambda_v_.shape == (SC, 1, RANK)
+    assert fitted.cutpoints_.shape == (SC, K - 1)
     assert fitted.n_features_in_ == P
     for name in ("w0_", "w_", "V_", "mu_w_", "lambda_w_", "mu_v_", "lambda_v_", "cutpoints_"):
         assert np.all(np.isfinite(getattr(fitted, name))), name
+    # per-chain draws (C, S, ...); the pooled attributes are the chains one after the other
+    tails = {"w0": (), "w": (P,), "V": (P, RANK), "mu_w": (1,), "lambda_w": (1,),
+             "mu_v": (1, RANK), "lambda_v": (1, RANK), "cutpoints": (K - 1,)}
+    assert set(fitted.draws_) == set(tails)
+    for name, tail in tails.items():
+        per_chain = fitted.draws_[name]
+        assert per_chain.shape == (C, S) + tail, name
+        pooled = getattr(fitted, name + "_")
+        for c in range(C):
+            assert np.array_equal(pooled[c * S:(c + 1) * S], per_chain[c]), (name, c)
+    # one MH outcome per sweep and chain (burn-in included); the rate is their mean
+    assert fitted.cutpoint_accepted_.shape == (C, N_ITER)
+    assert fitted.cutpoint_accepted_.dtype == bool
+    assert fitted.cutpoint_acceptance_ == float(fitted.cutpoint_accepted_.mean())
+    if C > 1:
+        # independent seeds: the chains do not repeat each other
+        assert not np.array_equal(fitted.draws_["V"][0], fitted.draws_["V"][1])
+        assert not np.array_equal(fitted.draws_["cutpoints"][0], fitted.draws_["cutpoints"][1])
 
 
 def test_classes_int(fitted):
@@ -236,10 +275,11 @@ def test_predict_expected_string_labels_type_error(fitted3_str, sim):
     assert_msg(ei, "numeric", "low", "predict_proba")
 
 
-def test_predict_draws(fitted, sim):
+def test_predict_draws(fitted_c, sim):
+    C, fitted = fitted_c
     Xt = sim[2]
     draws = fitted.predict_draws(Xt)
-    assert draws.shape == (S, N_TEST, K)
+    assert draws.shape == (C * S, N_TEST, K)
     assert np.all(draws >= 0.0) and np.all(draws <= 1.0)
     np.testing.assert_allclose(draws.sum(axis=2), 1.0, rtol=0, atol=1e-12)
     # predict_proba is the mean over the draws (computed by another route, in a Numba kernel)
@@ -260,11 +300,12 @@ def test_predict_draws_match_latent_and_cutpoints(fitted, sim):
         np.testing.assert_allclose(yhat[s], expect, rtol=1e-10, atol=1e-10)
 
 
-def test_decision_function(fitted, sim):
+def test_decision_function(fitted_c, sim):
+    C, fitted = fitted_c
     Xt = sim[2]
     df = fitted.decision_function(Xt)
     dd = fitted.decision_draws(Xt)
-    assert df.shape == (N_TEST,) and dd.shape == (S, N_TEST)
+    assert df.shape == (N_TEST,) and dd.shape == (C * S, N_TEST)
     np.testing.assert_allclose(dd.mean(axis=0), df, rtol=1e-12, atol=1e-12)
 
 
@@ -340,7 +381,8 @@ def test_score_is_accuracy_of_predict(fitted, fitted3_str, sim, sim3, which):
 def binary_pair(sim):
     X, y = sim[:2]
     yb = (y >= 3).astype(int)
-    params = dict(rank=RANK, n_iter=N_ITER, n_burn=N_BURN, thin=THIN, random_state=4)
+    params = dict(rank=RANK, n_iter=N_ITER, n_burn=N_BURN, thin=THIN, n_chains=1, n_jobs=1,
+                  random_state=4)
     return FMOrdinalRegressor(**params).fit(X, yb), FMClassifier(**params).fit(X, yb)
 
 
@@ -609,14 +651,18 @@ def test_different_seeds_differ(sim):
 # ---------------------------------------------------------------------------------------------
 
 CTOR = dict(rank=3, n_iter=40, n_burn=5, thin=2, init_scale=0.5,
-            priors=Priors(cut_scale=1.0), classes=["low", "mid", "high"], random_state=17)
+            priors=Priors(cut_scale=1.0), n_chains=2, n_jobs=1, progress=False, max_iter=800,
+            max_time=30.0, check_every=20, classes=["low", "mid", "high"], random_state=17)
 
 
 def test_get_params():
     assert FMOrdinalRegressor(**CTOR).get_params() == CTOR
     assert FMOrdinalRegressor().get_params() == dict(rank=8, n_iter=300, n_burn=100, thin=1,
-                                                     init_scale=0.1, priors=None,
-                                                     classes=None, random_state=None)
+                                                     init_scale=0.1, priors=None, n_chains=4,
+                                                     n_jobs=None, progress=None,
+                                                     max_iter=5000, max_time=None,
+                                                     check_every=100, classes=None,
+                                                     random_state=None)
 
 
 def test_set_params():
@@ -674,7 +720,8 @@ def separated_ordinal(scale, duplicate):
 
 
 def check_far_tail_fit(X, y):
-    m = FMOrdinalRegressor(rank=2, n_iter=150, n_burn=50, random_state=0).fit(X, y)
+    m = FMOrdinalRegressor(rank=2, n_iter=150, n_burn=50, n_chains=1, n_jobs=1,
+                           random_state=0).fit(X, y)
     for name in DRAW_NAMES:
         assert np.all(np.isfinite(getattr(m, name))), name
     proba = m.predict_proba(X)

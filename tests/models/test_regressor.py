@@ -59,16 +59,27 @@ def data():
 
 @pytest.fixture(scope="module")
 def fitted(data):
-    """A small fitted model shared by the read-only tests (never modified by a test)."""
+    """A small fitted model (one chain) shared by the read-only tests (never modified by a
+    test)."""
     X, y = data
-    model = FMRegressor(rank=RANK, n_iter=N_ITER, n_burn=N_BURN, thin=THIN, random_state=0)
+    model = FMRegressor(rank=RANK, n_iter=N_ITER, n_burn=N_BURN, thin=THIN, n_chains=1,
+                        n_jobs=1, random_state=0)
     out = model.fit(X, y, groups=GROUPS)
     assert out is model
     return model
 
 
+@pytest.fixture(scope="module")
+def fitted2(data):
+    """The same settings with two chains (run in this process), for the pooled shapes."""
+    X, y = data
+    model = FMRegressor(rank=RANK, n_iter=N_ITER, n_burn=N_BURN, thin=THIN, n_chains=2,
+                        n_jobs=1, random_state=0)
+    return model.fit(X, y, groups=GROUPS)
+
+
 def small_model(**kw):
-    params = dict(rank=2, n_iter=30, n_burn=10, thin=1, random_state=0)
+    params = dict(rank=2, n_iter=30, n_burn=10, thin=1, n_chains=1, n_jobs=1, random_state=0)
     params.update(kw)
     return FMRegressor(**params)
 
@@ -90,9 +101,21 @@ def test_fit_returns_self(data):
     assert model.fit(X, y) is model
 
 
-def test_fitted_attribute_shapes(fitted):
-    S = len(range(N_BURN, N_ITER, THIN))
+DRAW_ATTRS = {"w0": (), "w": (P,), "V": (P, RANK), "alpha": (), "mu_w": (3,),
+              "lambda_w": (3,), "mu_v": (3, RANK), "lambda_v": (3, RANK)}
+
+
+@pytest.mark.parametrize("n_chains", [1, 2])
+def test_fitted_attribute_shapes(fitted, fitted2, n_chains):
+    fitted = {1: fitted, 2: fitted2}[n_chains]
+    C = n_chains
+    Sc = len(range(N_BURN, N_ITER, THIN))   # draws per chain
+    S = C * Sc                              # pooled draws
     G, k = 3, RANK
+    assert fitted.n_chains_ == C
+    assert fitted.draws_per_chain_ == Sc
+    assert fitted.sweeps_per_chain_ == N_ITER
+    assert fitted.interrupted_ is False
     assert fitted.n_draws_ == S
     assert fitted.w0_.shape == (S,)
     assert fitted.w_.shape == (S, P)
@@ -102,25 +125,43 @@ def test_fitted_attribute_shapes(fitted):
     assert fitted.lambda_w_.shape == (S, G)
     assert fitted.mu_v_.shape == (S, G, k)
     assert fitted.lambda_v_.shape == (S, G, k)
-    assert fitted.train_rmse_.shape == (N_ITER,)
+    assert fitted.train_rmse_.shape == (C, N_ITER)
     assert fitted.n_features_in_ == P
     for name in ("w0_", "w_", "V_", "alpha_", "mu_w_", "lambda_w_", "mu_v_", "lambda_v_",
                  "train_rmse_"):
         assert np.all(np.isfinite(getattr(fitted, name))), name
     assert np.all(fitted.alpha_ > 0)
     assert np.all(fitted.lambda_w_ > 0) and np.all(fitted.lambda_v_ > 0)
+    # per-chain draws (C, Sc, ...); the pooled attributes are the chains one after the other
+    assert set(fitted.draws_) == set(DRAW_ATTRS)
+    for name, tail in DRAW_ATTRS.items():
+        per_chain = fitted.draws_[name]
+        assert per_chain.shape == (C, Sc) + tail, name
+        pooled = getattr(fitted, name + "_")
+        for c in range(C):
+            assert np.array_equal(pooled[c * Sc:(c + 1) * Sc], per_chain[c]), (name, c)
+    if C > 1:
+        # independent seeds: the chains do not repeat each other
+        assert not np.array_equal(fitted.draws_["V"][0], fitted.draws_["V"][1])
+        assert not np.array_equal(fitted.train_rmse_[0], fitted.train_rmse_[1])
 
 
+@pytest.mark.parametrize("n_chains", [1, 2])
 @pytest.mark.parametrize("n_iter, n_burn, thin", [(30, 0, 1), (30, 10, 3), (31, 10, 7),
                                                    (25, 24, 5)])
-def test_n_draws_matches_range(data, n_iter, n_burn, thin):
+def test_n_draws_matches_range(data, n_iter, n_burn, thin, n_chains):
     X, y = data
-    model = small_model(n_iter=n_iter, n_burn=n_burn, thin=thin).fit(X, y)
-    S = len(range(n_burn, n_iter, thin))
+    model = small_model(n_iter=n_iter, n_burn=n_burn, thin=thin, n_chains=n_chains).fit(X, y)
+    Sc = len(range(n_burn, n_iter, thin))
+    S = n_chains * Sc
+    assert model.draws_per_chain_ == Sc
+    assert model.sweeps_per_chain_ == n_iter
     assert model.n_draws_ == S
     assert model.w0_.shape == (S,)
     assert model.V_.shape == (S, X.shape[1], 2)
-    assert model.train_rmse_.shape == (n_iter,)
+    assert model.draws_["w0"].shape == (n_chains, Sc)
+    assert model.draws_["V"].shape == (n_chains, Sc, X.shape[1], 2)
+    assert model.train_rmse_.shape == (n_chains, n_iter)
 
 
 def test_groups_order_of_first_appearance(fitted):
@@ -144,8 +185,11 @@ def test_groups_numpy_integer_labels(data):
     np.testing.assert_array_equal(model.group_index_, [0, 0, 1, 2, 1, 0])
 
 
-def test_predict_and_draws_shapes(fitted, data):
+@pytest.mark.parametrize("n_chains", [1, 2])
+def test_predict_and_draws_shapes(fitted, fitted2, data, n_chains):
+    fitted = {1: fitted, 2: fitted2}[n_chains]
     X, _ = data
+    assert fitted.n_draws_ == n_chains * len(range(N_BURN, N_ITER, THIN))
     pred = fitted.predict(X)
     draws = fitted.predict_draws(X)
     assert pred.shape == (N,)
@@ -238,7 +282,8 @@ def test_blocked_prediction_matches_unblocked(fitted, data, monkeypatch):
 def test_fit_recovers_signal():
     """Sanity: on a simple FM problem the fit explains most of the variance (R^2 well > 0)."""
     X, y, Xt, yt, ft = make_fm_data(200, 5, rank=2, noise=0.3, seed=3, n_test=100)
-    model = FMRegressor(rank=2, n_iter=100, n_burn=40, random_state=0).fit(X, y)
+    model = FMRegressor(rank=2, n_iter=100, n_burn=40, n_chains=1, n_jobs=1,
+                        random_state=0).fit(X, y)
     # generous bound: the true R^2 against the noiseless function is close to 1, a broken
     # sampler gives ~0 or negative
     assert model.score(Xt, ft) > 0.7
@@ -391,7 +436,7 @@ def test_generator_is_advanced(data):
 @pytest.mark.parametrize("a, b", [(3.7, -12.0), (0.01, 5.0), (250.0, 1e3)])
 def test_scale_equivariance(data, a, b):
     X, y = data
-    params = dict(rank=2, n_iter=60, n_burn=20, random_state=9)
+    params = dict(rank=2, n_iter=60, n_burn=20, n_chains=1, n_jobs=1, random_state=9)
     m1 = FMRegressor(**params).fit(X, y)
     m2 = FMRegressor(**params).fit(X, a * y + b)
     # The sampler runs on the standardised target; (a*y + b) standardises to y's standardised
@@ -427,7 +472,8 @@ def test_init_scale_insensitivity():
     X, y, Xt, yt, _ = make_fm_data(400, 20, rank=2, noise=0.5, seed=21, n_test=200)
     preds = {}
     for scale in (0.01, 0.1, 1.0):
-        model = FMRegressor(rank=2, n_iter=300, n_burn=100, init_scale=scale, random_state=4)
+        model = FMRegressor(rank=2, n_iter=300, n_burn=100, init_scale=scale, n_chains=1,
+                            n_jobs=1, random_state=4)
         preds[scale] = model.fit(X, y).predict(Xt)
     # Reference error: RMSE against the *noisy* test targets, at least the noise sd 0.5.
     # Two chains that forget their start differ only by Monte Carlo error of a 200-draw
@@ -455,6 +501,7 @@ def test_init_scale_zero_allowed(data):
 # ---------------------------------------------------------------------------------------------
 
 CTOR = dict(rank=3, n_iter=40, n_burn=5, thin=2, init_scale=0.5, priors=Priors(a0=2.0),
+            n_chains=2, n_jobs=1, progress=False, max_iter=800, max_time=30.0, check_every=20,
             random_state=17)
 
 
@@ -464,7 +511,9 @@ def test_get_params_returns_constructor_args():
     assert model.get_params(deep=False) == CTOR
     defaults = FMRegressor().get_params()
     assert defaults == dict(rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1,
-                            priors=None, random_state=None)
+                            priors=None, n_chains=4, n_jobs=None, progress=None,
+                            max_iter=5000, max_time=None, check_every=100,
+                            random_state=None)
 
 
 def test_set_params():

@@ -1,0 +1,274 @@
+"""Convergence diagnostics on identified quantities: rank-normalised split R-hat, bulk and tail
+effective sample sizes (Vehtari, Gelman, Simpson, Carpenter, Buerkner 2021), vectorised over many
+quantities at once.
+
+The latent factors V are not identified (V R for any rotation R gives the same model), so their
+R-hat and ESS are noise. ``diagnose`` reports what is identified: w0, alpha, the group means and
+precisions of w, the factor-averaged group hyperparameters of V (invariant under relabelling the
+factors), every linear weight w_j, the cutpoints (ordinal), and yhat at a fixed random subset of
+training rows (which carries the pairwise interactions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+from scipy.special import ndtri
+from scipy.stats import rankdata
+
+__all__ = ["rhat", "ess_bulk", "ess_tail", "diagnose", "Diagnosis", "RHAT_MAX", "ESS_MIN"]
+
+RHAT_MAX = 1.01
+ESS_MIN = 400.0
+
+
+def _as3d(x):
+    """(chains, draws, ...) -> (chains, draws, m)."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim < 2:
+        raise ValueError(f"draws must have shape (chains, draws, ...), got {x.shape}")
+    return x.reshape(x.shape[0], x.shape[1], -1)
+
+
+def _split(x):
+    """Split every chain in two halves (the middle draw is dropped when the count is odd)."""
+    half = x.shape[1] // 2
+    return np.concatenate([x[:, :half], x[:, x.shape[1] - half:]], axis=0)
+
+
+def _z_scale(x):
+    """Rank-normalise each quantity over all chains and draws (ranks averaged over ties)."""
+    C, S, m = x.shape
+    flat = x.reshape(C * S, m)
+    ranks = rankdata(flat, method="average", axis=0)
+    return ndtri((ranks - 0.375) / (C * S + 0.25)).reshape(C, S, m)
+
+
+def _rhat_basic(x):
+    C, S, m = x.shape
+    chain_mean = x.mean(axis=1)
+    between = S * chain_mean.var(axis=0, ddof=1)
+    within = x.var(axis=1, ddof=1).mean(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sqrt((between / S + within * (S - 1) / S) / within)
+
+
+def _constant(x):
+    return (x.max(axis=(0, 1)) - x.min(axis=(0, 1))) < np.finfo(float).resolution
+
+
+def rhat(draws) -> np.ndarray:
+    """Rank-normalised split R-hat (the larger of bulk and folded) per quantity.
+
+    ``draws`` (chains, draws, ...) -> array of the trailing shape (a float for scalars)."""
+    x = np.asarray(draws, dtype=np.float64)
+    tail_shape = x.shape[2:]
+    x3 = _as3d(x)
+    s = _split(x3)
+    bulk = _rhat_basic(_z_scale(s))
+    folded = np.abs(x3 - np.median(x3, axis=(0, 1), keepdims=True))
+    tail = _rhat_basic(_z_scale(_split(folded)))
+    out = np.maximum(bulk, tail)
+    out[_constant(x3)] = np.nan
+    return out.reshape(tail_shape) if tail_shape else float(out[0])
+
+
+@njit(cache=True)
+def _geyer_ess(rho, n_total):
+    """ESS from the chain-averaged autocorrelations rho (n,), Geyer's initial positive and
+    monotone sequences, as in Vehtari et al. (2021) and ArviZ."""
+    n = rho.shape[0]
+    rho_t = np.zeros(n)
+    rho_even = 1.0
+    rho_t[0] = rho_even
+    rho_odd = rho[1]
+    rho_t[1] = rho_odd
+    t = 1
+    while t < n - 3 and (rho_even + rho_odd) > 0.0:
+        rho_even = rho[t + 1]
+        rho_odd = rho[t + 2]
+        if rho_even + rho_odd >= 0.0:
+            rho_t[t + 1] = rho_even
+            rho_t[t + 2] = rho_odd
+        t += 2
+    max_t = t - 2
+    if rho_even > 0.0:
+        rho_t[max_t + 1] = rho_even
+    t = 1
+    while t <= max_t - 2:
+        if rho_t[t + 1] + rho_t[t + 2] > rho_t[t - 1] + rho_t[t]:
+            rho_t[t + 1] = 0.5 * (rho_t[t - 1] + rho_t[t])
+            rho_t[t + 2] = rho_t[t + 1]
+        t += 2
+    tau = -1.0 + 2.0 * np.sum(rho_t[: max_t + 1]) + np.sum(rho_t[max_t + 1: max_t + 2])
+    tau = max(tau, 1.0 / np.log10(n_total))
+    return n_total / tau
+
+
+def _ess(x):
+    """ESS per quantity of (chains, draws, m) draws (no splitting or scaling here)."""
+    C, S, m = x.shape
+    out = np.full(m, np.nan)
+    if S < 4:
+        return out
+    centred = x - x.mean(axis=1, keepdims=True)
+    nfft = 1 << int(np.ceil(np.log2(2 * S)))
+    f = np.fft.rfft(centred, n=nfft, axis=1)
+    acov = np.fft.irfft(f * np.conjugate(f), n=nfft, axis=1)[:, :S] / S     # (C, S, m)
+    mean_var = acov[:, 0].mean(axis=0) * S / (S - 1.0)
+    var_plus = mean_var * (S - 1.0) / S
+    if C > 1:
+        var_plus = var_plus + x.mean(axis=1).var(axis=0, ddof=1)
+    const = _constant(x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = 1.0 - (mean_var[None, :] - acov.mean(axis=0)) / var_plus[None, :]   # (S, m)
+    for j in range(m):
+        if const[j]:
+            out[j] = C * S
+        elif np.all(np.isfinite(rho[:, j])):
+            out[j] = _geyer_ess(np.ascontiguousarray(rho[:, j]), float(C * S))
+    return out
+
+
+def ess_bulk(draws) -> np.ndarray:
+    """Bulk effective sample size (rank-normalised split chains) per quantity."""
+    x = np.asarray(draws, dtype=np.float64)
+    out = _ess(_z_scale(_split(_as3d(x))))
+    return out.reshape(x.shape[2:]) if x.ndim > 2 else float(out[0])
+
+
+def ess_tail(draws) -> np.ndarray:
+    """Tail effective sample size: the smaller ESS of the 5% and 95% quantile indicators."""
+    x = np.asarray(draws, dtype=np.float64)
+    x3 = _as3d(x)
+    q05 = np.quantile(x3, 0.05, axis=(0, 1))
+    q95 = np.quantile(x3, 0.95, axis=(0, 1))
+    e05 = _ess(_split((x3 <= q05).astype(np.float64)))
+    e95 = _ess(_split((x3 <= q95).astype(np.float64)))
+    out = np.minimum(e05, e95)
+    return out.reshape(x.shape[2:]) if x.ndim > 2 else float(out[0])
+
+
+@dataclass
+class Diagnosis:
+    """R-hat and ESS of a fit's identified quantities.
+
+    ``blocks`` maps a block name (w0, alpha, mu_w, ..., w, yhat) to a dict with ``names`` (the
+    quantities), ``rhat``, ``ess_bulk`` and ``ess_tail`` arrays. ``converged`` is True when every
+    R-hat < ``RHAT_MAX`` (1.01) and every ESS > ``ESS_MIN`` (400).
+    """
+
+    blocks: dict
+    n_chains: int
+    draws_per_chain: int
+    rhat_max: float = RHAT_MAX
+    ess_min: float = ESS_MIN
+    notes: list = field(default_factory=list)
+
+    def _all(self, key):
+        vals = [np.asarray(b[key], dtype=float).ravel() for b in self.blocks.values()]
+        return np.concatenate(vals) if vals else np.array([])
+
+    @property
+    def max_rhat(self) -> float:
+        r = self._all("rhat")
+        return float(np.nanmax(r)) if np.isfinite(r).any() else float("nan")
+
+    @property
+    def min_ess_bulk(self) -> float:
+        e = self._all("ess_bulk")
+        return float(np.nanmin(e)) if np.isfinite(e).any() else float("nan")
+
+    @property
+    def min_ess_tail(self) -> float:
+        e = self._all("ess_tail")
+        return float(np.nanmin(e)) if np.isfinite(e).any() else float("nan")
+
+    @property
+    def converged(self) -> bool:
+        r, eb, et = self._all("rhat"), self._all("ess_bulk"), self._all("ess_tail")
+        if self.n_chains < 2 or r.size == 0 or not np.isfinite(r).any():
+            return False
+        ok_r = np.all(np.isnan(r) | (r < self.rhat_max))
+        ok_e = np.all(np.isnan(eb) | (eb > self.ess_min)) and \
+            np.all(np.isnan(et) | (et > self.ess_min))
+        return bool(ok_r and ok_e)
+
+    def table(self):
+        """One row per block: worst R-hat, smallest ESS, and the quantities responsible."""
+        rows = []
+        for name, b in self.blocks.items():
+            r = np.asarray(b["rhat"], dtype=float)
+            eb = np.asarray(b["ess_bulk"], dtype=float)
+            et = np.asarray(b["ess_tail"], dtype=float)
+            i_r = int(np.nanargmax(r)) if np.isfinite(r).any() else 0
+            i_e = int(np.nanargmin(np.minimum(eb, et))) if np.isfinite(eb).any() else 0
+            rows.append({
+                "block": name, "size": int(r.size),
+                "max_rhat": float(r[i_r]) if r.size else float("nan"),
+                "worst_rhat": b["names"][i_r] if r.size else "",
+                "min_ess_bulk": float(np.nanmin(eb)) if np.isfinite(eb).any() else float("nan"),
+                "min_ess_tail": float(np.nanmin(et)) if np.isfinite(et).any() else float("nan"),
+                "worst_ess": b["names"][i_e] if r.size else "",
+                "share_rhat_ok": float(np.mean(np.nan_to_num(r, nan=1.0) < self.rhat_max)),
+            })
+        return rows
+
+    def __str__(self) -> str:
+        lines = [f"bayesfm diagnostics: {self.n_chains} chains x {self.draws_per_chain} draws; "
+                 f"thresholds R-hat < {self.rhat_max}, ESS > {self.ess_min:g}",
+                 f"{'block':<12}{'size':>6}{'max R-hat':>11}{'min ESS bulk':>14}"
+                 f"{'min ESS tail':>14}{'R-hat ok':>10}  worst"]
+        for row in self.table():
+            lines.append(f"{row['block']:<12}{row['size']:>6}{row['max_rhat']:>11.4f}"
+                         f"{row['min_ess_bulk']:>14.0f}{row['min_ess_tail']:>14.0f}"
+                         f"{100 * row['share_rhat_ok']:>9.1f}%  {row['worst_rhat']}")
+        verdict = "CONVERGED" if self.converged else "NOT CONVERGED"
+        lines.append(f"{verdict}: max R-hat {self.max_rhat:.4f}, min bulk ESS "
+                     f"{self.min_ess_bulk:.0f}, min tail ESS {self.min_ess_tail:.0f}")
+        lines.extend(self.notes)
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _block(draws, names):
+    return {"names": list(names), "rhat": np.atleast_1d(rhat(draws)),
+            "ess_bulk": np.atleast_1d(ess_bulk(draws)),
+            "ess_tail": np.atleast_1d(ess_tail(draws))}
+
+
+def diagnose(model, include_weights: bool = True) -> Diagnosis:
+    """R-hat and bulk/tail ESS of a fitted estimator's identified quantities.
+
+    Reports w0, alpha (regression), mu_w and lambda_w per group, the factor-averaged mu_v and
+    lambda_v per group, every w_j (``include_weights``), the cutpoints (ordinal) and yhat at
+    ``model.diagnostic_rows_`` (a fixed random subset of training rows). Needs >= 2 chains for
+    R-hat; with fewer than 4 draws per chain the values are NaN.
+    """
+    model._check_fitted()
+    d = model.draws_
+    C, S = d["w0"].shape[:2]
+    groups = [str(g) for g in model.groups_]
+    blocks = {"w0": _block(d["w0"], ["w0"])}
+    if "alpha" in d:
+        blocks["alpha"] = _block(d["alpha"], ["alpha"])
+    blocks["mu_w"] = _block(d["mu_w"], [f"mu_w[{g}]" for g in groups])
+    blocks["lambda_w"] = _block(d["lambda_w"], [f"lambda_w[{g}]" for g in groups])
+    blocks["mu_v_mean"] = _block(d["mu_v"].mean(axis=3),
+                                 [f"mean_f mu_v[{g}, f]" for g in groups])
+    blocks["lambda_v_mean"] = _block(d["lambda_v"].mean(axis=3),
+                                     [f"mean_f lambda_v[{g}, f]" for g in groups])
+    if "cutpoints" in d and d["cutpoints"].shape[2] > 1:
+        blocks["cutpoints"] = _block(d["cutpoints"][:, :, 1:],
+                                     [f"c[{k + 2}]" for k in range(d["cutpoints"].shape[2] - 1)])
+    if include_weights:
+        blocks["w"] = _block(d["w"], [f"w[{j}]" for j in range(d["w"].shape[2])])
+    yhat = model._draws_csr(model._diag_X).reshape(C, S, -1)
+    blocks["yhat"] = _block(yhat, [f"yhat[row {i}]" for i in model.diagnostic_rows_])
+    notes = []
+    if C < 4:
+        notes.append(f"note: {C} chain(s); four or more are recommended for R-hat")
+    return Diagnosis(blocks=blocks, n_chains=C, draws_per_chain=S, notes=notes)

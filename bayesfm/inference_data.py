@@ -1,0 +1,162 @@
+"""The ArviZ bridge: every ArviZ-specific line of bayesfm lives in this module.
+
+``to_inference_data(model)`` returns an ``arviz.InferenceData`` (ArviZ 0.x) with:
+
+* ``posterior``: w0 (chain, draw), w (chain, draw, feature), V (chain, draw, feature, factor),
+  alpha (regression), mu_w / lambda_w (chain, draw, group), mu_v / lambda_v (chain, draw, group,
+  factor), cutpoints (chain, draw, cutpoint) for ordinal models; coordinates carry the feature
+  names (when known) and group labels;
+* ``sample_stats``: ``train_rmse`` per draw (regression), ``train_log_likelihood`` per draw
+  (probit models: the summed log-likelihood of the training rows), ``cutpoint_accepted``
+  (ordinal: the MH outcome at that sweep);
+* ``observed_data``: y of the training rows, or of the rows given as ``X, y``;
+* on request, ``posterior_predictive`` (one replicate per draw) and pointwise ``log_likelihood``
+  for the given ``X, y`` (or the training rows), so ``az.loo`` and ``az.waic`` work.
+
+Class labels of the probit models appear as class indices 0..K-1 (``classes`` in the attributes).
+ArviZ 0.23 has no conversion hook for third-party objects, so ``az.convert_to_inference_data``
+cannot take an estimator directly: call ``model.to_inference_data()``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import log_ndtr
+
+from bayesfm.data.validation import check_labels, check_target, encode_labels
+
+__all__ = ["to_inference_data"]
+
+
+def _kept_sweeps(model):
+    n_burn, thin = model.n_burn, model.thin
+    return np.arange(n_burn, model.sweeps_per_chain_, thin)[: model.draws_per_chain_]
+
+
+def _training_matrix(model):
+    data = model._data
+    return sp.csr_matrix((data.r_data, data.r_indices, data.r_indptr),
+                         shape=(data.n_rows, data.n_features))
+
+
+def _pointwise(model, Xr, yobs, rng, want_pp):
+    """Pointwise log-likelihood (C, S, n) and optionally one replicate per draw (C, S, n)."""
+    C, S = model.n_chains_, model.draws_per_chain_
+    yhat = model._draws_csr(Xr).reshape(C, S, -1)
+    kind = type(model).__name__
+    pp = None
+    if kind == "FMRegressor":
+        sd = 1.0 / np.sqrt(model.draws_["alpha"])[:, :, None]
+        z = (yobs[None, None, :] - yhat) / sd
+        ll = -0.5 * z**2 - np.log(sd) - 0.5 * np.log(2 * np.pi)
+        if want_pp:
+            pp = yhat + sd * rng.standard_normal(yhat.shape)
+        return ll, pp
+    if kind == "FMClassifier":
+        sign = np.where(yobs == 1, 1.0, -1.0)[None, None, :]
+        ll = log_ndtr(sign * yhat)
+        if want_pp:
+            pp = (yhat + rng.standard_normal(yhat.shape) > 0).astype(np.int64)
+        return ll, pp
+    cuts = model.draws_["cutpoints"]                                    # (C, S, K-1)
+    lo = np.concatenate([np.full((C, S, 1), -np.inf), cuts], axis=2)
+    hi = np.concatenate([cuts, np.full((C, S, 1), np.inf)], axis=2)
+    k = yobs.astype(np.int64)
+    a = np.take_along_axis(lo, np.broadcast_to(k[None, None, :], (C, S, k.size)), axis=2) - yhat
+    b = np.take_along_axis(hi, np.broadcast_to(k[None, None, :], (C, S, k.size)), axis=2) - yhat
+    # log(Phi(b) - Phi(a)) on the side of the median, without cancellation
+    flip = a > 0
+    a2, b2 = np.where(flip, -b, a), np.where(flip, -a, b)
+    lb, la = log_ndtr(b2), log_ndtr(a2)
+    with np.errstate(divide="ignore"):
+        ll = lb + np.log1p(-np.exp(la - lb))
+    if want_pp:
+        z = yhat + rng.standard_normal(yhat.shape)
+        pp = (z[:, :, :, None] > cuts[:, :, None, :]).sum(axis=3)
+    return ll, pp
+
+
+def _observed(model, y, n_rows):
+    if type(model).__name__ == "FMRegressor":
+        return check_target(y, n_rows)
+    return encode_labels(check_labels(y, n_rows), model.classes_)
+
+
+def to_inference_data(model, X=None, y=None, feature_names=None, posterior_predictive=False,
+                      log_likelihood=False, random_state=0):
+    """ArviZ InferenceData of a fitted bayesfm estimator (see the module docstring).
+
+    ``X, y``: rows for ``observed_data``, ``posterior_predictive`` and ``log_likelihood``
+    (default: the training rows). ``feature_names`` (p,) names the features (default:
+    ``model.feature_names_in_`` when the model has it, else "0", "1", ...).
+    ``random_state`` seeds the posterior predictive replicates.
+    """
+    import arviz as az
+
+    model._check_fitted()
+    d = model.draws_
+    p = model.n_features_in_
+    if feature_names is None:
+        feature_names = getattr(model, "feature_names_in_", None)
+    if feature_names is None:
+        feature_names = [str(j) for j in range(p)]
+    feature_names = [str(f) for f in feature_names]
+    if len(feature_names) != p:
+        raise ValueError(f"feature_names has {len(feature_names)} names but the model has "
+                         f"{p} features")
+    k = d["V"].shape[3]
+    coords = {"feature": feature_names, "factor": np.arange(k),
+              "group": [str(g) for g in model.groups_]}
+    dims = {"w": ["feature"], "V": ["feature", "factor"], "mu_w": ["group"],
+            "lambda_w": ["group"], "mu_v": ["group", "factor"], "lambda_v": ["group", "factor"]}
+    posterior = {name: d[name] for name in ("w0", "w", "V", "mu_w", "lambda_w", "mu_v",
+                                            "lambda_v")}
+    if "alpha" in d:
+        posterior["alpha"] = d["alpha"]
+    if "cutpoints" in d:
+        posterior["cutpoints"] = d["cutpoints"]
+        coords["cutpoint"] = np.arange(1, d["cutpoints"].shape[2] + 1)
+        dims["cutpoints"] = ["cutpoint"]
+
+    kept = _kept_sweeps(model)
+    sample_stats = {}
+    if hasattr(model, "train_rmse_"):
+        sample_stats["train_rmse"] = model.train_rmse_[:, kept]
+    if hasattr(model, "cutpoint_accepted_") and model.cutpoint_accepted_.size:
+        sample_stats["cutpoint_accepted"] = model.cutpoint_accepted_[:, kept]
+
+    rng = np.random.default_rng(random_state)
+    if X is None:
+        if y is not None:
+            raise ValueError("y was given without X")
+        Xr = _training_matrix(model)
+        yobs = _observed(model, model._y_train, Xr.shape[0])
+    else:
+        if y is None:
+            raise ValueError("X was given without y")
+        Xr = model._check_predict_X(X)
+        yobs = _observed(model, y, Xr.shape[0])
+    need_ll = log_likelihood or type(model).__name__ != "FMRegressor"
+    ll = pp = None
+    if need_ll or posterior_predictive:
+        ll, pp = _pointwise(model, Xr, yobs, rng, posterior_predictive)
+    if type(model).__name__ != "FMRegressor" and X is None:
+        sample_stats["train_log_likelihood"] = ll.sum(axis=2)
+
+    coords["obs"] = np.arange(yobs.shape[0])
+    dims["y"] = ["obs"]
+    attrs = {"inference_library": "bayesfm", "model": type(model).__name__,
+             "n_burn": model.n_burn, "thin": model.thin}
+    if hasattr(model, "classes_"):
+        attrs["classes"] = [str(c) for c in model.classes_]
+    return az.from_dict(
+        posterior=posterior,
+        sample_stats=sample_stats or None,
+        observed_data={"y": yobs},
+        posterior_predictive={"y": pp} if posterior_predictive else None,
+        log_likelihood={"y": ll} if log_likelihood else None,
+        coords=coords,
+        dims=dims,
+        attrs=attrs,
+    )

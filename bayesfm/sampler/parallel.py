@@ -1,0 +1,200 @@
+"""Running several chains: in this process, in worker processes, or as Dask tasks.
+
+Chains advance in chunks of sweeps. A chunk runs on a copy of the chain (in a worker process,
+on a Dask worker, or here) and only a finished chunk is merged back: its new draws are appended
+and the chain's state replaced. So the result never depends on where or in how many chunks the
+sweeps ran (each chain has its own generator), a progress report can be made between chunks,
+and an interrupt (Ctrl-C) keeps every chunk finished so far, leaving each chain at a sweep
+boundary from which it can be continued exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import multiprocessing
+import os
+import sys
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+import numpy as np
+
+from bayesfm.sampler.chain import Chain, advance
+
+__all__ = ["run_chains", "active_dask_client", "resolve_n_jobs"]
+
+_WORKER = {}
+
+
+def _init_worker(data, priors):
+    _WORKER["data"] = data
+    _WORKER["priors"] = priors
+
+
+def _drop_factor_sums(state):
+    """Drop the cached factor sums q (k x n, the bulk of a state): every sweep recomputes them
+    before use, so they need not travel; ``driver.step`` reallocates them."""
+    state.q = np.empty((state.q.shape[0], 0))
+    return state
+
+
+def _detach(chain: Chain) -> Chain:
+    """A light copy of the chain to run a chunk on: no kept draws (they stay here), no q."""
+    light = copy.copy(chain)
+    light.store = chain.store.empty_like()
+    light.resid_rms = []
+    q = chain.state.q
+    chain.state.q = np.empty((q.shape[0], 0))
+    light.state = chain.state.copy()
+    chain.state.q = q
+    light.rng = copy.deepcopy(chain.rng)
+    light.likelihood = copy.deepcopy(chain.likelihood)
+    return light
+
+
+def _chunk_in_worker(chain: Chain, n: int, sample_hyper: bool) -> Chain:
+    chain = advance(chain, _WORKER["data"], _WORKER["priors"], n, sample_hyper)
+    _drop_factor_sums(chain.state)
+    return chain
+
+
+def _chunk_with(chain: Chain, data, priors, n: int, sample_hyper: bool) -> Chain:
+    chain = advance(chain, data, priors, n, sample_hyper)
+    _drop_factor_sums(chain.state)
+    return chain
+
+
+def _merge(chain: Chain, done: Chain) -> None:
+    chain.store.append(done.store)
+    chain.state = done.state
+    chain.rng = done.rng
+    chain.likelihood = done.likelihood
+    chain.sweeps_done = done.sweeps_done
+    chain.resid_rms.extend(done.resid_rms)
+
+
+def active_dask_client():
+    """The active ``dask.distributed`` client, if the user has one (dask is never imported
+    here unless the user already imported it)."""
+    if "distributed" not in sys.modules:
+        return None
+    try:
+        from distributed import get_client
+
+        return get_client()
+    except (ImportError, ValueError):
+        return None
+
+
+def resolve_n_jobs(n_jobs, n_chains: int) -> int:
+    """Worker processes to use: None means one per chain, up to the usable CPUs."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    if n_jobs is None:
+        return max(1, min(n_chains, cpus))
+    if n_jobs < 0:
+        return max(1, min(n_chains, cpus + 1 + n_jobs))
+    return max(1, min(n_chains, n_jobs))
+
+
+def _chunks(total: int, chunk: int):
+    done = 0
+    while done < total:
+        n = min(chunk, total - done)
+        yield n
+        done += n
+
+
+def run_chains(chains, data, priors, n_sweeps, n_jobs: int = 1, client=None,
+               chunk: int | None = None, sample_hyper: bool = True, on_chunk=None):
+    """Advance the chains by ``n_sweeps`` sweeps (an int, or one count per chain); returns the
+    list of chains (updated in place).
+
+    ``n_jobs`` > 1 runs chains in that many worker processes; ``client``, a Dask client, runs
+    them as tasks on its workers instead. ``on_chunk(chains)`` is called after every chunk.
+    KeyboardInterrupt propagates after the finished chunks were merged: every chain stays at a
+    sweep boundary (chains may then differ in sweeps done).
+    """
+    counts = [n_sweeps] * len(chains) if isinstance(n_sweeps, int) else list(n_sweeps)
+    if len(counts) != len(chains):
+        raise ValueError("n_sweeps must be an int or one count per chain")
+    if max(counts, default=0) <= 0:
+        return chains
+    if chunk is None:
+        chunk = max(10, -(-max(counts) // 10))
+    plans = [list(_chunks(max(n, 0), chunk)) for n in counts]
+    if client is not None:
+        _run_dask(chains, data, priors, plans, client, sample_hyper, on_chunk)
+    elif n_jobs > 1 and sum(1 for p in plans if p) > 1:
+        _run_processes(chains, data, priors, plans, n_jobs, sample_hyper, on_chunk)
+    else:
+        for r in range(max(len(p) for p in plans)):
+            for chain, plan in zip(chains, plans):
+                if r < len(plan):
+                    _merge(chain, advance(_detach(chain), data, priors, plan[r], sample_hyper))
+            if on_chunk is not None:
+                on_chunk(chains)
+    return chains
+
+
+def _run_processes(chains, data, priors, plans, n_jobs, sample_hyper, on_chunk):
+    """Each chain's chunks run one after the other, chains in parallel without a barrier: a
+    chain's next chunk is submitted as soon as its previous one is merged."""
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_init_worker,
+                               initargs=(data, priors))
+    remaining = [list(plan) for plan in plans]
+    pending = {}
+    try:
+        for c, chain in enumerate(chains):
+            if remaining[c]:
+                pending[pool.submit(_chunk_in_worker, _detach(chain), remaining[c].pop(0),
+                                    sample_hyper)] = c
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                c = pending.pop(fut)
+                _merge(chains[c], fut.result())
+                if remaining[c]:
+                    pending[pool.submit(_chunk_in_worker, _detach(chains[c]),
+                                        remaining[c].pop(0), sample_hyper)] = c
+            if on_chunk is not None:
+                on_chunk(chains)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        raise
+    pool.shutdown(wait=True)
+
+
+def _run_dask(chains, data, priors, plans, client, sample_hyper, on_chunk):
+    """As ``_run_processes``, with the chunks as Dask tasks (data scattered once)."""
+    from distributed import as_completed
+
+    # hash=False: unique keys, so another fit scattering equal data cannot release ours
+    data_f = client.scatter(data, broadcast=True, hash=False)
+    priors_f = client.scatter(priors, broadcast=True, hash=False)
+    remaining = [list(plan) for plan in plans]
+    owner = {}
+
+    def submit(c):
+        fut = client.submit(_chunk_with, _detach(chains[c]), data_f, priors_f,
+                            remaining[c].pop(0), sample_hyper, pure=False)
+        owner[fut.key] = c
+        return fut
+
+    futures = as_completed([submit(c) for c in range(len(chains)) if remaining[c]])
+    try:
+        for fut in futures:
+            c = owner.pop(fut.key)
+            _merge(chains[c], fut.result())
+            if remaining[c]:
+                futures.add(submit(c))
+            if on_chunk is not None:
+                on_chunk(chains)
+    except BaseException:
+        client.cancel(list(futures.futures))
+        raise
