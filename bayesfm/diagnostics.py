@@ -3,10 +3,19 @@ effective sample sizes (Vehtari, Gelman, Simpson, Carpenter, Buerkner 2021), vec
 quantities at once.
 
 The latent factors V are not identified (V R for any rotation R gives the same model), so their
-R-hat and ESS are noise. ``diagnose`` reports what is identified: w0, alpha, the group means and
+R-hat and ESS are noise and are not reported. ``diagnose`` reports w0, alpha, the group means and
 precisions of w, the factor-averaged group hyperparameters of V (invariant under relabelling the
 factors), every linear weight w_j, the cutpoints (ordinal), and yhat at a fixed random subset of
 training rows (which carries the pairwise interactions).
+
+The verdict ("converged") uses only the quantities the likelihood identifies. alpha, yhat and the
+cutpoints always are. w0, w and their hyperparameters are not when a feature group sums to a
+constant on every row (one-hot users or items, normalised multi-hot blocks): then
+w0 + t, w_j - t (j in the group) leaves every prediction unchanged, the prior alone pins that
+direction down and a Gibbs sampler drifts along it slowly; likewise shifting all the latent
+vectors of such a group, compensated in the weights of the other group. Those blocks are still
+reported, marked "ref", so their drift is visible, but they do not decide the verdict. The V
+hyperparameters are never used for the verdict.
 """
 
 from __future__ import annotations
@@ -153,11 +162,13 @@ def ess_tail(draws) -> np.ndarray:
 
 @dataclass
 class Diagnosis:
-    """R-hat and ESS of a fit's identified quantities.
+    """R-hat and ESS of a fit's quantities.
 
     ``blocks`` maps a block name (w0, alpha, mu_w, ..., w, yhat) to a dict with ``names`` (the
-    quantities), ``rhat``, ``ess_bulk`` and ``ess_tail`` arrays. ``converged`` is True when every
-    R-hat < ``RHAT_MAX`` (1.01) and every ESS > ``ESS_MIN`` (400).
+    quantities), ``rhat``, ``ess_bulk`` and ``ess_tail`` arrays, and ``identified`` (whether the
+    block takes part in the verdict). ``converged`` is True when every R-hat of the identified
+    blocks is < ``RHAT_MAX`` (1.01) and every ESS > ``ESS_MIN`` (400); ``max_rhat`` etc. are over
+    those blocks too.
     """
 
     blocks: dict
@@ -167,8 +178,9 @@ class Diagnosis:
     ess_min: float = ESS_MIN
     notes: list = field(default_factory=list)
 
-    def _all(self, key):
-        vals = [np.asarray(b[key], dtype=float).ravel() for b in self.blocks.values()]
+    def _all(self, key, identified_only=True):
+        vals = [np.asarray(b[key], dtype=float).ravel() for b in self.blocks.values()
+                if b["identified"] or not identified_only]
         return np.concatenate(vals) if vals else np.array([])
 
     @property
@@ -206,7 +218,7 @@ class Diagnosis:
             i_r = int(np.nanargmax(r)) if np.isfinite(r).any() else 0
             i_e = int(np.nanargmin(np.minimum(eb, et))) if np.isfinite(eb).any() else 0
             rows.append({
-                "block": name, "size": int(r.size),
+                "block": name, "size": int(r.size), "identified": bool(b["identified"]),
                 "max_rhat": float(r[i_r]) if r.size else float("nan"),
                 "worst_rhat": b["names"][i_r] if r.size else "",
                 "min_ess_bulk": float(np.nanmin(eb)) if np.isfinite(eb).any() else float("nan"),
@@ -219,25 +231,45 @@ class Diagnosis:
     def __str__(self) -> str:
         lines = [f"bayesfm diagnostics: {self.n_chains} chains x {self.draws_per_chain} draws; "
                  f"thresholds R-hat < {self.rhat_max}, ESS > {self.ess_min:g}",
-                 f"{'block':<12}{'size':>6}{'max R-hat':>11}{'min ESS bulk':>14}"
+                 f"{'block':<14}{'use':>4}{'size':>6}{'max R-hat':>11}{'min ESS bulk':>14}"
                  f"{'min ESS tail':>14}{'R-hat ok':>10}  worst"]
         for row in self.table():
-            lines.append(f"{row['block']:<12}{row['size']:>6}{row['max_rhat']:>11.4f}"
+            use = "yes" if row["identified"] else "ref"
+            lines.append(f"{row['block']:<14}{use:>4}{row['size']:>6}{row['max_rhat']:>11.4f}"
                          f"{row['min_ess_bulk']:>14.0f}{row['min_ess_tail']:>14.0f}"
                          f"{100 * row['share_rhat_ok']:>9.1f}%  {row['worst_rhat']}")
         verdict = "CONVERGED" if self.converged else "NOT CONVERGED"
-        lines.append(f"{verdict}: max R-hat {self.max_rhat:.4f}, min bulk ESS "
-                     f"{self.min_ess_bulk:.0f}, min tail ESS {self.min_ess_tail:.0f}")
+        lines.append(f"{verdict} (blocks marked yes): max R-hat {self.max_rhat:.4f}, min bulk "
+                     f"ESS {self.min_ess_bulk:.0f}, min tail ESS {self.min_ess_tail:.0f}")
+        if any(not b["identified"] for b in self.blocks.values()):
+            lines.append("ref: reported for reference, not used for the verdict (not identified "
+                         "by the likelihood; see bayesfm.diagnostics)")
         lines.extend(self.notes)
         return "\n".join(lines)
 
     __repr__ = __str__
 
 
-def _block(draws, names):
+def _block(draws, names, identified=True):
     return {"names": list(names), "rhat": np.atleast_1d(rhat(draws)),
             "ess_bulk": np.atleast_1d(ess_bulk(draws)),
-            "ess_tail": np.atleast_1d(ess_tail(draws))}
+            "ess_tail": np.atleast_1d(ess_tail(draws)), "identified": bool(identified)}
+
+
+def constant_sum_groups(model) -> list:
+    """Feature groups whose columns add up to the same non-zero value on every training row
+    (one-hot or normalised multi-hot blocks): the weights of such a group trade off against w0."""
+    data = model._data
+    G = data.n_groups
+    sums = np.zeros((data.n_rows, G))
+    rows = np.repeat(np.arange(data.n_rows), np.diff(data.r_indptr))
+    np.add.at(sums, (rows, data.gidx[data.r_indices]), data.r_data)
+    out = []
+    for g in range(G):
+        col = sums[:, g]
+        if col.size and col[0] != 0 and np.allclose(col, col[0], rtol=1e-12, atol=0):
+            out.append(g)
+    return out
 
 
 def diagnose(model, include_weights: bool = True) -> Diagnosis:
@@ -252,23 +284,28 @@ def diagnose(model, include_weights: bool = True) -> Diagnosis:
     d = model.draws_
     C, S = d["w0"].shape[:2]
     groups = [str(g) for g in model.groups_]
-    blocks = {"w0": _block(d["w0"], ["w0"])}
+    gauge = constant_sum_groups(model)
+    linear_ok = not gauge
+    blocks = {"w0": _block(d["w0"], ["w0"], linear_ok)}
     if "alpha" in d:
         blocks["alpha"] = _block(d["alpha"], ["alpha"])
-    blocks["mu_w"] = _block(d["mu_w"], [f"mu_w[{g}]" for g in groups])
-    blocks["lambda_w"] = _block(d["lambda_w"], [f"lambda_w[{g}]" for g in groups])
+    blocks["mu_w"] = _block(d["mu_w"], [f"mu_w[{g}]" for g in groups], linear_ok)
+    blocks["lambda_w"] = _block(d["lambda_w"], [f"lambda_w[{g}]" for g in groups], linear_ok)
     blocks["mu_v_mean"] = _block(d["mu_v"].mean(axis=3),
-                                 [f"mean_f mu_v[{g}, f]" for g in groups])
+                                 [f"mean_f mu_v[{g}, f]" for g in groups], False)
     blocks["lambda_v_mean"] = _block(d["lambda_v"].mean(axis=3),
-                                     [f"mean_f lambda_v[{g}, f]" for g in groups])
+                                     [f"mean_f lambda_v[{g}, f]" for g in groups], False)
     if "cutpoints" in d and d["cutpoints"].shape[2] > 1:
         blocks["cutpoints"] = _block(d["cutpoints"][:, :, 1:],
                                      [f"c[{k + 2}]" for k in range(d["cutpoints"].shape[2] - 1)])
     if include_weights:
-        blocks["w"] = _block(d["w"], [f"w[{j}]" for j in range(d["w"].shape[2])])
+        blocks["w"] = _block(d["w"], [f"w[{j}]" for j in range(d["w"].shape[2])], linear_ok)
     yhat = model._draws_csr(model._diag_X).reshape(C, S, -1)
     blocks["yhat"] = _block(yhat, [f"yhat[row {i}]" for i in model.diagnostic_rows_])
     notes = []
+    if gauge:
+        notes.append("groups summing to a constant on every row (w0, w and their "
+                     "hyperparameters not identified): " + ", ".join(groups[g] for g in gauge))
     if C < 4:
         notes.append(f"note: {C} chain(s); four or more are recommended for R-hat")
     return Diagnosis(blocks=blocks, n_chains=C, draws_per_chain=S, notes=notes)

@@ -94,3 +94,24 @@ def test_diagnose_ordinal_has_cutpoints():
     report = model.diagnose(include_weights=False)
     assert report.blocks["cutpoints"]["names"] == ["c[2]", "c[3]"]
     assert "w" not in report.blocks and "alpha" not in report.blocks
+
+
+def test_one_hot_groups_leave_w0_out_of_the_verdict():
+    """With user and item one-hot blocks, w0 + t, w_users - t changes no prediction: w0, w and
+    their hyperparameters are reported for reference only."""
+    rng = np.random.default_rng(3)
+    n, nu, ni = 600, 20, 15
+    u, i = rng.integers(0, nu, n), rng.integers(0, ni, n)
+    X = np.zeros((n, nu + ni + 1))
+    X[np.arange(n), u] = 1
+    X[np.arange(n), nu + i] = 1
+    X[:, -1] = rng.normal(size=n)
+    y = rng.normal(size=n)
+    groups = ["user"] * nu + ["item"] * ni + ["side"]
+    model = FMRegressor(rank=2, n_iter=40, n_burn=10, n_chains=2, n_jobs=1,
+                        random_state=0).fit(X, y, groups)
+    report = model.diagnose()
+    used = {name for name, b in report.blocks.items() if b["identified"]}
+    assert used == {"alpha", "yhat"}
+    assert any("user, item" in note for note in report.notes)
+    assert "ref" in str(report)

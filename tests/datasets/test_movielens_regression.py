@@ -35,5 +35,6 @@ def test_u1_predictive_interval_coverage(fit_u1):
 def test_u1_groups_and_shapes(fit_u1):
     model, d = fit_u1
     assert model.groups_ == ["user", "item"]
-    assert model.V_.shape == (150, 2625, 10)
-    assert model.lambda_v_.shape == (150, 2, 10)
+    assert model.n_chains_ == 4 and model.draws_per_chain_ == 150
+    assert model.V_.shape == (600, 2625, 10)
+    assert model.lambda_v_.shape == (600, 2, 10)
