@@ -275,7 +275,9 @@ def binary_metrics(y01: np.ndarray, p: np.ndarray, names: list[str]) -> dict:
 def run_bayesfm(case, n_iter, n_burn, seed):
     """One fit + predict of bayesfm; returns (fit_s, predict_s, metrics, n_draws, extra)."""
     cls = FMOrdinalRegressor if case["kind"] == "ordinal" else FMClassifier
-    model = cls(rank=case["rank"], n_iter=n_iter, n_burn=n_burn, init_scale=0.1,
+    # one chain in this process, as myFM runs one: the same work on both sides
+    model = cls(rank=case["rank"], n_iter=n_iter, n_burn=n_burn, init_scale=0.1, n_chains=1,
+                n_jobs=1, progress=False,
                 random_state=seed)
     gc.collect()
     t0 = time.perf_counter()
@@ -335,10 +337,10 @@ def warm_up(seed: int, kinds: set) -> tuple[float, float | None]:
 
     t0 = time.perf_counter()
     if "ordinal" in kinds:
-        FMOrdinalRegressor(rank=2, n_iter=4, n_burn=1, random_state=seed) \
+        FMOrdinalRegressor(rank=2, n_iter=4, n_burn=1, n_chains=1, n_jobs=1, random_state=seed) \
             .fit(X, y_ord, groups=groups).predict_expected(X)
     if "binary" in kinds:
-        FMClassifier(rank=2, n_iter=4, n_burn=1, random_state=seed) \
+        FMClassifier(rank=2, n_iter=4, n_burn=1, n_chains=1, n_jobs=1, random_state=seed) \
             .fit(X, y_bin, groups=groups).predict_proba(X)
     t_bfm = time.perf_counter() - t0
 

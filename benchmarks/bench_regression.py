@@ -214,8 +214,9 @@ def _json_float(x):
 # ------------------------------------------------------------------------------------------------
 def run_bayesfm(data, rank, n_iter, n_burn, seed):
     """One fit + predict of bayesfm; returns (fit_s, predict_s, rmse, n_draws)."""
+    # one chain in this process, as myFM runs one: the same work on both sides
     model = FMRegressor(rank=rank, n_iter=n_iter, n_burn=n_burn, init_scale=0.1,
-                        random_state=seed)
+                        n_chains=1, n_jobs=1, progress=False, random_state=seed)
     gc.collect()
     t0 = time.perf_counter()
     model.fit(data.X_train, data.y_train, groups=data.groups)
@@ -255,7 +256,8 @@ def warm_up(seed: int) -> tuple[float, float | None]:
     groups = np.array(["user"] * nu + ["item"] * ni)
 
     t0 = time.perf_counter()
-    FMRegressor(rank=2, n_iter=4, n_burn=1, random_state=seed).fit(X, y, groups=groups).predict(X)
+    FMRegressor(rank=2, n_iter=4, n_burn=1, n_chains=1, n_jobs=1,
+                random_state=seed).fit(X, y, groups=groups).predict(X)
     t_bfm = time.perf_counter() - t0
 
     t_myfm = None

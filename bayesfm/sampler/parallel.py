@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import multiprocessing
 import os
+import signal
 import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -26,6 +27,8 @@ _WORKER = {}
 
 
 def _init_worker(data, priors):
+    # Ctrl-C reaches the whole process group: the parent handles it and stops the workers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER["data"] = data
     _WORKER["priors"] = priors
 
@@ -98,6 +101,38 @@ def resolve_n_jobs(n_jobs, n_chains: int) -> int:
     return max(1, min(n_chains, n_jobs))
 
 
+class _DeferredInterrupt:
+    """Within the block, a first Ctrl-C only sets ``requested``; ``check()`` then raises
+    KeyboardInterrupt at a safe point (between chunks, never in the middle of a merge). A second
+    Ctrl-C interrupts at once. Only in the main thread, and only over Python's default handler."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        try:
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                self._previous = signal.signal(signal.SIGINT, self._handler)
+        except ValueError:          # not the main thread
+            self._previous = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+    def check(self):
+        if self.requested:
+            raise KeyboardInterrupt
+
+
 def _chunks(total: int, chunk: int):
     done = 0
     while done < total:
@@ -124,21 +159,24 @@ def run_chains(chains, data, priors, n_sweeps, n_jobs: int = 1, client=None,
     if chunk is None:
         chunk = max(10, -(-max(counts) // 10))
     plans = [list(_chunks(max(n, 0), chunk)) for n in counts]
-    if client is not None:
-        _run_dask(chains, data, priors, plans, client, sample_hyper, on_chunk)
-    elif n_jobs > 1 and sum(1 for p in plans if p) > 1:
-        _run_processes(chains, data, priors, plans, n_jobs, sample_hyper, on_chunk)
-    else:
-        for r in range(max(len(p) for p in plans)):
-            for chain, plan in zip(chains, plans):
-                if r < len(plan):
-                    _merge(chain, advance(_detach(chain), data, priors, plan[r], sample_hyper))
-            if on_chunk is not None:
-                on_chunk(chains)
+    with _DeferredInterrupt() as stop:
+        if client is not None:
+            _run_dask(chains, data, priors, plans, client, sample_hyper, on_chunk, stop)
+        elif n_jobs > 1 and sum(1 for p in plans if p) > 1:
+            _run_processes(chains, data, priors, plans, n_jobs, sample_hyper, on_chunk, stop)
+        else:
+            for r in range(max(len(p) for p in plans)):
+                for chain, plan in zip(chains, plans):
+                    if r < len(plan):
+                        done = advance(_detach(chain), data, priors, plan[r], sample_hyper)
+                        _merge(chain, done)
+                        stop.check()
+                if on_chunk is not None:
+                    on_chunk(chains)
     return chains
 
 
-def _run_processes(chains, data, priors, plans, n_jobs, sample_hyper, on_chunk):
+def _run_processes(chains, data, priors, plans, n_jobs, sample_hyper, on_chunk, stop):
     """Each chain's chunks run one after the other, chains in parallel without a barrier: a
     chain's next chunk is submitted as soon as its previous one is merged."""
     methods = multiprocessing.get_all_start_methods()
@@ -153,24 +191,26 @@ def _run_processes(chains, data, priors, plans, n_jobs, sample_hyper, on_chunk):
                 pending[pool.submit(_chunk_in_worker, _detach(chain), remaining[c].pop(0),
                                     sample_hyper)] = c
         while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            done, _ = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+            stop.check()
             for fut in done:
                 c = pending.pop(fut)
                 _merge(chains[c], fut.result())
                 if remaining[c]:
                     pending[pool.submit(_chunk_in_worker, _detach(chains[c]),
                                         remaining[c].pop(0), sample_hyper)] = c
-            if on_chunk is not None:
+            if done and on_chunk is not None:
                 on_chunk(chains)
     except BaseException:
+        procs = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
-        for proc in list(getattr(pool, "_processes", {}).values()):
+        for proc in procs:
             proc.terminate()
         raise
     pool.shutdown(wait=True)
 
 
-def _run_dask(chains, data, priors, plans, client, sample_hyper, on_chunk):
+def _run_dask(chains, data, priors, plans, client, sample_hyper, on_chunk, stop):
     """As ``_run_processes``, with the chunks as Dask tasks (data scattered once)."""
     from distributed import as_completed
 
@@ -191,6 +231,7 @@ def _run_dask(chains, data, priors, plans, client, sample_hyper, on_chunk):
         for fut in futures:
             c = owner.pop(fut.key)
             _merge(chains[c], fut.result())
+            stop.check()
             if remaining[c]:
                 futures.add(submit(c))
             if on_chunk is not None:

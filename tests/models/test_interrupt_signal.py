@@ -1,0 +1,71 @@
+"""A real Ctrl-C (SIGINT to the whole process group, as a terminal sends it) during a fit with
+worker processes: the fit returns with the draws made so far and says how many it holds."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+SCRIPT = r"""
+import sys, warnings
+import numpy as np
+from bayesfm import FMRegressor
+rng = np.random.default_rng(0)
+X = rng.normal(size=(3000, 20)); y = X @ rng.normal(size=20) + rng.normal(size=3000)
+model = FMRegressor(rank=4, n_iter=20000, n_burn=10, n_chains=2, n_jobs=2, progress=True,
+                    random_state=0)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    model.fit(X, y)
+print("WARN", [str(w.message) for w in caught])
+print("STATE", model.interrupted_, model.sweeps_per_chain_, model.draws_per_chain_,
+      model.predict(X[:5]).shape)
+model.sample_more(20)
+print("MORE", model.sweeps_per_chain_, model.interrupted_)
+"""
+
+
+def _press_ctrl_c_after_progress(proc):
+    """Wait until every chain finished a chunk past burn-in (the bar shows sweeps done), then
+    send SIGINT to the whole process group, as a terminal's Ctrl-C does."""
+    deadline = time.time() + 120
+    seen = ""
+    while time.time() < deadline and not re.search(r"\r\[[#.]+\] [1-9]\d*/20000", seen):
+        seen += os.read(proc.stderr.fileno(), 4096).decode()
+    os.killpg(proc.pid, signal.SIGINT)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGINT are POSIX")
+def test_sigint_keeps_draws(tmp_path):
+    script = tmp_path / "fit.py"
+    script.write_text(SCRIPT)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    _press_ctrl_c_after_progress(proc)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    lines = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+    assert "interrupted after" in lines["WARN"] and "draws per chain" in lines["WARN"]
+    interrupted, sweeps, draws, shape = lines["STATE"].split(" ", 3)
+    assert interrupted == "True" and int(sweeps) > 10 and int(draws) == int(sweeps) - 10
+    more_sweeps, more_flag = lines["MORE"].split()
+    assert int(more_sweeps) == int(sweeps) + 20 and more_flag == "False"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGINT are POSIX")
+def test_sigint_in_process(tmp_path):
+    """n_jobs=1: the interrupt is taken at the end of the running chunk, never mid-merge."""
+    script = tmp_path / "fit.py"
+    script.write_text(SCRIPT.replace("n_jobs=2", "n_jobs=1"))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    _press_ctrl_c_after_progress(proc)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    assert "STATE True" in out and "MORE" in out
