@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import inspect
 import numbers
-import os
 import pickle
-import tempfile
 import time
 import warnings
 
 import numpy as np
 
+from bayesfm.atomic import atomic_write, atomic_write_path
 from bayesfm.data.validation import check_matrix
 from bayesfm.exceptions import NotFittedError
 from bayesfm.priors import Priors
@@ -28,7 +27,7 @@ from bayesfm.sampler.kernels import predict_draws_csr
 from bayesfm.sampler.parallel import active_dask_client, resolve_n_jobs, run_chains
 from bayesfm.sampler.state import FMData
 
-__all__ = ["BaseFM", "load", "atomic_write"]
+__all__ = ["BaseFM", "load"]
 
 #: rows x draws handled per block when reducing predictions, to bound memory
 _BLOCK_CELLS = 1 << 22
@@ -71,23 +70,6 @@ _COMMON_DOC = """
         Seed. The chains' generators are spawned from it, so the same int gives the same draws
         bit for bit, whatever n_jobs is.
 """
-
-
-def atomic_write(path, write) -> None:
-    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it to
-    ``path``: an interrupted write leaves any old file intact and no partial file behind."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def load(path):
@@ -373,11 +355,7 @@ class BaseFM:
     # -- saving -------------------------------------------------------------------------------
     def save(self, path) -> None:
         """Pickle the estimator to ``path`` atomically (temporary file, then rename)."""
-        def write(tmp):
-            with open(tmp, "wb") as fh:
-                pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
-
-        atomic_write(path, write)
+        atomic_write(path, lambda fh: pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL))
 
     # -- diagnostics and ArviZ ----------------------------------------------------------------
     def diagnose(self, **kwargs):
@@ -395,7 +373,7 @@ class BaseFM:
     def to_netcdf(self, path, **kwargs) -> None:
         """Write ``to_inference_data(**kwargs)`` to a NetCDF file, atomically."""
         idata = self.to_inference_data(**kwargs)
-        atomic_write(path, lambda tmp: idata.to_netcdf(tmp))
+        atomic_write_path(path, lambda tmp: idata.to_netcdf(tmp))
 
     # -- prediction ---------------------------------------------------------------------------
     @property

@@ -8,7 +8,7 @@ import pytest
 
 from bayesfm import FMClassifier, FMOrdinalRegressor, FMRegressor, load
 from bayesfm.models import base as base_module
-from bayesfm.models.base import atomic_write
+from bayesfm.atomic import atomic_write
 
 
 def _data(seed=0, n=200, p=8):
@@ -90,9 +90,9 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
     path = tmp_path / "out.bin"
     path.write_bytes(b"old contents")
 
-    def failing(tmp):
-        with open(tmp, "wb") as fh:
-            fh.write(b"partial")
+    def failing(fh):
+        fh.write(b"partial")
+        fh.flush()
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):

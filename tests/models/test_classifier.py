@@ -7,7 +7,6 @@ Everything runs on small simulated data with fixed seeds; the whole module takes
 
 from __future__ import annotations
 
-import re
 import warnings
 
 import numpy as np
@@ -17,17 +16,13 @@ from scipy.special import ndtr
 from sklearn.base import clone
 
 from bayesfm import FMClassifier, NotFittedError, Priors
+from tests.helpers import assert_msg
+from tests.statistical.fm_prior import fm_yhat as fm_function
 
 
 # ---------------------------------------------------------------------------------------------
 # helpers and shared fixtures
 # ---------------------------------------------------------------------------------------------
-
-def fm_function(X, w0, w, V):
-    """w0 + x.w + sum_{j<l} <v_j, v_l> x_j x_l for every row of X."""
-    q = X @ V
-    return w0 + X @ w + 0.5 * (np.sum(q * q, axis=1) - (X * X) @ np.sum(V * V, axis=1))
-
 
 def make_probit_data(n, p, rank=2, seed=0, n_test=0):
     """Simulate y = 1[f(x) + Normal(0, 1) > 0] with f a known linear + pairwise FM function.
@@ -61,13 +56,6 @@ def small_model(**kw):
     params = dict(rank=2, n_iter=30, n_burn=10, thin=1, n_chains=1, n_jobs=1, random_state=0)
     params.update(kw)
     return FMClassifier(**params)
-
-
-def assert_msg(excinfo, *patterns):
-    """Every regex in ``patterns`` occurs in the exception message."""
-    msg = str(excinfo.value)
-    for pat in patterns:
-        assert re.search(pat, msg), f"{pat!r} not found in message {msg!r}"
 
 
 @pytest.fixture(scope="module")

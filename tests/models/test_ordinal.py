@@ -7,7 +7,6 @@ Everything runs on small simulated data with fixed seeds; the whole module takes
 
 from __future__ import annotations
 
-import re
 import warnings
 
 import numpy as np
@@ -16,17 +15,13 @@ from scipy.special import ndtr
 from sklearn.base import clone
 
 from bayesfm import FMClassifier, FMOrdinalRegressor, NotFittedError, Priors
+from tests.helpers import assert_msg
+from tests.statistical.fm_prior import fm_yhat as fm_function
 
 
 # ---------------------------------------------------------------------------------------------
 # helpers and shared fixtures
 # ---------------------------------------------------------------------------------------------
-
-def fm_function(X, w0, w, V):
-    """w0 + x.w + sum_{j<l} <v_j, v_l> x_j x_l for every row of X."""
-    q = X @ V
-    return w0 + X @ w + 0.5 * (np.sum(q * q, axis=1) - (X * X) @ np.sum(V * V, axis=1))
-
 
 #: true cutpoints of the simulation (5 classes); gaps 0.9, 0.8, 0.9
 TRUE_CUTS = np.array([-1.2, -0.3, 0.5, 1.4])
@@ -66,13 +61,6 @@ def small_model(**kw):
     params = dict(rank=2, n_iter=30, n_burn=10, thin=1, n_chains=1, n_jobs=1, random_state=0)
     params.update(kw)
     return FMOrdinalRegressor(**params)
-
-
-def assert_msg(excinfo, *patterns):
-    """Every regex in ``patterns`` occurs in the exception message."""
-    msg = str(excinfo.value)
-    for pat in patterns:
-        assert re.search(pat, msg), f"{pat!r} not found in message {msg!r}"
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ Everything runs on small simulated data with fixed seeds; the whole module takes
 
 from __future__ import annotations
 
-import re
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from sklearn.base import clone
 
 import bayesfm
 from bayesfm import FMRegressor, NotFittedError, Priors
+from tests.helpers import assert_msg
 
 
 # ---------------------------------------------------------------------------------------------
@@ -82,13 +82,6 @@ def small_model(**kw):
     params = dict(rank=2, n_iter=30, n_burn=10, thin=1, n_chains=1, n_jobs=1, random_state=0)
     params.update(kw)
     return FMRegressor(**params)
-
-
-def assert_msg(excinfo, *patterns):
-    """Every regex in ``patterns`` occurs in the exception message."""
-    msg = str(excinfo.value)
-    for pat in patterns:
-        assert re.search(pat, msg), f"{pat!r} not found in message {msg!r}"
 
 
 # ---------------------------------------------------------------------------------------------
