@@ -10,8 +10,8 @@ How each source column is encoded (decided at ``fit``, in the frame's column ord
   block, one feature per category seen at fit, in sorted order (values of mixed, unorderable types
   are sorted by type name, then text). Categories occurring in fewer than ``min_count`` rows are
   dropped. Feature names are ``"col=value"``, e.g. ``"user=42"``.
-  Integer or float columns are *numeric*, not categorical: cast id columns first
-  (``df["user"].astype("category")`` or ``.astype(str)``) to one-hot encode them.
+  Integer or float columns are *numeric* unless listed in ``categorical`` (for id columns such as
+  ``categorical=["user", "item"]``), or cast first (``df["user"].astype("category")``).
 * **numeric** -- int and float columns (not bool): one feature named after the column. With
   ``numeric_scaling="standardize"`` the value is ``(x - mean) / sd``, mean and population sd
   (ddof=0) learned at fit (an sd of 0 is replaced by 1); with ``"none"`` the value is used as is.
@@ -117,9 +117,11 @@ def _first_listlike(values) -> int | None:
     return int(np.flatnonzero(mask)[0]) if mask.any() else None
 
 
-def _column_kind(s, col, declared: dict, pd) -> str:
+def _column_kind(s, col, declared: dict, forced: set, pd) -> str:
     if col in declared:
         return "multi_hot"
+    if col in forced:
+        return "categorical"
     t = pd.api.types
     dt = s.dtype
     if isinstance(dt, pd.CategoricalDtype) or t.is_bool_dtype(dt):
@@ -228,14 +230,40 @@ class TableEncoder:
     See the module docstring for how missing, unseen and extra values and columns are handled.
     """
 
-    def __init__(self, multi_hot=None, numeric_scaling="standardize", min_count=1):
+    def __init__(self, multi_hot=None, numeric_scaling="standardize", min_count=1,
+                 categorical=None):
         self.multi_hot = multi_hot
         self.numeric_scaling = numeric_scaling
         self.min_count = min_count
+        self.categorical = categorical
 
     def __repr__(self):
         return (f"TableEncoder(multi_hot={self.multi_hot!r}, "
-                f"numeric_scaling={self.numeric_scaling!r}, min_count={self.min_count!r})")
+                f"numeric_scaling={self.numeric_scaling!r}, min_count={self.min_count!r}, "
+                f"categorical={self.categorical!r})")
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor arguments (scikit-learn style, so ``clone`` copies the encoder)."""
+        return {"multi_hot": self.multi_hot, "numeric_scaling": self.numeric_scaling,
+                "min_count": self.min_count, "categorical": self.categorical}
+
+    def set_params(self, **params) -> "TableEncoder":
+        """Set constructor arguments; unknown names raise ValueError. Returns self."""
+        valid = self.get_params()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"invalid parameter {name!r} for TableEncoder; valid "
+                                 f"parameters: {sorted(valid)}")
+            setattr(self, name, value)
+        return self
+
+    def _forced_categorical(self) -> set:
+        cat = self.categorical
+        if cat is None:
+            return set()
+        if isinstance(cat, str):
+            return {cat}
+        return set(cat)
 
     def _check_params(self) -> dict:
         if self.numeric_scaling not in _SCALINGS:
@@ -255,12 +283,19 @@ class TableEncoder:
         absent = [c for c in declared if c not in present]
         if absent:
             raise ValueError(f"multi_hot names columns not in the DataFrame: {absent}")
+        forced = self._forced_categorical()
+        absent = [c for c in forced if c not in present]
+        if absent:
+            raise ValueError(f"categorical names columns not in the DataFrame: {absent}")
+        both = sorted(str(c) for c in forced & set(declared))
+        if both:
+            raise ValueError(f"columns both categorical and multi_hot: {both}")
         min_count = int(self.min_count)
         blocks, names, groups = [], [], []
         start = 0
         for col in df.columns:
             s = df[col]
-            kind = _column_kind(s, col, declared, pd)
+            kind = _column_kind(s, col, declared, forced, pd)
             block = {"column": col, "kind": kind}
             if kind == "numeric":
                 x = _numeric_values(s, col)

@@ -9,6 +9,7 @@ sampler draws to their fitted attributes (``_user_draws``).
 
 from __future__ import annotations
 
+import copy
 import inspect
 import numbers
 import pickle
@@ -28,6 +29,11 @@ from bayesfm.sampler.parallel import active_dask_client, resolve_n_jobs, run_cha
 from bayesfm.sampler.state import FMData
 
 __all__ = ["BaseFM", "load"]
+
+
+def _is_frame(X) -> bool:
+    """A pandas DataFrame, recognised without importing pandas."""
+    return type(X).__module__.split(".")[0] == "pandas" and hasattr(X, "columns")
 
 #: rows x draws handled per block when reducing predictions, to bound memory
 _BLOCK_CELLS = 1 << 22
@@ -66,6 +72,13 @@ _COMMON_DOC = """
         With ``n_iter="auto"``: stop after this many seconds (checked between chunks).
     check_every : int, default 100
         With ``n_iter="auto"``: sweeps between two convergence checks.
+    encoder : bayesfm.data.encoders.TableEncoder or None, default None
+        How a pandas DataFrame given to ``fit`` becomes a design matrix (None: ``TableEncoder()``:
+        categorical and string columns one-hot, numeric columns standardised, list-valued columns
+        normalised multi-hot, one hyperprior group per source column; integer id columns need
+        ``TableEncoder(categorical=["user", "item"])`` or a category dtype). The fitted copy is
+        ``encoder_``; predicting on a frame with unseen categories works (they contribute
+        nothing), and the feature names reach ``to_inference_data``.
     random_state : int, numpy SeedSequence, numpy Generator or None
         Seed. The chains' generators are spawned from it, so the same int gives the same draws
         bit for bit, whatever n_jobs is.
@@ -213,8 +226,34 @@ class BaseFM:
             raise NotFittedError(f"this {type(self).__name__} holds no posterior draws yet (the "
                                  f"fit was interrupted during burn-in); call sample_more(n)")
 
+    def _encode_for_fit(self, X, groups):
+        """X as a CSR matrix (a pandas DataFrame goes through a fitted ``TableEncoder``, whose
+        source columns become the default groups); returns (X, groups)."""
+        if _is_frame(X):
+            from bayesfm.data.encoders import TableEncoder
+
+            encoder = copy.deepcopy(self.encoder) if self.encoder is not None else TableEncoder()
+            if not hasattr(encoder, "fit_transform"):
+                raise TypeError(f"encoder must be a bayesfm.data.encoders.TableEncoder (or have "
+                                f"fit_transform/transform), got {type(encoder).__name__}")
+            Xr = check_matrix(encoder.fit_transform(X), "X")
+            if groups is None:
+                groups = list(encoder.groups_)
+            self.encoder_ = encoder
+            self.feature_names_in_ = np.asarray(encoder.feature_names_, dtype=object)
+            return Xr, groups
+        self.encoder_ = None
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return check_matrix(X, "X"), groups
+
     def _check_predict_X(self, X):
         self._check_fitted()
+        if _is_frame(X):
+            if getattr(self, "encoder_", None) is None:
+                raise TypeError(f"this {type(self).__name__} was fitted on a matrix; pass a "
+                                f"matrix with {self.n_features_in_} columns, not a DataFrame")
+            X = self.encoder_.transform(X)
         return check_matrix(X, "X", n_features=self.n_features_in_)
 
     # -- fitting ------------------------------------------------------------------------------

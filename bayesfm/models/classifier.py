@@ -39,7 +39,7 @@ class FMClassifier(BaseFM):
 
     def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
                  n_chains=4, n_jobs=None, progress=None, max_iter=5000, max_time=None,
-                 check_every=100, random_state=None):
+                 check_every=100, encoder=None, random_state=None):
         self.rank = rank
         self.n_iter = n_iter
         self.n_burn = n_burn
@@ -52,6 +52,7 @@ class FMClassifier(BaseFM):
         self.max_iter = max_iter
         self.max_time = max_time
         self.check_every = check_every
+        self.encoder = encoder
         self.random_state = random_state
 
     def fit(self, X, y, groups=None, client=None):
@@ -59,7 +60,7 @@ class FMClassifier(BaseFM):
 
         ``groups`` and ``client`` as in ``FMRegressor.fit``. Returns self."""
         self._check_params()
-        Xr = check_matrix(X, "X")
+        Xr, groups = self._encode_for_fit(X, groups)
         labels = check_labels(y, Xr.shape[0])
         classes = sorted_classes(labels)
         if classes.shape[0] != 2:
@@ -101,7 +102,7 @@ class FMClassifier(BaseFM):
     def score(self, X, y) -> float:
         """Accuracy of ``predict(X)``; every label of y must be one of classes_."""
         self._check_fitted()
-        Xr = check_matrix(X, "X", n_features=self.n_features_in_)
+        Xr = self._check_predict_X(X)
         cls = encode_labels(check_labels(y, Xr.shape[0]), self.classes_)
         return float(np.mean(self.classes_[cls] == self.predict(Xr)))
 

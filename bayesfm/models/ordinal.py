@@ -48,7 +48,7 @@ class FMOrdinalRegressor(BaseFM):
 
     def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
                  n_chains=4, n_jobs=None, progress=None, max_iter=5000, max_time=None,
-                 check_every=100, classes=None, random_state=None):
+                 check_every=100, encoder=None, classes=None, random_state=None):
         self.rank = rank
         self.n_iter = n_iter
         self.n_burn = n_burn
@@ -61,6 +61,7 @@ class FMOrdinalRegressor(BaseFM):
         self.max_iter = max_iter
         self.max_time = max_time
         self.check_every = check_every
+        self.encoder = encoder
         self.classes = classes
         self.random_state = random_state
 
@@ -87,7 +88,7 @@ class FMOrdinalRegressor(BaseFM):
 
         ``groups`` and ``client`` as in ``FMRegressor.fit``. Returns self."""
         _, _, _, _, _, priors = self._check_params()
-        Xr = check_matrix(X, "X")
+        Xr, groups = self._encode_for_fit(X, groups)
         labels = check_labels(y, Xr.shape[0])
         classes = self._resolve_classes(labels)
         if classes.shape[0] < 2:
@@ -164,7 +165,7 @@ class FMOrdinalRegressor(BaseFM):
     def score(self, X, y) -> float:
         """Accuracy of ``predict(X)``; every label of y must be one of classes_."""
         self._check_fitted()
-        Xr = check_matrix(X, "X", n_features=self.n_features_in_)
+        Xr = self._check_predict_X(X)
         cls = encode_labels(check_labels(y, Xr.shape[0]), self.classes_)
         return float(np.mean(self.classes_[cls] == self.predict(Xr)))
 

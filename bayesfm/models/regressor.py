@@ -47,7 +47,7 @@ class FMRegressor(BaseFM):
 
     def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
                  n_chains=4, n_jobs=None, progress=None, max_iter=5000, max_time=None,
-                 check_every=100, random_state=None):
+                 check_every=100, encoder=None, random_state=None):
         self.rank = rank
         self.n_iter = n_iter
         self.n_burn = n_burn
@@ -60,6 +60,7 @@ class FMRegressor(BaseFM):
         self.max_iter = max_iter
         self.max_time = max_time
         self.check_every = check_every
+        self.encoder = encoder
         self.random_state = random_state
 
     def fit(self, X, y, groups=None, client=None):
@@ -71,7 +72,7 @@ class FMRegressor(BaseFM):
         Returns self.
         """
         self._check_params()
-        Xr = check_matrix(X, "X")
+        Xr, groups = self._encode_for_fit(X, groups)
         yv = check_target(y, Xr.shape[0])
         gidx, labels = check_groups(groups, Xr.shape[1])
         y_mean = float(np.mean(yv))
@@ -136,7 +137,7 @@ class FMRegressor(BaseFM):
 
     def score(self, X, y) -> float:
         """Coefficient of determination R^2 of ``predict(X)`` against y."""
-        yv = check_target(y, check_matrix(X, "X").shape[0])
+        yv = check_target(y, self._check_predict_X(X).shape[0])
         resid = yv - self.predict(X)
         ss = np.sum((yv - yv.mean()) ** 2)
         return float(1 - np.sum(resid**2) / ss) if ss > 0 else float("nan")

@@ -1,0 +1,75 @@
+"""fit(df, y) with a pandas DataFrame: encoded once, stored, used at predict time."""
+
+import numpy as np
+import pytest
+
+from bayesfm import FMClassifier, FMRegressor
+from bayesfm.data.encoders import TableEncoder
+
+pd = pytest.importorskip("pandas")
+
+KW = dict(rank=2, n_iter=40, n_burn=10, n_chains=1, n_jobs=1, random_state=0)
+
+
+def _frame(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    genres = ["Action", "Comedy", "Drama", "Horror"]
+    df = pd.DataFrame({
+        "user": rng.integers(1, 30, n),
+        "item": [f"m{i}" for i in rng.integers(0, 20, n)],
+        "age": rng.normal(35, 10, n),
+        "genres": [list(rng.choice(genres, rng.integers(0, 3), replace=False)) for _ in range(n)],
+    })
+    y = 0.1 * df["age"].to_numpy() + (df["user"].to_numpy() % 3) + rng.normal(size=n)
+    return df, y
+
+
+def test_fit_frame_equals_fit_on_the_encoded_matrix():
+    df, y = _frame()
+    encoder = TableEncoder(categorical=["user"])
+    model = FMRegressor(encoder=encoder, **KW).fit(df, y)
+    assert model.encoder is encoder and model.encoder_ is not encoder   # the param is not fitted
+    X = TableEncoder(categorical=["user"]).fit_transform(df)
+    ref = FMRegressor(**KW).fit(X, y, groups=list(model.encoder_.groups_))
+    assert np.array_equal(model.V_, ref.V_)
+    assert model.groups_ == ["user", "item", "age", "genres"]
+    np.testing.assert_array_equal(model.predict(df), ref.predict(X))
+    np.testing.assert_array_equal(model.predict(X), ref.predict(X))   # a matrix still works
+    assert model.feature_names_in_[0] == "user=1" and "age" in list(model.feature_names_in_)
+
+
+def test_unseen_categories_contribute_nothing():
+    df, y = _frame()
+    model = FMRegressor(encoder=TableEncoder(categorical=["user"]), **KW).fit(df, y)
+    new = df.iloc[:5].copy()
+    new["item"] = "never-seen"
+    new["genres"] = [["Western"]] * 5
+    known = df.iloc[:5].copy()
+    known["item"] = None        # a missing category also contributes nothing
+    known["genres"] = [[]] * 5
+    np.testing.assert_allclose(model.predict(new), model.predict(known))
+    # columns in another order, plus an extra column, are fine
+    shuffled = df.iloc[:5][["genres", "age", "item", "user"]].assign(extra=1)
+    np.testing.assert_array_equal(model.predict(shuffled), model.predict(df.iloc[:5]))
+
+
+def test_feature_names_reach_arviz():
+    df, y = _frame()
+    model = FMRegressor(encoder=TableEncoder(categorical=["user"]), **KW).fit(df, y)
+    idata = model.to_inference_data()
+    names = list(idata.posterior.coords["feature"].values)
+    assert names == list(model.feature_names_in_)
+    assert list(idata.posterior.coords["group"].values) == ["user", "item", "age", "genres"]
+
+
+def test_classifier_on_a_frame_and_errors():
+    df, y = _frame()
+    clf = FMClassifier(**KW).fit(df, y > np.median(y))
+    assert clf.predict_proba(df.iloc[:7]).shape == (7, 2)
+    with pytest.raises(ValueError, match="age"):
+        clf.predict(df.drop(columns=["age"]))
+    reg = FMRegressor(**KW).fit(np.ones((10, 3)), np.arange(10.0))
+    with pytest.raises(TypeError, match="DataFrame"):
+        reg.predict(df)
+    with pytest.raises(TypeError, match="encoder"):
+        FMRegressor(encoder="one-hot", **KW).fit(df, y)
