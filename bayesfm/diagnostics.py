@@ -262,8 +262,17 @@ def constant_sum_groups(model) -> list:
     data = model._data
     G = data.n_groups
     sums = np.zeros((data.n_rows, G))
-    rows = np.repeat(np.arange(data.n_rows), np.diff(data.r_indptr))
-    np.add.at(sums, (rows, data.gidx[data.r_indices]), data.r_data)
+    if hasattr(data, "psi"):                      # relational: direct part + block rows
+        cols = np.repeat(np.arange(data.p0), np.diff(data.indptr))
+        np.add.at(sums, (data.indices, data.gidx[cols]), data.data)
+        block_sums = np.zeros((data.counts.shape[0], G))
+        bcols = np.repeat(np.arange(data.bc_indptr.shape[0] - 1), np.diff(data.bc_indptr))
+        np.add.at(block_sums, (data.bc_indices, data.gidx[data.p0 + bcols]), data.bc_data)
+        for b in range(data.psi.shape[0]):
+            sums += block_sums[data.psi[b]]
+    else:
+        rows = np.repeat(np.arange(data.n_rows), np.diff(data.r_indptr))
+        np.add.at(sums, (rows, data.gidx[data.r_indices]), data.r_data)
     out = []
     for g in range(G):
         col = sums[:, g]

@@ -35,9 +35,10 @@ def _kept_sweeps(model):
 
 
 def _training_matrix(model):
-    data = model._data
-    return sp.csr_matrix((data.r_data, data.r_indices, data.r_indptr),
-                         shape=(data.n_rows, data.n_features))
+    X = model._train_X
+    if hasattr(X, "expand"):           # relational: predicted without expanding
+        return model._check_predict_X(X)
+    return sp.csr_matrix(X)
 
 
 def _pointwise(model, Xr, yobs, rng, want_pp):

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["RatingsData", "find_movielens_100k", "load_movielens_100k", "DATA_ENV"]
+__all__ = ["RatingsData", "RelationalRatings", "find_movielens_100k", "load_movielens_100k",
+           "DATA_ENV"]
 
 DATA_ENV = "BAYESFM_DATA"
 N_USERS = 943
@@ -76,17 +77,131 @@ def _ids_design(ratings: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((np.ones(2 * n), indices, indptr), shape=(n, N_USERS + N_ITEMS))
 
 
-def load_movielens_100k(path=None, split: str = "u1") -> RatingsData:
-    """Load a predefined split (u1..u5, ua, ub) as user one-hot + item one-hot matrices.
+@dataclass
+class RelationalRatings:
+    """A split in relational form (``bayesfm.data.relational.RelationalData`` for train and
+    test): a user block and an item block, each row holding the entity's one-hot id, its side
+    information and its implicit feedback; ``feature_names`` and ``groups`` (one label per
+    feature: user, user_age, user_gender, user_occupation, user_zip, user_implicit, item,
+    item_genre, item_year, item_implicit)."""
 
-    Columns 0..942 are users 1..943 (group "user"), columns 943..2624 items 1..1682
-    (group "item").
+    X_train: object
+    y_train: np.ndarray
+    X_test: object
+    y_test: np.ndarray
+    groups: np.ndarray
+    feature_names: np.ndarray
+
+
+def _one_hot(codes: np.ndarray, n_cols: int) -> sp.csr_matrix:
+    n = codes.shape[0]
+    return sp.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, n_cols))
+
+
+def _codes(values):
+    uniq, inv = np.unique(np.asarray(values), return_inverse=True)
+    return inv, [str(u) for u in uniq]
+
+
+def _implicit(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> sp.csr_matrix:
+    """Normalised multi-hot: row r holds 1/sqrt(|N(r)|) for each distinct c in N(r) (the
+    SVD++ normalisation of Koren 2008, as libFM's and myFM's implicit-feedback examples)."""
+    M = sp.csr_matrix((np.ones(rows.shape[0]), (rows, cols)), shape=(n_rows, n_cols))
+    M.sum_duplicates()
+    M.data[:] = 1.0
+    counts = np.asarray(M.sum(axis=1)).ravel()
+    scale = np.divide(1.0, np.sqrt(counts), out=np.zeros_like(counts), where=counts > 0)
+    return sp.csr_matrix(sp.diags(scale) @ M)
+
+
+def _side_blocks(root: Path, train: np.ndarray, side_info: bool, implicit: bool):
+    """User and item block matrices with their feature names and group labels."""
+    from bayesfm.data.relational import RelationBlock  # noqa: F401  (documented pairing)
+
+    u_parts = [sp.identity(N_USERS, format="csr")]
+    u_names = [f"user={u}" for u in range(1, N_USERS + 1)]
+    u_groups = ["user"] * N_USERS
+    i_parts = [sp.identity(N_ITEMS, format="csr")]
+    i_names = [f"item={i}" for i in range(1, N_ITEMS + 1)]
+    i_groups = ["item"] * N_ITEMS
+    if side_info:
+        users = [line.split("|") for line in
+                 (root / "u.user").read_text(encoding="latin-1").splitlines() if line]
+        if len(users) != N_USERS:
+            raise ValueError(f"{root / 'u.user'}: expected {N_USERS} users, got {len(users)}")
+        age = np.array([int(u[1]) for u in users])
+        bins = np.digitize(age, [18, 25, 35, 45, 50, 56])
+        for label, values in (("user_age", [f"age<{[18, 25, 35, 45, 50, 56, 999][b]}"
+                                            for b in bins]),
+                              ("user_gender", [u[2] for u in users]),
+                              ("user_occupation", [u[3] for u in users]),
+                              ("user_zip", [u[4][:1] for u in users])):
+            codes, cats = _codes(values)
+            u_parts.append(_one_hot(codes, len(cats)))
+            u_names += [f"{label}={c}" for c in cats]
+            u_groups += [label] * len(cats)
+        items = [line.split("|") for line in
+                 (root / "u.item").read_text(encoding="latin-1").splitlines() if line]
+        if len(items) != N_ITEMS:
+            raise ValueError(f"{root / 'u.item'}: expected {N_ITEMS} items, got {len(items)}")
+        genres = np.array([[int(g) for g in it[5:24]] for it in items], dtype=np.float64)
+        gsum = genres.sum(axis=1, keepdims=True)
+        genres = np.divide(genres, gsum, out=np.zeros_like(genres), where=gsum > 0)
+        i_parts.append(sp.csr_matrix(genres))
+        i_names += [f"item_genre={g}" for g in range(19)]
+        i_groups += ["item_genre"] * 19
+        years = [it[2][-4:] if it[2] else "" for it in items]
+        decade = [f"{y[:3]}0s" if y.isdigit() else "unknown" for y in years]
+        codes, cats = _codes(decade)
+        i_parts.append(_one_hot(codes, len(cats)))
+        i_names += [f"item_year={c}" for c in cats]
+        i_groups += ["item_year"] * len(cats)
+    if implicit:
+        users, items = train[:, 0] - 1, train[:, 1] - 1
+        u_parts.append(_implicit(users, items, N_USERS, N_ITEMS))
+        u_names += [f"user_implicit=item{i}" for i in range(1, N_ITEMS + 1)]
+        u_groups += ["user_implicit"] * N_ITEMS
+        i_parts.append(_implicit(items, users, N_ITEMS, N_USERS))
+        i_names += [f"item_implicit=user{u}" for u in range(1, N_USERS + 1)]
+        i_groups += ["item_implicit"] * N_USERS
+    U = sp.hstack(u_parts, format="csr")
+    Itm = sp.hstack(i_parts, format="csr")
+    return U, Itm, u_names + i_names, u_groups + i_groups
+
+
+def load_movielens_100k(path=None, split: str = "u1", side_info: bool = False,
+                        implicit: bool = False):
+    """Load a predefined split (u1..u5, ua, ub).
+
+    With ``side_info`` and ``implicit`` both False (the default): user one-hot + item one-hot
+    CSR matrices in a ``RatingsData`` (columns 0..942 users 1..943, group "user"; 943..2624 items
+    1..1682, group "item").
+
+    With either True: a ``RelationalRatings`` whose X are ``RelationalData`` with a user block
+    (one-hot id; with ``side_info`` age bracket, gender, occupation and first zip digit one-hot;
+    with ``implicit`` the items the user rated in the training split, each 1/sqrt|N(u)|) and an item
+    block (one-hot id; genres normalised to sum 1 and release decade; the users who rated the
+    item in the training split, each 1/sqrt|N(i)|). Implicit feedback comes from the training split
+    only, so nothing of the test split is used.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     root = find_movielens_100k(path)
     train = _read_ratings(root / f"{split}.base")
     test = _read_ratings(root / f"{split}.test")
+    if side_info or implicit:
+        from bayesfm.data.relational import RelationalData, RelationBlock
+
+        U, Itm, names, groups = _side_blocks(root, train, side_info, implicit)
+
+        def relational(r):
+            return RelationalData(None, [RelationBlock(U, r[:, 0] - 1, "user_block"),
+                                         RelationBlock(Itm, r[:, 1] - 1, "item_block")])
+
+        return RelationalRatings(
+            X_train=relational(train), y_train=train[:, 2].astype(np.float64),
+            X_test=relational(test), y_test=test[:, 2].astype(np.float64),
+            groups=np.array(groups), feature_names=np.array(names))
     groups = np.array(["user"] * N_USERS + ["item"] * N_ITEMS)
     names = np.array([f"user={u}" for u in range(1, N_USERS + 1)]
                      + [f"item={i}" for i in range(1, N_ITEMS + 1)])

@@ -17,18 +17,53 @@ import time
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 
 from bayesfm.atomic import atomic_write, atomic_write_path
+from bayesfm.data.relational import RelationalData
 from bayesfm.data.validation import check_matrix
 from bayesfm.exceptions import NotFittedError
 from bayesfm.priors import Priors
 from bayesfm.progress import ProgressBar
 from bayesfm.sampler.chain import new_chain
 from bayesfm.sampler.kernels import predict_draws_csr
+from bayesfm.sampler.relational import relational_predict_draws
 from bayesfm.sampler.parallel import active_dask_client, resolve_n_jobs, run_chains
-from bayesfm.sampler.state import FMData
+from bayesfm.sampler.state import FMData, RelationalFMData
 
 __all__ = ["BaseFM", "load"]
+
+
+class _RelationalRows:
+    """Rows start..stop-1 of a RelationalData, in the form the prediction kernel reads; sliced
+    like a matrix by ``_blocks`` (no expansion)."""
+
+    def __init__(self, rel, start=0, stop=None, arrays=None):
+        if arrays is None:
+            D, mats, idx = rel.parts()
+            D = sp.csr_matrix(D)
+            D.sort_indices()
+            stacked = sp.block_diag(mats, format="csr") if mats else sp.csr_matrix((0, 0))
+            roff = np.concatenate([[0], np.cumsum([M.shape[0] for M in mats])]).astype(np.int64)
+            psi = np.zeros((len(mats), D.shape[0]), dtype=np.int64)
+            for b, index in enumerate(idx):
+                psi[b] = index + roff[b]
+            arrays = (D.indptr.astype(np.int64), D.indices.astype(np.int64), D.data,
+                      stacked.indptr.astype(np.int64), stacked.indices.astype(np.int64),
+                      stacked.data.astype(np.float64), psi, int(D.shape[1]))
+        self.arrays = arrays
+        self.n_rows = rel.n_rows if rel is not None else None
+        self.start = start
+        self.stop = self.n_rows if stop is None else stop
+        self.shape = (self.stop - self.start, rel.n_features if rel is not None else None)
+
+    def __getitem__(self, rows):
+        start, stop, _ = rows.indices(self.shape[0])
+        sub = _RelationalRows.__new__(_RelationalRows)
+        sub.arrays, sub.n_rows = self.arrays, self.n_rows
+        sub.start, sub.stop = self.start + start, self.start + stop
+        sub.shape = (stop - start, self.shape[1])
+        return sub
 
 
 def _is_frame(X) -> bool:
@@ -72,6 +107,8 @@ _COMMON_DOC = """
         With ``n_iter="auto"``: stop after this many seconds (checked between chunks).
     check_every : int, default 100
         With ``n_iter="auto"``: sweeps between two convergence checks.
+    (X may also be a ``bayesfm.data.relational.RelationalData``: repeated blocks given once,
+    never expanded by the sampler; its block names are the default groups.)
     encoder : bayesfm.data.encoders.TableEncoder or None, default None
         How a pandas DataFrame given to ``fit`` becomes a design matrix (None: ``TableEncoder()``:
         categorical and string columns one-hot, numeric columns standardised, list-valued columns
@@ -229,6 +266,9 @@ class BaseFM:
     def _encode_for_fit(self, X, groups):
         """X as a CSR matrix (a pandas DataFrame goes through a fitted ``TableEncoder``, whose
         source columns become the default groups); returns (X, groups)."""
+        if isinstance(X, RelationalData):
+            self.encoder_ = None
+            return X, (X.default_groups() if groups is None else groups)
         if _is_frame(X):
             from bayesfm.data.encoders import TableEncoder
 
@@ -249,6 +289,13 @@ class BaseFM:
 
     def _check_predict_X(self, X):
         self._check_fitted()
+        if isinstance(X, _RelationalRows):
+            return X
+        if isinstance(X, RelationalData):
+            if X.n_features != self.n_features_in_:
+                raise ValueError(f"X has {X.n_features} features but the estimator was fitted "
+                                 f"with {self.n_features_in_}")
+            return _RelationalRows(X)
         if _is_frame(X):
             if getattr(self, "encoder_", None) is None:
                 raise TypeError(f"this {type(self).__name__} was fitted on a matrix; pass a "
@@ -260,7 +307,10 @@ class BaseFM:
     def _fit(self, Xr, gidx, group_labels, client=None):
         """Start the chains on the prepared data and run them (the common part of ``fit``)."""
         rank, n_iter, n_burn, thin, init_scale, priors = self._check_params()
-        data = FMData.from_matrix(Xr, gidx)
+        if isinstance(Xr, RelationalData):
+            data = RelationalFMData.from_parts(*Xr.parts(), gidx)
+        else:
+            data = FMData.from_matrix(Xr, gidx)
         chains = [new_chain(data, self._new_likelihood(), rank, seed, init_scale, n_burn, thin)
                   for seed in self._chain_seeds()]
         rng = np.random.default_rng(0)
@@ -268,7 +318,8 @@ class BaseFM:
                                   replace=False))
         self._data = data
         self._chains = chains
-        self._diag_X = Xr[rows]
+        self._diag_X = Xr.expand(rows) if isinstance(Xr, RelationalData) else Xr[rows]
+        self._train_X = Xr
         self.diagnostic_rows_ = rows
         self.priors_ = priors
         self.groups_ = group_labels
@@ -423,6 +474,10 @@ class BaseFM:
 
     def _draws_csr(self, Xr) -> np.ndarray:
         out = np.empty((self.w0_.shape[0], Xr.shape[0]))
+        if isinstance(Xr, _RelationalRows):
+            relational_predict_draws(*Xr.arrays, Xr.start, Xr.stop, self.w0_, self.w_,
+                                     self.V_, out)
+            return out
         predict_draws_csr(Xr.indptr.astype(np.int64), Xr.indices.astype(np.int64), Xr.data,
                           Xr.shape[0], self.w0_, self.w_, self.V_, out)
         return out

@@ -16,7 +16,8 @@ import numpy as np
 from bayesfm.priors import Priors
 from bayesfm.sampler import conditionals
 from bayesfm.sampler.kernels import gibbs_sweep, recompute_cache
-from bayesfm.sampler.state import FMData, FMState
+from bayesfm.sampler.relational import relational_recompute, relational_sweep
+from bayesfm.sampler.state import FMData, FMState, RelationalFMData
 from bayesfm.sampler.storage import DrawStore
 
 __all__ = ["init_state", "step", "run_chain", "SweepNoise"]
@@ -43,8 +44,13 @@ def init_state(data: FMData, y: np.ndarray, rank: int, rng: np.random.Generator,
     return state
 
 
-def refresh_cache(data: FMData, y: np.ndarray, state: FMState) -> None:
+def refresh_cache(data, y: np.ndarray, state: FMState) -> None:
     """Recompute ``state.e`` and ``state.q`` exactly from the parameters."""
+    if isinstance(data, RelationalFMData):
+        relational_recompute(data.indptr, data.indices, data.data, data.bc_indptr,
+                             data.bc_indices, data.bc_data, data.psi, data.p0, data.counts, y,
+                             state.w0, state.w, state.Vt, state.e, state.q)
+        return
     recompute_cache(data.r_indptr, data.r_indices, data.r_data, y, state.w0, state.w, state.Vt,
                     state.e, state.q)
 
@@ -85,14 +91,19 @@ def step(data: FMData, y: np.ndarray, state: FMState, priors: Priors, rng: np.ra
     g_lamw = g[1:1 + G]
     g_lamv = g[1 + G:].reshape(k, G)
     refresh_cache(data, y, state)
-    w0, alpha = gibbs_sweep(
-        data.indptr, data.indices, data.data, data.colsq, data.gidx, data.gsize,
-        state.e, state.q, state.w0, state.w, state.Vt, state.alpha,
-        state.mu_w, state.lam_w, state.mu_v, state.lam_v,
-        priors.a0, priors.b0, priors.b_lambda, priors.c0, priors.mu0, priors.m0, priors.lambda0,
-        z[0], z_w, z_v, z_muw, z_muv, g[0], g_lamw, g_lamv,
-        sample_alpha, sample_hyper,
-    )
+    params = (state.e, state.q, state.w0, state.w, state.Vt, state.alpha,
+              state.mu_w, state.lam_w, state.mu_v, state.lam_v,
+              priors.a0, priors.b0, priors.b_lambda, priors.c0, priors.mu0, priors.m0,
+              priors.lambda0, z[0], z_w, z_v, z_muw, z_muv, g[0], g_lamw, g_lamv,
+              sample_alpha, sample_hyper)
+    if isinstance(data, RelationalFMData):
+        w0, alpha = relational_sweep(
+            data.indptr, data.indices, data.data, data.bc_indptr, data.bc_indices, data.bc_data,
+            data.psi, data.roff, data.foff, data.counts, data.p0, data.colsq, data.gidx,
+            data.gsize, *params)
+    else:
+        w0, alpha = gibbs_sweep(data.indptr, data.indices, data.data, data.colsq, data.gidx,
+                                data.gsize, *params)
     state.w0 = float(w0)
     state.alpha = float(alpha)
     return state

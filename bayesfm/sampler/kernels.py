@@ -95,6 +95,79 @@ def _hyper_update(theta, gidx, gsize, mu, lam, c0, mu0, b_lam, g_lam, z_mu):
 
 
 @njit(cache=True)
+def _alpha_and_w0(e, w0, alpha, a0, b0, m0, lam0, z_w0, g_alpha, sample_alpha):
+    """Draw alpha (if sampled) and w0; updates ``e`` in place; returns (w0, alpha)."""
+    n = e.shape[0]
+    if sample_alpha:
+        sse = 0.0
+        for i in range(n):
+            sse += e[i] * e[i]
+        alpha = g_alpha / (0.5 * (b0 + sse))
+    se = 0.0
+    for i in range(n):
+        se += e[i]
+    prec = alpha * n + lam0
+    mean = (alpha * (se + n * w0) + lam0 * m0) / prec
+    w0_new = mean + z_w0 / math.sqrt(prec)
+    d = w0_new - w0
+    for i in range(n):
+        e[i] -= d
+    return w0_new, alpha
+
+
+@njit(cache=True)
+def _linear_columns(indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w, j0, j1):
+    """Draw w_j for the CSC columns j0..j1-1 (rows of X), updating ``e`` after each draw."""
+    for j in range(j0, j1):
+        g = gidx[j]
+        start = indptr[j]
+        stop = indptr[j + 1]
+        s = 0.0
+        for idx in range(start, stop):
+            s += data[idx] * e[indices[idx]]
+        wj = w[j]
+        prec = alpha * colsq[j] + lam_w[g]
+        mean = (alpha * (s + wj * colsq[j]) + lam_w[g] * mu_w[g]) / prec
+        wn = mean + z_w[j] / math.sqrt(prec)
+        d = wn - wj
+        if d != 0.0:
+            for idx in range(start, stop):
+                e[indices[idx]] -= d * data[idx]
+        w[j] = wn
+
+
+@njit(cache=True)
+def _factor_columns(indptr, indices, data, gidx, e, qf, vf, zf, alpha, mu_vf, lam_vf, j0, j1):
+    """Draw v_jf of one factor f for the CSC columns j0..j1-1, updating ``e`` and ``qf``."""
+    for j in range(j0, j1):
+        g = gidx[j]
+        start = indptr[j]
+        stop = indptr[j + 1]
+        v = vf[j]
+        shh = 0.0
+        she = 0.0
+        for idx in range(start, stop):
+            i = indices[idx]
+            x = data[idx]
+            h = x * (qf[i] - v * x)
+            shh += h * h
+            she += h * e[i]
+        lam = lam_vf[g]
+        prec = alpha * shh + lam
+        mean = (alpha * (she + v * shh) + lam * mu_vf[g]) / prec
+        vn = mean + zf[j] / math.sqrt(prec)
+        d = vn - v
+        if d != 0.0:
+            for idx in range(start, stop):
+                i = indices[idx]
+                x = data[idx]
+                h = x * (qf[i] - v * x)
+                e[i] -= d * h
+                qf[i] += d * x
+        vf[j] = vn
+
+
+@njit(cache=True)
 def gibbs_sweep(
     indptr, indices, data, colsq, gidx, gsize,
     e, q, w0, w, Vt, alpha, mu_w, lam_w, mu_v, lam_v,
@@ -113,84 +186,19 @@ def gibbs_sweep(
     shapes given by ``bayesfm.sampler.conditionals``. ``sample_alpha`` / ``sample_hyper`` hold
     alpha / the group hyperparameters fixed when False (probit models, closed-form tests).
     """
-    n = e.shape[0]
     p = w.shape[0]
     k = Vt.shape[0]
-
-    # noise precision
-    if sample_alpha:
-        sse = 0.0
-        for i in range(n):
-            sse += e[i] * e[i]
-        alpha = g_alpha / (0.5 * (b0 + sse))
-
-    # global bias, prior Normal(m0, 1/lam0)
-    se = 0.0
-    for i in range(n):
-        se += e[i]
-    prec = alpha * n + lam0
-    mean = (alpha * (se + n * w0) + lam0 * m0) / prec
-    w0_new = mean + z_w0 / math.sqrt(prec)
-    d = w0_new - w0
-    for i in range(n):
-        e[i] -= d
-    w0 = w0_new
-
-    # linear weights
+    w0, alpha = _alpha_and_w0(e, w0, alpha, a0, b0, m0, lam0, z_w0, g_alpha, sample_alpha)
     if sample_hyper:
         _hyper_update(w, gidx, gsize, mu_w, lam_w, c0, mu0, b_lam, g_lamw, z_muw)
-    for j in range(p):
-        g = gidx[j]
-        start = indptr[j]
-        stop = indptr[j + 1]
-        s = 0.0
-        for idx in range(start, stop):
-            s += data[idx] * e[indices[idx]]
-        wj = w[j]
-        prec = alpha * colsq[j] + lam_w[g]
-        mean = (alpha * (s + wj * colsq[j]) + lam_w[g] * mu_w[g]) / prec
-        wn = mean + z_w[j] / math.sqrt(prec)
-        d = wn - wj
-        if d != 0.0:
-            for idx in range(start, stop):
-                e[indices[idx]] -= d * data[idx]
-        w[j] = wn
-
-    # latent factors
+    _linear_columns(indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w, 0, p)
     if sample_hyper:
         for f in range(k):
             _hyper_update(Vt[f], gidx, gsize, mu_v[:, f], lam_v[:, f], c0, mu0, b_lam,
                           g_lamv[f], z_muv[f])
     for f in range(k):
-        qf = q[f]
-        vf = Vt[f]
-        zf = z_v[f]
-        for j in range(p):
-            g = gidx[j]
-            start = indptr[j]
-            stop = indptr[j + 1]
-            v = vf[j]
-            shh = 0.0
-            she = 0.0
-            for idx in range(start, stop):
-                i = indices[idx]
-                x = data[idx]
-                h = x * (qf[i] - v * x)
-                shh += h * h
-                she += h * e[i]
-            lam = lam_v[g, f]
-            prec = alpha * shh + lam
-            mean = (alpha * (she + v * shh) + lam * mu_v[g, f]) / prec
-            vn = mean + zf[j] / math.sqrt(prec)
-            d = vn - v
-            if d != 0.0:
-                for idx in range(start, stop):
-                    i = indices[idx]
-                    x = data[idx]
-                    h = x * (qf[i] - v * x)
-                    e[i] -= d * h
-                    qf[i] += d * x
-            vf[j] = vn
+        _factor_columns(indptr, indices, data, gidx, e, q[f], Vt[f], z_v[f], alpha,
+                        mu_v[:, f], lam_v[:, f], 0, p)
     return w0, alpha
 
 

@@ -121,3 +121,90 @@ class FMState:
             value = getattr(self, f.name)
             out[f.name] = value.copy() if isinstance(value, np.ndarray) else value
         return FMState(**out)
+
+
+@dataclass(frozen=True)
+class RelationalFMData:
+    """A relational design prepared for the sweep (see ``bayesfm.data.relational``).
+
+    Features are the direct columns (0..p0-1) then every block's columns. Block rows of all
+    blocks are numbered together (``roff[b]`` is block b's first); ``psi`` (B, n) gives each
+    observation's global block row per block, ``counts`` (M,) how many observations use a block
+    row. Direct part: CSC (``indptr``, ``indices``, ``data``) over rows; block part: CSC over block
+    rows (``bc_*``, p - p0 columns) and CSR (``br_*``, block-feature indices 0..p-p0-1).
+    ``colsq[j]`` is the sum over observations of x_ij^2 in the full design.
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    bc_indptr: np.ndarray
+    bc_indices: np.ndarray
+    bc_data: np.ndarray
+    br_indptr: np.ndarray
+    br_indices: np.ndarray
+    br_data: np.ndarray
+    psi: np.ndarray
+    roff: np.ndarray
+    foff: np.ndarray
+    counts: np.ndarray
+    colsq: np.ndarray
+    gidx: np.ndarray
+    gsize: np.ndarray
+    n_rows: int
+    n_features: int
+    p0: int
+
+    @property
+    def n_groups(self) -> int:
+        return int(self.gsize.shape[0])
+
+    @classmethod
+    def from_parts(cls, direct, blocks, indices, gidx) -> "RelationalFMData":
+        """From the direct matrix (n x p0), block matrices (m_b x p_b) and indices (n,) each."""
+        D = sp.csc_matrix(direct, dtype=np.float64, copy=True)
+        D.sum_duplicates()
+        D.sort_indices()
+        n, p0 = D.shape
+        mats = [sp.csr_matrix(M, dtype=np.float64) for M in blocks]
+        Bstack = sp.block_diag(mats, format="csr") if mats else sp.csr_matrix((0, 0))
+        Bstack.sum_duplicates()
+        Bstack.sort_indices()
+        Bc = Bstack.tocsc()
+        Bc.sort_indices()
+        roff = np.concatenate([[0], np.cumsum([M.shape[0] for M in mats])]).astype(np.int64)
+        foff = np.concatenate([[0], np.cumsum([M.shape[1] for M in mats])]).astype(np.int64)
+        psi = np.zeros((len(mats), n), dtype=np.int64)
+        for b, index in enumerate(indices):
+            psi[b] = np.asarray(index, dtype=np.int64) + roff[b]
+        M_total = int(roff[-1])
+        counts = np.zeros(M_total)
+        for b in range(len(mats)):
+            counts += np.bincount(psi[b], minlength=M_total)
+        p = p0 + int(foff[-1])
+        gidx = np.ascontiguousarray(gidx, dtype=np.int64)
+        if gidx.shape != (p,):
+            raise ValueError(f"gidx must have shape ({p},), got {gidx.shape}")
+        G = int(gidx.max()) + 1 if p else 1
+        gsize = np.bincount(gidx, minlength=G).astype(np.float64)
+        if np.any(gsize == 0):
+            raise ValueError("every group index in 0..G-1 must have at least one feature")
+        colsq = np.zeros(p)
+        colsq[:p0] = np.asarray(D.multiply(D).sum(axis=0)).ravel()
+        sq = Bc.multiply(Bc).tocsc()
+        for jb in range(Bc.shape[1]):
+            lo, hi = sq.indptr[jb], sq.indptr[jb + 1]
+            colsq[p0 + jb] = float(np.dot(sq.data[lo:hi], counts[sq.indices[lo:hi]]))
+        return cls(
+            indptr=np.ascontiguousarray(D.indptr, dtype=np.int64),
+            indices=np.ascontiguousarray(D.indices, dtype=np.int64),
+            data=np.ascontiguousarray(D.data, dtype=np.float64),
+            bc_indptr=np.ascontiguousarray(Bc.indptr, dtype=np.int64),
+            bc_indices=np.ascontiguousarray(Bc.indices, dtype=np.int64),
+            bc_data=np.ascontiguousarray(Bc.data, dtype=np.float64),
+            br_indptr=np.ascontiguousarray(Bstack.indptr, dtype=np.int64),
+            br_indices=np.ascontiguousarray(Bstack.indices, dtype=np.int64),
+            br_data=np.ascontiguousarray(Bstack.data, dtype=np.float64),
+            psi=psi, roff=roff, foff=foff, counts=counts, colsq=colsq, gidx=gidx,
+            gsize=gsize, n_rows=int(n), n_features=int(p), p0=int(p0),
+        )

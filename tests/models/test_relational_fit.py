@@ -1,0 +1,43 @@
+"""Estimators on RelationalData: the same draws as on the expanded matrix, and every feature
+(prediction, diagnostics, ArviZ) works on it."""
+
+import numpy as np
+
+from bayesfm import FMOrdinalRegressor, FMRegressor
+from tests.sampler.test_relational import _design
+
+KW = dict(rank=3, n_iter=60, n_burn=20, n_chains=2, n_jobs=1, random_state=3)
+
+
+def test_fit_on_relational_equals_fit_on_expanded():
+    rel, y = _design(seed=7)
+    groups = rel.default_groups()
+    a = FMRegressor(**KW).fit(rel, y)
+    b = FMRegressor(**KW).fit(rel.expand(), y, groups=groups)
+    assert a.groups_ == ["direct", "u", "i"]
+    for name in a.draws_:
+        np.testing.assert_allclose(a.draws_[name], b.draws_[name], rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(a.predict(rel), b.predict(rel.expand()), atol=1e-8)
+    np.testing.assert_allclose(a.predict_interval(rel), b.predict_interval(rel.expand()),
+                               atol=1e-7)
+
+
+def test_relational_ordinal_diagnostics_and_arviz():
+    rel, y = _design(seed=8)
+    cls = np.digitize(y, [-0.5, 0.5])
+    model = FMOrdinalRegressor(**KW).fit(rel, cls)
+    assert model.predict_proba(rel).shape == (rel.n_rows, 3)
+    report = model.diagnose()
+    assert "yhat" in report.blocks
+    idata = model.to_inference_data()
+    assert idata.sample_stats["train_log_likelihood"].shape == (2, 40)
+
+
+def test_scores_and_intervals_on_relational_rows():
+    rel, y = _design(seed=9)
+    model = FMRegressor(**KW).fit(rel, y)
+    assert np.isfinite(model.score(rel, y))
+    np.testing.assert_allclose(model.predict_draws(rel), model.predict_draws(rel.expand()),
+                               atol=1e-10)
+    ll = model.to_inference_data(log_likelihood=True).log_likelihood["y"]
+    assert ll.shape == (2, 40, rel.n_rows)
