@@ -37,6 +37,7 @@ test-fast: $(VENV)/.installed-test
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_regression.py
 	$(BIN)/python benchmarks/bench_classification.py
+	$(BIN)/python benchmarks/bench_relational.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

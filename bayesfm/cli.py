@@ -102,7 +102,10 @@ def _parser():
     pred.add_argument("--target", default="rating")
     pred.add_argument("--level", type=_level, default=0.9)
 
-    sub.add_parser("demo", help="a small end-to-end fit (MovieLens-100k if found, else simulated)")
+    demo = sub.add_parser("demo",
+                          help="a small end-to-end fit (MovieLens-100k if found, else simulated)")
+    demo.add_argument("--download", action="store_true",
+                      help="fetch MovieLens-100k into the cache when it is not found")
     return parser
 
 
@@ -298,7 +301,7 @@ def main(argv=None) -> int:
             return _cmd_predict(args, sys.stdout)
         from bayesfm.demo import main as demo
 
-        return demo()
+        return demo(download=args.download)
     except InputError as exc:
         print(f"bayesfm: error: {exc}", file=sys.stderr)
         return 1

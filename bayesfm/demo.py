@@ -34,15 +34,16 @@ def simulated_ratings(n_users=300, n_items=200, n_ratings=20000, rank=3, seed=0)
     return X[:cut], y[:cut], X[cut:], y[cut:], groups
 
 
-def main(argv=None) -> int:
+def main(argv=None, download: bool = False) -> int:
     try:
         from bayesfm.datasets import load_movielens_100k
 
-        d = load_movielens_100k(split="u1")
+        d = load_movielens_100k(split="u1", side_info=False, implicit=False,
+                                download=download)
         source = "MovieLens-100k, split u1 (user + item one-hot)"
         Xtr, ytr, Xte, yte, groups = d.X_train, d.y_train, d.X_test, d.y_test, d.groups
         rank, n_iter = 10, 200
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         source = f"simulated ratings ({exc})"
         Xtr, ytr, Xte, yte, groups = simulated_ratings()
         rank, n_iter = 4, 200

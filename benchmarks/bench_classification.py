@@ -193,7 +193,8 @@ def build_cases(args) -> list[dict]:
     cases = []
     ml = None
     if any(c.startswith("ml100k") for c in args.cases):
-        ml = load_movielens_100k(path=args.data, split=args.split)
+        ml = load_movielens_100k(path=args.data, split=args.split, side_info=False,
+                                 implicit=False)
     if args.cases and "a9a" in args.cases:
         a9a = load_a9a(args.data)
     ml_common = dict(rank=args.ml100k_rank, groups=ml.groups if ml else None,

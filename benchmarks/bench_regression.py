@@ -323,7 +323,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
 
     try:
-        data = load_movielens_100k(path=args.data, split=args.split)
+        data = load_movielens_100k(path=args.data, split=args.split, side_info=False,
+                                   implicit=False)
     except FileNotFoundError as exc:
         print(f"error: MovieLens-100k data not found: {exc}\n"
               f"Set the environment variable {DATA_ENV} to a directory holding ml-100k/ "

@@ -126,7 +126,17 @@ def test_error_exit_codes(files, tmp_path):
 
 def test_demo_runs(tmp_path):
     env = {k: v for k, v in ENV.items() if k != "BAYESFM_DATA"}
+    env["BAYESFM_CACHE"] = str(tmp_path / "empty-cache")
     r = subprocess.run([sys.executable, "-m", "bayesfm.cli", "demo"], capture_output=True,
                        text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "simulated ratings" in r.stdout and "test RMSE" in r.stdout
+
+
+def test_console_script_is_installed():
+    """`bayesfm` is installed next to the interpreter when the package is installed."""
+    script = os.path.join(os.path.dirname(sys.executable), "bayesfm")
+    if not os.path.exists(script):
+        pytest.skip("bayesfm is not installed as a package in this environment")
+    r = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "fit" in r.stdout and "predict" in r.stdout

@@ -1,13 +1,23 @@
 """MovieLens-100k: find the files and build ids-only design matrices for its predefined splits.
 
 The data is never shipped with bayesfm (its licence forbids redistribution). It is found, in
-order, at the ``path`` argument or under the directory named by the environment variable
-``BAYESFM_DATA`` (which holds an ``ml-100k/`` folder with the GroupLens files).
+order, at the ``path`` argument, under the directory named by the environment variable
+``BAYESFM_DATA`` (which holds an ``ml-100k/`` folder with the GroupLens files), or in the cache
+directory (``$BAYESFM_CACHE``, default ``~/.cache/bayesfm``). With ``download=True`` a missing
+copy is fetched from GroupLens into the cache: the official zip is downloaded and unpacked into
+a temporary folder, the MD5 of ``u.data`` is checked, and only then is the folder renamed into
+place (an interrupted or corrupt download leaves nothing behind).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +25,13 @@ import numpy as np
 import scipy.sparse as sp
 
 __all__ = ["RatingsData", "RelationalRatings", "find_movielens_100k", "load_movielens_100k",
-           "DATA_ENV"]
+           "fetch_movielens_100k", "DATA_ENV", "CACHE_ENV"]
 
 DATA_ENV = "BAYESFM_DATA"
+CACHE_ENV = "BAYESFM_CACHE"
+MOVIELENS_100K_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
+#: MD5 of ml-100k/u.data in the GroupLens release (100,000 ratings)
+U_DATA_MD5 = "6e47046882bad158b0efbb84cd5cb987"
 N_USERS = 943
 N_ITEMS = 1682
 SPLITS = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")
@@ -39,8 +53,61 @@ class RatingsData:
     feature_names: np.ndarray
 
 
-def find_movielens_100k(path=None) -> Path:
-    """The ``ml-100k`` directory: ``path`` itself or ``path/ml-100k``, else under $BAYESFM_DATA.
+def cache_dir() -> Path:
+    """Where downloaded datasets live: $BAYESFM_CACHE, else ~/.cache/bayesfm."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else Path.home() / ".cache" / "bayesfm"
+
+
+def _md5(file: Path) -> str:
+    h = hashlib.md5()
+    with open(file, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fetch_movielens_100k(cache=None, url: str = MOVIELENS_100K_URL, timeout: float = 60.0) -> Path:
+    """Download and unpack MovieLens-100k into ``cache`` (default ``cache_dir()``); returns the
+    ``ml-100k`` folder. Checks the MD5 of ``u.data``; raises FileNotFoundError when the download
+    fails (no network) and ValueError when the checksum does not match."""
+    root = Path(cache) if cache is not None else cache_dir()
+    dest = root / "ml-100k"
+    if (dest / "u.data").is_file() and _md5(dest / "u.data") == U_DATA_MD5:
+        return dest
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".fetch-", dir=root))
+    try:
+        archive = work / "ml-100k.zip"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp, open(archive, "wb") as fh:
+                shutil.copyfileobj(resp, fh)
+        except (urllib.error.URLError, OSError) as exc:
+            raise FileNotFoundError(f"could not download MovieLens-100k from {url}: {exc}; "
+                                    f"set {DATA_ENV} or pass path=") from None
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(work / "unpacked")
+        except zipfile.BadZipFile as exc:
+            raise ValueError(f"{url}: not a valid zip archive ({exc})") from None
+        unpacked = work / "unpacked" / "ml-100k"
+        if not (unpacked / "u.data").is_file():
+            raise ValueError(f"{url}: the archive has no ml-100k/u.data")
+        digest = _md5(unpacked / "u.data")
+        if digest != U_DATA_MD5:
+            raise ValueError(f"{url}: checksum mismatch for u.data (md5 {digest}, expected "
+                             f"{U_DATA_MD5}); the download was discarded")
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(unpacked, dest)
+        return dest
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def find_movielens_100k(path=None, download: bool = False) -> Path:
+    """The ``ml-100k`` directory: ``path`` itself or ``path/ml-100k``, else under $BAYESFM_DATA,
+    else in the cache; with ``download`` a missing copy is fetched into the cache.
 
     Raises FileNotFoundError saying where it looked.
     """
@@ -50,13 +117,17 @@ def find_movielens_100k(path=None) -> Path:
     env = os.environ.get(DATA_ENV)
     if env:
         candidates += [Path(env) / "ml-100k", Path(env)]
+    candidates.append(cache_dir() / "ml-100k")
     for c in candidates:
         if (c / "u1.base").is_file() and (c / "u.data").is_file():
             return c
-    where = ", ".join(str(c) for c in candidates) or "nowhere"
+    if download:
+        return fetch_movielens_100k()
+    where = ", ".join(str(c) for c in candidates)
     raise FileNotFoundError(
-        f"MovieLens-100k not found (looked in: {where}). Pass path= or set {DATA_ENV} to a "
-        f"directory holding ml-100k/ (the GroupLens files u.data, u1.base, ...).")
+        f"MovieLens-100k not found (looked in: {where}). Pass path=, set {DATA_ENV} to a "
+        f"directory holding ml-100k/ (the GroupLens files u.data, u1.base, ...), or use "
+        f"download=True.")
 
 
 def _read_ratings(file: Path) -> np.ndarray:
@@ -169,24 +240,25 @@ def _side_blocks(root: Path, train: np.ndarray, side_info: bool, implicit: bool)
     return U, Itm, u_names + i_names, u_groups + i_groups
 
 
-def load_movielens_100k(path=None, split: str = "u1", side_info: bool = False,
-                        implicit: bool = False):
+def load_movielens_100k(path=None, split: str = "u1", side_info: bool = True,
+                        implicit: bool = True, download: bool = False):
     """Load a predefined split (u1..u5, ua, ub).
 
-    With ``side_info`` and ``implicit`` both False (the default): user one-hot + item one-hot
+    With ``side_info`` and ``implicit`` both False: user one-hot + item one-hot ("ids only")
     CSR matrices in a ``RatingsData`` (columns 0..942 users 1..943, group "user"; 943..2624 items
     1..1682, group "item").
 
-    With either True: a ``RelationalRatings`` whose X are ``RelationalData`` with a user block
+    With either True (the default: both): a ``RelationalRatings`` whose X are ``RelationalData`` with a user block
     (one-hot id; with ``side_info`` age bracket, gender, occupation and first zip digit one-hot;
     with ``implicit`` the items the user rated in the training split, each 1/sqrt|N(u)|) and an item
     block (one-hot id; genres normalised to sum 1 and release decade; the users who rated the
     item in the training split, each 1/sqrt|N(i)|). Implicit feedback comes from the training split
-    only, so nothing of the test split is used.
+    only, so nothing of the test split is used. ``download``: fetch into the cache if missing
+    (see ``fetch_movielens_100k``).
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    root = find_movielens_100k(path)
+    root = find_movielens_100k(path, download=download)
     train = _read_ratings(root / f"{split}.base")
     test = _read_ratings(root / f"{split}.test")
     if side_info or implicit:

@@ -9,6 +9,7 @@ from bayesfm.datasets import load_movielens_100k
 
 def test_missing_data_names_the_environment_variable(monkeypatch, tmp_path):
     monkeypatch.setenv(movielens.DATA_ENV, str(tmp_path))
+    monkeypatch.setenv(movielens.CACHE_ENV, str(tmp_path / "cache"))
     with pytest.raises(FileNotFoundError, match="BAYESFM_DATA"):
         load_movielens_100k()
 
@@ -29,7 +30,8 @@ def _write_tiny(root):
 
 def test_reads_a_split_from_a_path(tmp_path):
     _write_tiny(tmp_path)
-    data = load_movielens_100k(path=tmp_path, split="u1")
+    data = load_movielens_100k(path=tmp_path, split="u1", side_info=False,
+                               implicit=False)
     assert data.X_train.shape == (3, 943 + 1682)
     assert data.X_test.shape == (1, 943 + 1682)
     np.testing.assert_array_equal(data.y_train, [5, 1, 4])
@@ -42,11 +44,11 @@ def test_reads_a_split_from_a_path(tmp_path):
 def test_reads_from_the_environment_variable(tmp_path, monkeypatch):
     _write_tiny(tmp_path)
     monkeypatch.setenv(movielens.DATA_ENV, str(tmp_path))
-    assert load_movielens_100k().X_train.shape[0] == 3
+    assert load_movielens_100k(side_info=False, implicit=False).X_train.shape[0] == 3
 
 
 def test_out_of_range_ids(tmp_path):
     d = _write_tiny(tmp_path)
     (d / "u1.base").write_text("944\t1\t5\t0\n")
     with pytest.raises(ValueError, match="out of the MovieLens-100k range"):
-        load_movielens_100k(path=tmp_path)
+        load_movielens_100k(path=tmp_path, side_info=False, implicit=False)

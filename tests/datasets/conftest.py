@@ -6,7 +6,7 @@ from bayesfm.datasets import load_movielens_100k
 @pytest.fixture(scope="session")
 def ml100k_u1():
     try:
-        return load_movielens_100k(split="u1")
+        return load_movielens_100k(split="u1", side_info=False, implicit=False)
     except FileNotFoundError as exc:
         pytest.skip(f"MovieLens-100k is not available: {exc}")
 
