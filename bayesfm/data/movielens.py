@@ -187,8 +187,6 @@ def _implicit(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> s
 
 def _side_blocks(root: Path, train: np.ndarray, side_info: bool, implicit: bool):
     """User and item block matrices with their feature names and group labels."""
-    from bayesfm.data.relational import RelationBlock  # noqa: F401  (documented pairing)
-
     u_parts = [sp.identity(N_USERS, format="csr")]
     u_names = [f"user={u}" for u in range(1, N_USERS + 1)]
     u_groups = ["user"] * N_USERS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
-from bayesfm.data.validation import (check_groups, check_labels, check_matrix, encode_labels,
+from bayesfm.data.validation import (check_groups, check_labels, encode_labels,
                                      sorted_classes)
 from bayesfm.models.base import _COMMON_DOC, BaseFM
 from bayesfm.sampler.likelihoods import OrderedProbit

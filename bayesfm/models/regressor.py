@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtri
 
-from bayesfm.data.validation import check_groups, check_matrix, check_target
+from bayesfm.data.validation import check_groups, check_target
 from bayesfm.models.base import _COMMON_DOC, BaseFM
 from bayesfm.sampler.kernels import mixture_normal_quantiles
 from bayesfm.sampler.likelihoods import Gaussian

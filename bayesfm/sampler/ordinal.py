@@ -21,8 +21,9 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["log_ndtr", "log_diff_ndtr", "ordinal_logpost", "class_probabilities",
-           "cutpoints_from_delta", "CutpointSampler"]
+__all__ = ["log_ndtr", "log_diff_ndtr", "ordinal_loglik", "ordinal_loglik_derivs",
+           "class_probabilities", "cutpoints_from_delta", "delta_from_cutpoints",
+           "CutpointSampler"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _SQRT1_2 = math.sqrt(0.5)
