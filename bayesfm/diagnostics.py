@@ -259,26 +259,7 @@ def _block(draws, names, identified=True):
 def constant_sum_groups(model) -> list:
     """Feature groups whose columns add up to the same non-zero value on every training row
     (one-hot or normalised multi-hot blocks): the weights of such a group trade off against w0."""
-    data = model._data
-    G = data.n_groups
-    sums = np.zeros((data.n_rows, G))
-    if hasattr(data, "psi"):                      # relational: direct part + block rows
-        cols = np.repeat(np.arange(data.p0), np.diff(data.indptr))
-        np.add.at(sums, (data.indices, data.gidx[cols]), data.data)
-        block_sums = np.zeros((data.counts.shape[0], G))
-        bcols = np.repeat(np.arange(data.bc_indptr.shape[0] - 1), np.diff(data.bc_indptr))
-        np.add.at(block_sums, (data.bc_indices, data.gidx[data.p0 + bcols]), data.bc_data)
-        for b in range(data.psi.shape[0]):
-            sums += block_sums[data.psi[b]]
-    else:
-        rows = np.repeat(np.arange(data.n_rows), np.diff(data.r_indptr))
-        np.add.at(sums, (rows, data.gidx[data.r_indices]), data.r_data)
-    out = []
-    for g in range(G):
-        col = sums[:, g]
-        if col.size and col[0] != 0 and np.allclose(col, col[0], rtol=1e-12, atol=0):
-            out.append(g)
-    return out
+    return [int(g) for g in np.flatnonzero(model._data.gsum)]
 
 
 def diagnose(model, include_weights: bool = True) -> Diagnosis:

@@ -60,7 +60,7 @@ class SweepNoise:
     """The shapes of the standard gammas one sweep needs (fixed for a given data set and prior)."""
 
     gamma_shapes: np.ndarray  # (1 + G + k*G,): alpha, lambda_w[g], lambda_v[f, g]
-    n_normals: int            # 1 + p + k*p + G + k*G
+    n_normals: int            # 1 + p + k*p + G + k*G + G
 
     @classmethod
     def build(cls, data: FMData, rank: int, priors: Priors) -> "SweepNoise":
@@ -68,7 +68,7 @@ class SweepNoise:
         shapes = np.concatenate([[conditionals.alpha_shape(priors.a0, data.n_rows)], lam,
                                  np.tile(lam, rank)])
         G, p = data.n_groups, data.n_features
-        return cls(gamma_shapes=shapes, n_normals=1 + p + rank * p + G + rank * G)
+        return cls(gamma_shapes=shapes, n_normals=1 + p + rank * p + G + rank * G + G)
 
 
 def step(data: FMData, y: np.ndarray, state: FMState, priors: Priors, rng: np.random.Generator,
@@ -87,23 +87,24 @@ def step(data: FMData, y: np.ndarray, state: FMState, priors: Priors, rng: np.ra
     z_w = z[o:o + p]; o += p
     z_v = z[o:o + k * p].reshape(k, p); o += k * p
     z_muw = z[o:o + G]; o += G
-    z_muv = z[o:o + k * G].reshape(k, G)
+    z_muv = z[o:o + k * G].reshape(k, G); o += k * G
+    z_t = z[o:o + G]
     g_lamw = g[1:1 + G]
     g_lamv = g[1 + G:].reshape(k, G)
     refresh_cache(data, y, state)
     params = (state.e, state.q, state.w0, state.w, state.Vt, state.alpha,
               state.mu_w, state.lam_w, state.mu_v, state.lam_v,
               priors.a0, priors.b0, priors.b_lambda, priors.c0, priors.mu0, priors.m0,
-              priors.lambda0, z[0], z_w, z_v, z_muw, z_muv, g[0], g_lamw, g_lamv,
+              priors.lambda0, z[0], z_w, z_v, z_muw, z_muv, z_t, g[0], g_lamw, g_lamv,
               sample_alpha, sample_hyper)
     if isinstance(data, RelationalFMData):
         w0, alpha = relational_sweep(
             data.indptr, data.indices, data.data, data.bc_indptr, data.bc_indices, data.bc_data,
             data.psi, data.roff, data.foff, data.counts, data.p0, data.colsq, data.gidx,
-            data.gsize, *params)
+            data.gsize, data.gsum, *params)
     else:
         w0, alpha = gibbs_sweep(data.indptr, data.indices, data.data, data.colsq, data.gidx,
-                                data.gsize, *params)
+                                data.gsize, data.gsum, *params)
     state.w0 = float(w0)
     state.alpha = float(alpha)
     return state

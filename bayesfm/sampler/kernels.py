@@ -168,11 +168,42 @@ def _factor_columns(indptr, indices, data, gidx, e, qf, vf, zf, alpha, mu_vf, la
 
 
 @njit(cache=True)
+def _translation_moves(gsum, gidx, w, mu_w, lam_w, w0, lam0, m0, c0, mu0, z_t):
+    """Exact moves along the directions the likelihood cannot see; returns the new w0.
+
+    For a group g whose columns add up to the same c_g on every row (one-hot users, items...),
+    w0 + c_g t, w_j - t (j in g), mu_w[g] - t leaves every prediction and the prior of w given
+    mu_w unchanged; it is a translation (unit Jacobian), so drawing t from its conditional,
+    Normal with precision lam0 c_g^2 + c0 lam_w[g] and mean
+    (lam0 c_g (m0 - w0) + c0 lam_w[g] (mu_w[g] - mu0)) / precision, leaves the posterior
+    invariant (a group move, Liu and Sabatti 2000). Without it a Gibbs chain creeps along these
+    ridges: w0 and mu_w mix very slowly on one-hot data. ``z_t`` (G,) standard normals.
+    """
+    G = gsum.shape[0]
+    t = np.zeros(G)
+    any_move = False
+    for g in range(G):
+        c = gsum[g]
+        if c == 0.0:
+            continue
+        prec = lam0 * c * c + c0 * lam_w[g]
+        mean = (lam0 * c * (m0 - w0) + c0 * lam_w[g] * (mu_w[g] - mu0)) / prec
+        t[g] = mean + z_t[g] / math.sqrt(prec)
+        w0 += c * t[g]
+        mu_w[g] -= t[g]
+        any_move = True
+    if any_move:
+        for j in range(w.shape[0]):
+            w[j] -= t[gidx[j]]
+    return w0
+
+
+@njit(cache=True)
 def gibbs_sweep(
-    indptr, indices, data, colsq, gidx, gsize,
+    indptr, indices, data, colsq, gidx, gsize, gsum,
     e, q, w0, w, Vt, alpha, mu_w, lam_w, mu_v, lam_v,
     a0, b0, b_lam, c0, mu0, m0, lam0,
-    z_w0, z_w, z_v, z_muw, z_muv, g_alpha, g_lamw, g_lamv,
+    z_w0, z_w, z_v, z_muw, z_muv, z_t, g_alpha, g_lamw, g_lamv,
     sample_alpha, sample_hyper,
 ):
     """One Gibbs sweep of the FM regression sampler; returns the new ``(w0, alpha)``.
@@ -181,8 +212,9 @@ def gibbs_sweep(
     factor by factor. Arrays ``e``, ``q``, ``w``, ``Vt``, ``mu_w`` (G,), ``lam_w`` (G,), ``mu_v``
     (G, k) and ``lam_v`` (G, k) are updated in place; ``e`` and ``q`` must be exact on entry.
 
-    Random inputs: ``z_w0`` float, ``z_w`` (p,), ``z_v`` (k, p), ``z_muw`` (G,), ``z_muv`` (k, G)
-    standard normals; ``g_alpha`` float, ``g_lamw`` (G,), ``g_lamv`` (k, G) standard gammas of the
+    Random inputs: ``z_w0`` float, ``z_w`` (p,), ``z_v`` (k, p), ``z_muw`` (G,), ``z_muv`` (k, G),
+    ``z_t`` (G,) standard normals (``z_t`` for the translation moves of groups with a constant
+    row sum ``gsum``, made only when the hyperparameters are sampled); ``g_alpha`` float, ``g_lamw`` (G,), ``g_lamv`` (k, G) standard gammas of the
     shapes given by ``bayesfm.sampler.conditionals``. ``sample_alpha`` / ``sample_hyper`` hold
     alpha / the group hyperparameters fixed when False (probit models, closed-form tests).
     """
@@ -193,6 +225,7 @@ def gibbs_sweep(
         _hyper_update(w, gidx, gsize, mu_w, lam_w, c0, mu0, b_lam, g_lamw, z_muw)
     _linear_columns(indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w, 0, p)
     if sample_hyper:
+        w0 = _translation_moves(gsum, gidx, w, mu_w, lam_w, w0, lam0, m0, c0, mu0, z_t)
         for f in range(k):
             _hyper_update(Vt[f], gidx, gsize, mu_v[:, f], lam_v[:, f], c0, mu0, b_lam,
                           g_lamv[f], z_muv[f])

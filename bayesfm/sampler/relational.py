@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit
 
 from bayesfm.sampler.kernels import (_alpha_and_w0, _factor_columns, _hyper_update,
-                                     _linear_columns)
+                                     _linear_columns, _translation_moves)
 
 __all__ = ["relational_recompute", "relational_sweep"]
 
@@ -201,10 +201,10 @@ def _factor_block(bc_indptr, bc_indices, bc_data, psi_b, r0, r1, f0, f1, p0, cou
 @njit(cache=True)
 def relational_sweep(
     indptr, indices, data, bc_indptr, bc_indices, bc_data, psi, roff, foff, counts, p0,
-    colsq, gidx, gsize,
+    colsq, gidx, gsize, gsum,
     e, q, w0, w, Vt, alpha, mu_w, lam_w, mu_v, lam_v,
     a0, b0, b_lam, c0, mu0, m0, lam0,
-    z_w0, z_w, z_v, z_muw, z_muv, g_alpha, g_lamw, g_lamv,
+    z_w0, z_w, z_v, z_muw, z_muv, z_t, g_alpha, g_lamw, g_lamv,
     sample_alpha, sample_hyper,
 ):
     """One Gibbs sweep on relational data; same arguments, order and result as
@@ -222,6 +222,7 @@ def relational_sweep(
         _linear_block(bc_indptr, bc_indices, bc_data, psi[b], roff[b], roff[b + 1], foff[b],
                       foff[b + 1], p0, counts, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w, E, D)
     if sample_hyper:
+        w0 = _translation_moves(gsum, gidx, w, mu_w, lam_w, w0, lam0, m0, c0, mu0, z_t)
         for f in range(k):
             _hyper_update(Vt[f], gidx, gsize, mu_v[:, f], lam_v[:, f], c0, mu0, b_lam,
                           g_lamv[f], z_muv[f])

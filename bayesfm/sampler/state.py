@@ -7,7 +7,30 @@ from dataclasses import dataclass, fields
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["FMData", "FMState"]
+__all__ = ["FMData", "FMState", "RelationalFMData", "constant_group_sums"]
+
+
+def constant_group_sums(row_group_sums: sp.spmatrix, rtol: float = 1e-12) -> np.ndarray:
+    """For an (n x G) sparse matrix of per-row sums of each group's columns, the constant c_g
+    when group g's columns add up to the same non-zero c_g on every row (one-hot blocks,
+    normalised multi-hot blocks), else 0. Such a group trades off against w0: adding c_g t to w0
+    and subtracting t from every weight of the group leaves every prediction unchanged."""
+    S = sp.csc_matrix(row_group_sums)
+    S.sum_duplicates()
+    n, G = S.shape
+    out = np.zeros(G)
+    for g in range(G):
+        vals = S.data[S.indptr[g]:S.indptr[g + 1]]
+        if n and vals.shape[0] == n:
+            c = vals[0]
+            if c != 0 and np.all(np.abs(vals - c) <= rtol * abs(c)):
+                out[g] = c
+    return out
+
+
+def _group_indicator(gidx, G):
+    return sp.csr_matrix((np.ones(gidx.shape[0]), (np.arange(gidx.shape[0]), gidx)),
+                         shape=(gidx.shape[0], G))
 
 
 @dataclass(frozen=True)
@@ -26,6 +49,8 @@ class FMData:
         Group index (0..G-1) of each feature.
     gsize : ndarray (G,) of float64
         Number of features in each group (every group has at least one).
+    gsum : ndarray (G,)
+        The constant per-row sum of each group's columns, or 0 (see ``constant_group_sums``).
     """
 
     indptr: np.ndarray
@@ -37,6 +62,7 @@ class FMData:
     colsq: np.ndarray
     gidx: np.ndarray
     gsize: np.ndarray
+    gsum: np.ndarray
     n_rows: int
     n_features: int
 
@@ -63,6 +89,7 @@ class FMData:
         Xr = Xc.tocsr()
         Xr.sort_indices()
         colsq = np.asarray(Xc.multiply(Xc).sum(axis=0), dtype=np.float64).ravel()
+        gsum = constant_group_sums(Xr @ _group_indicator(gidx, G))
         return cls(
             indptr=np.ascontiguousarray(Xc.indptr, dtype=np.int64),
             indices=np.ascontiguousarray(Xc.indices, dtype=np.int64),
@@ -73,6 +100,7 @@ class FMData:
             colsq=colsq,
             gidx=gidx,
             gsize=gsize,
+            gsum=gsum,
             n_rows=int(n),
             n_features=int(p),
         )
@@ -151,6 +179,7 @@ class RelationalFMData:
     colsq: np.ndarray
     gidx: np.ndarray
     gsize: np.ndarray
+    gsum: np.ndarray
     n_rows: int
     n_features: int
     p0: int
@@ -195,6 +224,13 @@ class RelationalFMData:
         for jb in range(Bc.shape[1]):
             lo, hi = sq.indptr[jb], sq.indptr[jb + 1]
             colsq[p0 + jb] = float(np.dot(sq.data[lo:hi], counts[sq.indices[lo:hi]]))
+        # per-row group sums: direct part, plus each block's block-row sums through psi
+        sums = sp.csr_matrix(D) @ _group_indicator(gidx[:p0], G)
+        if mats:
+            block_sums = Bstack @ _group_indicator(gidx[p0:], G)
+            for b in range(len(mats)):
+                sums = sums + block_sums[psi[b]]
+        gsum = constant_group_sums(sums)
         return cls(
             indptr=np.ascontiguousarray(D.indptr, dtype=np.int64),
             indices=np.ascontiguousarray(D.indices, dtype=np.int64),
@@ -206,5 +242,5 @@ class RelationalFMData:
             br_indices=np.ascontiguousarray(Bstack.indices, dtype=np.int64),
             br_data=np.ascontiguousarray(Bstack.data, dtype=np.float64),
             psi=psi, roff=roff, foff=foff, counts=counts, colsq=colsq, gidx=gidx,
-            gsize=gsize, n_rows=int(n), n_features=int(p), p0=int(p0),
+            gsize=gsize, gsum=gsum, n_rows=int(n), n_features=int(p), p0=int(p0),
         )
