@@ -34,6 +34,24 @@ __all__ = [
 
 
 @njit(cache=True)
+def _accumulate_row(indptr, indices, data, i, j0, w, V, qi):
+    """Add row i of a CSR matrix (its column c is feature j0 + c) to the factor sums ``qi``
+    (k,); return its linear term sum_j w_j x_j and its sum_j sum_f (v_jf x_j)^2. ``V`` (p, k)."""
+    k = qi.shape[0]
+    lin = 0.0
+    sq = 0.0
+    for idx in range(indptr[i], indptr[i + 1]):
+        j = j0 + indices[idx]
+        x = data[idx]
+        lin += w[j] * x
+        for f in range(k):
+            t = V[j, f] * x
+            qi[f] += t
+            sq += t * t
+    return lin, sq
+
+
+@njit(cache=True)
 def recompute_cache(r_indptr, r_indices, r_data, y, w0, w, Vt, e, q):
     """Recompute the residual ``e`` (n,) and the factor sums ``q`` (k, n) exactly, in place.
 
@@ -47,18 +65,8 @@ def recompute_cache(r_indptr, r_indices, r_data, y, w0, w, Vt, e, q):
     V = np.ascontiguousarray(Vt.T)
     qi = np.zeros(k)
     for i in range(n):
-        lin = 0.0
-        sq = 0.0
-        for f in range(k):
-            qi[f] = 0.0
-        for idx in range(r_indptr[i], r_indptr[i + 1]):
-            j = r_indices[idx]
-            x = r_data[idx]
-            lin += w[j] * x
-            for f in range(k):
-                t = V[j, f] * x
-                qi[f] += t
-                sq += t * t
+        qi[:] = 0.0
+        lin, sq = _accumulate_row(r_indptr, r_indices, r_data, i, 0, w, V, qi)
         pair = 0.0
         for f in range(k):
             pair += qi[f] * qi[f]
@@ -247,18 +255,8 @@ def predict_draws_csr(indptr, indices, data, n_rows, w0s, ws, Vs, out):
     qf = np.zeros(k)
     for s in range(S):
         for i in range(n_rows):
-            lin = 0.0
-            sq = 0.0
-            for f in range(k):
-                qf[f] = 0.0
-            for idx in range(indptr[i], indptr[i + 1]):
-                j = indices[idx]
-                x = data[idx]
-                lin += ws[s, j] * x
-                for f in range(k):
-                    t = Vs[s, j, f] * x
-                    qf[f] += t
-                    sq += t * t
+            qf[:] = 0.0
+            lin, sq = _accumulate_row(indptr, indices, data, i, 0, ws[s], Vs[s], qf)
             pair = 0.0
             for f in range(k):
                 pair += qf[f] * qf[f]

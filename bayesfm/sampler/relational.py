@@ -30,8 +30,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from bayesfm.sampler.kernels import (_alpha_and_w0, _factor_columns, _hyper_update,
-                                     _linear_columns, _translation_moves)
+from bayesfm.sampler.kernels import (_accumulate_row, _alpha_and_w0, _factor_columns,
+                                     _hyper_update, _linear_columns, _translation_moves)
 
 __all__ = ["relational_recompute", "relational_sweep"]
 
@@ -259,33 +259,12 @@ def relational_predict_draws(d_indptr, d_indices, d_data, br_indptr, br_indices,
     qi = np.zeros(k)
     for s in range(S):
         for r in range(M):
-            lin = 0.0
-            sq = 0.0
-            for f in range(k):
-                q_b[r, f] = 0.0
-            for idx in range(br_indptr[r], br_indptr[r + 1]):
-                j = p0 + br_indices[idx]
-                x = br_data[idx]
-                lin += ws[s, j] * x
-                for f in range(k):
-                    t = Vs[s, j, f] * x
-                    q_b[r, f] += t
-                    sq += t * t
-            lin_b[r] = lin
-            sq_b[r] = sq
+            q_b[r, :] = 0.0
+            lin_b[r], sq_b[r] = _accumulate_row(br_indptr, br_indices, br_data, r, p0, ws[s],
+                                                Vs[s], q_b[r])
         for i in range(i0, i1):
-            lin = 0.0
-            sq = 0.0
-            for f in range(k):
-                qi[f] = 0.0
-            for idx in range(d_indptr[i], d_indptr[i + 1]):
-                j = d_indices[idx]
-                x = d_data[idx]
-                lin += ws[s, j] * x
-                for f in range(k):
-                    t = Vs[s, j, f] * x
-                    qi[f] += t
-                    sq += t * t
+            qi[:] = 0.0
+            lin, sq = _accumulate_row(d_indptr, d_indices, d_data, i, 0, ws[s], Vs[s], qi)
             for b in range(B):
                 r = psi[b, i]
                 lin += lin_b[r]

@@ -28,6 +28,18 @@ def constant_group_sums(row_group_sums: sp.spmatrix, rtol: float = 1e-12) -> np.
     return out
 
 
+def _check_groups(gidx, p):
+    """(gidx as int64 (p,), G, gsize (G,) float64); every group 0..G-1 must be used."""
+    gidx = np.ascontiguousarray(gidx, dtype=np.int64)
+    if gidx.shape != (p,):
+        raise ValueError(f"gidx must have shape ({p},), got {gidx.shape}")
+    G = int(gidx.max()) + 1 if p else 1
+    gsize = np.bincount(gidx, minlength=G).astype(np.float64)
+    if np.any(gsize == 0):
+        raise ValueError("every group index in 0..G-1 must have at least one feature")
+    return gidx, G, gsize
+
+
 def _group_indicator(gidx, G):
     return sp.csr_matrix((np.ones(gidx.shape[0]), (np.arange(gidx.shape[0]), gidx)),
                          shape=(gidx.shape[0], G))
@@ -79,13 +91,7 @@ class FMData:
         n, p = Xc.shape
         if gidx is None:
             gidx = np.zeros(p, dtype=np.int64)
-        gidx = np.ascontiguousarray(gidx, dtype=np.int64)
-        if gidx.shape != (p,):
-            raise ValueError(f"gidx must have shape ({p},), got {gidx.shape}")
-        G = int(gidx.max()) + 1 if p else 1
-        gsize = np.bincount(gidx, minlength=G).astype(np.float64)
-        if np.any(gsize == 0):
-            raise ValueError("every group index in 0..G-1 must have at least one feature")
+        gidx, G, gsize = _check_groups(gidx, p)
         Xr = Xc.tocsr()
         Xr.sort_indices()
         colsq = np.asarray(Xc.multiply(Xc).sum(axis=0), dtype=np.float64).ravel()
@@ -211,13 +217,7 @@ class RelationalFMData:
         for b in range(len(mats)):
             counts += np.bincount(psi[b], minlength=M_total)
         p = p0 + int(foff[-1])
-        gidx = np.ascontiguousarray(gidx, dtype=np.int64)
-        if gidx.shape != (p,):
-            raise ValueError(f"gidx must have shape ({p},), got {gidx.shape}")
-        G = int(gidx.max()) + 1 if p else 1
-        gsize = np.bincount(gidx, minlength=G).astype(np.float64)
-        if np.any(gsize == 0):
-            raise ValueError("every group index in 0..G-1 must have at least one feature")
+        gidx, G, gsize = _check_groups(gidx, p)
         colsq = np.zeros(p)
         colsq[:p0] = np.asarray(D.multiply(D).sum(axis=0)).ravel()
         sq = Bc.multiply(Bc).tocsc()
