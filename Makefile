@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-fast bench clean
+.PHONY: demo test test-fast docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,notebooks,docs]"
 	touch $@ $(VENV)/.installed
 
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
@@ -25,13 +25,18 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/python -m bayesfm.demo
 
-## test: install with the test extra and run the whole suite
+## test: install with the test extras, run the whole suite (notebooks included), build the docs
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m mkdocs build --strict --quiet --site-dir build/site
+
+## docs: build the documentation site into build/site, warnings as errors
+docs: $(VENV)/.installed-test
+	$(BIN)/python -m mkdocs build --strict --site-dir build/site
 
 ## test-fast: the unit tests only (no statistical-correctness or dataset tests)
 test-fast: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -m "not statistical and not dataset" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not statistical and not dataset and not notebook" $(PYTEST_ARGS)
 
 ## bench: bayesfm against myFM on MovieLens-100k and a9a (needs BAYESFM_DATA)
 bench: $(VENV)/.installed-bench

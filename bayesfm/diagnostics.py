@@ -288,11 +288,14 @@ def diagnose(model, include_weights: bool = True) -> Diagnosis:
     if "cutpoints" in d and d["cutpoints"].shape[2] > 1:
         blocks["cutpoints"] = _block(d["cutpoints"][:, :, 1:],
                                      [f"c[{k + 2}]" for k in range(d["cutpoints"].shape[2] - 1)])
-    if include_weights:
+    if include_weights and d["w"].shape[2]:
         blocks["w"] = _block(d["w"], [f"w[{j}]" for j in range(d["w"].shape[2])], linear_ok)
-    yhat = model._draws_csr(model._diag_X).reshape(C, S, -1)
-    blocks["yhat"] = _block(yhat, [f"yhat[row {i}]" for i in model.diagnostic_rows_])
     notes = []
+    if getattr(model, "keep_draws_", True):
+        yhat = model._draws_csr(model._diag_X).reshape(C, S, -1)
+        blocks["yhat"] = _block(yhat, [f"yhat[row {i}]" for i in model.diagnostic_rows_])
+    else:
+        notes.append("keep_draws=False: no draws of w and V, so no yhat rows are checked")
     if gauge:
         notes.append("groups summing to a constant on every row (w0, w and their "
                      "hyperparameters not identified): " + ", ".join(groups[g] for g in gauge))

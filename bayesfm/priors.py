@@ -11,18 +11,18 @@ The model (``docs/model.md``) on the *standardised* target (see ``FMRegressor``)
     w_j                ~ Normal(mu_w[g(j)], 1/lambda_w[g(j)])
     v_jf               ~ Normal(mu_v[g(j), f], 1/lambda_v[g(j), f])
 
-Gammas use the shape/rate convention. Mapping to the peers' names:
+Gammas use the shape/rate convention. Mapping to the peers' names::
 
-============  ======================  =====================================
-bayesfm       libFM (``fm_learn_mcmc``)  myFM (``MyFMRegressor(...)``)
-============  ======================  =====================================
-a0, a_lambda  ``alpha_0``             ``alpha_0``
-b0, b_lambda  ``gamma_0``             ``beta_0``
-c0            ``beta_0``              (none: myFM uses ``gamma_0`` as a fixed
-                                      precision of mu, not scaled by lambda)
-mu0           ``mu_0``                ``mu_0``
-lambda0, m0   (flat prior on w0)      ``reg_0`` (= lambda0), m0 = 0
-============  ======================  =====================================
+    ============  ======================  =====================================
+    bayesfm       libFM (``fm_learn_mcmc``)  myFM (``MyFMRegressor(...)``)
+    ============  ======================  =====================================
+    a0, a_lambda  ``alpha_0``             ``alpha_0``
+    b0, b_lambda  ``gamma_0``             ``beta_0``
+    c0            ``beta_0``              (none: myFM uses ``gamma_0`` as a fixed
+                                          precision of mu, not scaled by lambda)
+    mu0           ``mu_0``                ``mu_0``
+    lambda0, m0   (flat prior on w0)      ``reg_0`` (= lambda0), m0 = 0
+    ============  ======================  =====================================
 
 libFM and myFM share the name ``beta_0`` for two different constants: in libFM it is the c0 that
 scales the precision of mu; in myFM it is the Gamma rate (our b). Keep that in mind when copying

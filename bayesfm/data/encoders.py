@@ -216,16 +216,21 @@ class TableEncoder:
         Categories and multi-hot items seen in fewer than ``min_count`` rows of the fit frame get
         no feature (they then contribute nothing, like unseen values).
 
-    Attributes (after ``fit``)
-    --------------------------
-    columns_ : list, the source columns in fit order.
-    blocks_ : list of dict, one per source column: ``column``, ``kind`` ("categorical",
-        "numeric" or "multi_hot"), ``start``/``stop`` (its feature range ``X[:, start:stop]``),
-        and ``categories`` (categorical, multi_hot), ``separator`` (multi_hot), ``mean`` and
+    Attributes
+    ----------
+    columns_ : list
+        The source columns in fit order.
+    blocks_ : list of dict
+        One per source column: ``column``, ``kind`` ("categorical", "numeric" or
+        "multi_hot"), ``start``/``stop`` (its feature range ``X[:, start:stop]``), and
+        ``categories`` (categorical, multi_hot), ``separator`` (multi_hot), ``mean`` and
         ``scale`` (numeric). A column with no category kept has ``start == stop``.
-    feature_names_ : (p,) array of str, e.g. "user=42", "genres=Comedy", "age".
-    groups_ : (p,) array, the source column name of each feature (pass as ``groups``).
-    n_features_ : int, p.
+    feature_names_ : ndarray (p,) of str
+        For example "user=42", "genres=Comedy", "age".
+    groups_ : ndarray (p,)
+        The source column name of each feature (pass as ``groups``).
+    n_features_ : int
+        p, the number of features.
 
     See the module docstring for how missing, unseen and extra values and columns are handled.
     """

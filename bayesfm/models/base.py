@@ -28,7 +28,10 @@ from bayesfm.progress import ProgressBar
 from bayesfm.sampler.chain import new_chain
 from bayesfm.sampler.kernels import predict_draws_csr
 from bayesfm.sampler.relational import relational_predict_draws
+from bayesfm.models.evaluation import EvalPrediction, pool_moments
 from bayesfm.sampler.parallel import active_dask_client, resolve_n_jobs, run_chains
+from bayesfm.sampler.threads import (KERNEL_LOCK, num_threads, resolve_n_threads,
+                                     threads_for_work)
 from bayesfm.sampler.state import FMData, RelationalFMData
 
 __all__ = ["BaseFM", "load"]
@@ -91,6 +94,14 @@ _COMMON_DOC = """
         Standard deviation of the initial latent factors. The posterior does not depend on it.
     priors : bayesfm.Priors or None
         Hyperprior constants; None means ``Priors()`` (libFM's defaults).
+    keep_draws : bool, default True
+        Keep the draws of w and V (needed to predict new rows afterwards). False is the
+        bounded-memory mode: only the scalar and hyperparameter draws are kept (w0, alpha, mu,
+        lambda), and predictions are accumulated during sampling for the ``eval_sets`` given to
+        ``fit`` (``eval_predictions_``). Memory per chain, S kept draws, p features, rank k, G
+        groups: kept draws 8 S (2 + p (k + 1) + 2 G (k + 1)) bytes; bounded 8 S (2 + 2 G (k + 1))
+        bytes plus 64 bytes per evaluation row (and the sampler state, about 8 (k + 2) n bytes
+        for n training rows, in both modes).
     n_chains : int, default 4
         Independent chains. Four is the smallest number for which split R-hat is a reliable
         convergence check (Vehtari et al. 2021); predictions pool the draws of all chains.
@@ -98,6 +109,12 @@ _COMMON_DOC = """
         Worker processes for the chains (None: one per chain, up to the usable CPUs; 1: in this
         process). The draws are the same whatever n_jobs is. When a ``dask.distributed`` client
         is active the chains run as Dask tasks on its workers instead.
+    n_threads : int or None, default None
+        Threads for the parallel kernels (None: all usable CPUs), shared out among the chains
+        run at the same time: each of the n_jobs processes gets ``max(1, n_threads // n_jobs)``.
+        Within a chain, coefficients of columns that share no row (the members of a one-hot
+        block) are drawn in parallel, and predictions are computed in parallel. The draws are
+        the same, bit for bit, whatever n_threads is.
     progress : bool or None, default None
         Progress bar on standard error (sweeps, chains, current training RMSE); None shows it
         only when standard error is a terminal.
@@ -107,8 +124,6 @@ _COMMON_DOC = """
         With ``n_iter="auto"``: stop after this many seconds (checked between chunks).
     check_every : int, default 100
         With ``n_iter="auto"``: sweeps between two convergence checks.
-    (X may also be a ``bayesfm.data.relational.RelationalData``: repeated blocks given once,
-    never expanded by the sampler; its block names are the default groups.)
     encoder : bayesfm.data.encoders.TableEncoder or None, default None
         How a pandas DataFrame given to ``fit`` becomes a design matrix (None: ``TableEncoder()``:
         categorical and string columns one-hot, numeric columns standardised, list-valued columns
@@ -237,6 +252,10 @@ class BaseFM:
             if self.n_jobs == 0:
                 raise ValueError("n_jobs must be None, a positive number of processes, or "
                                  "negative (all CPUs but |n_jobs| - 1); got 0")
+        if self.n_threads is not None:
+            self._int("n_threads", self.n_threads, 1)
+        if self.keep_draws not in (True, False):
+            raise ValueError(f"keep_draws must be True or False, got {self.keep_draws!r}")
         if self.progress not in (None, True, False):
             raise ValueError(f"progress must be None, True or False, got {self.progress!r}")
         rs = self.random_state
@@ -287,8 +306,9 @@ class BaseFM:
             del self.feature_names_in_
         return check_matrix(X, "X"), groups
 
-    def _check_predict_X(self, X):
-        self._check_fitted()
+    def _check_predict_X(self, X, fitted=True):
+        if fitted:
+            self._check_fitted()
         if isinstance(X, _RelationalRows):
             return X
         if isinstance(X, RelationalData):
@@ -304,14 +324,47 @@ class BaseFM:
         return check_matrix(X, "X", n_features=self.n_features_in_)
 
     # -- fitting ------------------------------------------------------------------------------
-    def _fit(self, Xr, gidx, group_labels, client=None):
+    def _eval_matrices(self, eval_sets, p):
+        """Validate ``eval_sets`` (dict name -> X) into CSR matrices with p columns."""
+        if eval_sets is None:
+            return {}
+        if not isinstance(eval_sets, dict):
+            raise TypeError(f"eval_sets must be a dict of name -> X, got "
+                            f"{type(eval_sets).__name__}")
+        if not self._accumulates_predictions:
+            raise NotImplementedError(f"{type(self).__name__} does not accumulate predictions "
+                                      f"of eval_sets (FMRegressor and FMClassifier do)")
+        out = {}
+        self.n_features_in_ = p
+        for name, X in eval_sets.items():
+            if not isinstance(name, str):
+                raise TypeError(f"eval_sets: names must be strings, got {name!r}")
+            try:
+                Xe = self._check_predict_X(X, fitted=False)
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"eval_sets[{name!r}]: {err}") from None
+            if isinstance(Xe, _RelationalRows):
+                raise TypeError(f"eval_sets[{name!r}]: give a matrix (a relational design's "
+                                f"rows: RelationalData.expand()), not RelationalData")
+            out[name] = Xe
+        return out
+
+    _accumulates_predictions = True
+
+    def _fit(self, Xr, gidx, group_labels, client=None, eval_sets=None):
         """Start the chains on the prepared data and run them (the common part of ``fit``)."""
         rank, n_iter, n_burn, thin, init_scale, priors = self._check_params()
+        if not self.keep_draws and not self._accumulates_predictions:
+            raise NotImplementedError(f"keep_draws=False is not available for "
+                                      f"{type(self).__name__} (FMRegressor and FMClassifier "
+                                      f"have it)")
+        evals = self._eval_matrices(eval_sets, Xr.shape[1])
         if isinstance(Xr, RelationalData):
             data = RelationalFMData.from_parts(*Xr.parts(), gidx)
         else:
             data = FMData.from_matrix(Xr, gidx)
-        chains = [new_chain(data, self._new_likelihood(), rank, seed, init_scale, n_burn, thin)
+        chains = [new_chain(data, self._new_likelihood(), rank, seed, init_scale, n_burn, thin,
+                            keep_weights=self.keep_draws, eval_sets=evals)
                   for seed in self._chain_seeds()]
         rng = np.random.default_rng(0)
         rows = np.sort(rng.choice(Xr.shape[0], min(_N_DIAGNOSTIC_ROWS, Xr.shape[0]),
@@ -326,6 +379,7 @@ class BaseFM:
         self.group_index_ = gidx
         self.n_features_in_ = Xr.shape[1]
         self._draw_lists = {}
+        self.keep_draws_ = bool(self.keep_draws)
         self.interrupted_ = False
         if isinstance(self.n_iter, str):
             self._run_auto(client)
@@ -351,7 +405,8 @@ class BaseFM:
 
         try:
             run_chains(self._chains, self._data, self.priors_, counts, n_jobs=n_jobs,
-                       client=client, on_chunk=after_chunk)
+                       client=client, on_chunk=after_chunk,
+                       n_threads=self._threads_for(self._data))
         except KeyboardInterrupt:
             self.interrupted_ = True
             self._absorb()
@@ -365,6 +420,12 @@ class BaseFM:
         self.interrupted_ = False
         self._absorb()
         return True
+
+    def _threads_for(self, data):
+        """Kernel threads for a sweep over ``data`` (one for small problems)."""
+        nnz = data.indices.shape[0] + getattr(data, "bc_indices", data.indices[:0]).shape[0]
+        rank = self._chains[0].state.rank if getattr(self, "_chains", None) else 1
+        return threads_for_work(resolve_n_threads(self.n_threads), nnz * (rank + 1))
 
     def _run_auto(self, client):
         from bayesfm.diagnostics import diagnose
@@ -440,7 +501,22 @@ class BaseFM:
         self._after_absorb()
 
     def _after_absorb(self):
-        """Per-sweep statistics, up to the sweeps every chain has done (subclasses extend)."""
+        """Per-sweep statistics, up to the sweeps every chain has done (subclasses extend);
+        the accumulated predictions of the evaluation sets."""
+        accums = [c.accum for c in self._chains if c.accum is not None]
+        if len(accums) != len(self._chains) or accums[0].n_draws == 0:
+            return
+        loc, scale = self._eval_scale()
+        self.eval_predictions_ = {
+            name: EvalPrediction.from_raw(*pool_moments(accums, name), loc=loc, scale=scale,
+                                          probit=self._likelihood_is_probit)
+            for name in accums[0].sums}
+
+    _likelihood_is_probit = True
+
+    def _eval_scale(self):
+        """(loc, scale) mapping the sampler's yhat to the units of y (regression overrides)."""
+        return 0.0, 1.0
 
     # -- saving -------------------------------------------------------------------------------
     def save(self, path) -> None:
@@ -473,13 +549,22 @@ class BaseFM:
         return int(self.w0_.shape[0])
 
     def _draws_csr(self, Xr) -> np.ndarray:
+        if not getattr(self, "keep_draws_", True):
+            raise RuntimeError(f"this {type(self).__name__} was fitted with keep_draws=False: "
+                               f"it holds no draws of w and V to predict new rows; the "
+                               f"predictions of the eval_sets given to fit are in "
+                               f"eval_predictions_")
         out = np.empty((self.w0_.shape[0], Xr.shape[0]))
-        if isinstance(Xr, _RelationalRows):
-            relational_predict_draws(*Xr.arrays, Xr.start, Xr.stop, self.w0_, self.w_,
-                                     self.V_, out)
-            return out
-        predict_draws_csr(Xr.indptr.astype(np.int64), Xr.indices.astype(np.int64), Xr.data,
-                          Xr.shape[0], self.w0_, self.w_, self.V_, out)
+        S, n = self.w0_.shape[0], Xr.shape[0]
+        work = S * (Xr.nnz if hasattr(Xr, "nnz") else n) * (self.V_.shape[2] + 1)
+        threads = threads_for_work(resolve_n_threads(getattr(self, "n_threads", None)), work)
+        with KERNEL_LOCK, num_threads(threads):
+            if isinstance(Xr, _RelationalRows):
+                relational_predict_draws(*Xr.arrays, Xr.start, Xr.stop, self.w0_, self.w_,
+                                         self.V_, out)
+                return out
+            predict_draws_csr(Xr.indptr.astype(np.int64), Xr.indices.astype(np.int64), Xr.data,
+                              Xr.shape[0], self.w0_, self.w_, self.V_, out)
         return out
 
     def _blocks(self, Xr):

@@ -24,30 +24,39 @@ class FMClassifier(BaseFM):
     Labels may be any two values (0/1, -1/+1, strings); ``classes_`` holds them sorted, and the
     second is the "positive" class.
 
+    S below is n_chains x draws per chain; see ``FMRegressor`` for the attributes the two share.
+
     Parameters
     ----------{params}
 
-    Attributes (S = n_chains x draws per chain; see FMRegressor for the common ones)
+    Attributes
     ----------
     classes_ : ndarray (2,)
-    w0_ (S,), w_ (S, p), V_ (S, p, k), mu_w_, lambda_w_ (S, G), mu_v_, lambda_v_ (S, G, k) :
-        draws, on the latent scale
-    groups_, group_index_, n_features_in_ : as in FMRegressor
+        The two labels, sorted; the second is the positive class.
+    w0_, w_, V_, mu_w_, lambda_w_, mu_v_, lambda_v_ : ndarray
+        Draws (shapes as in ``FMRegressor``), on the latent scale.
+    eval_predictions_ : dict of bayesfm.models.evaluation.EvalPrediction
+        Accumulated predictions of the ``eval_sets`` given to ``fit``; ``proba`` is the
+        posterior mean probability of ``classes_[1]``.
+    groups_, group_index_, n_features_in_ : list, ndarray, int
+        As in ``FMRegressor``.
     """
 
     _estimator_type = "classifier"
 
     def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
-                 n_chains=4, n_jobs=None, progress=None, max_iter=5000, max_time=None,
-                 check_every=100, encoder=None, random_state=None):
+                 keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None, max_iter=5000,
+                 max_time=None, check_every=100, encoder=None, random_state=None):
         self.rank = rank
         self.n_iter = n_iter
         self.n_burn = n_burn
         self.thin = thin
         self.init_scale = init_scale
         self.priors = priors
+        self.keep_draws = keep_draws
         self.n_chains = n_chains
         self.n_jobs = n_jobs
+        self.n_threads = n_threads
         self.progress = progress
         self.max_iter = max_iter
         self.max_time = max_time
@@ -55,10 +64,16 @@ class FMClassifier(BaseFM):
         self.encoder = encoder
         self.random_state = random_state
 
-    def fit(self, X, y, groups=None, client=None):
+    def fit(self, X, y, groups=None, client=None, eval_sets=None):
         """Sample the posterior given ``X`` (n, p) and labels ``y`` (n,) of two classes.
 
-        ``groups`` and ``client`` as in ``FMRegressor.fit``. Returns self."""
+        ``X``: dense or sparse (n, p), a pandas DataFrame (encoded by ``encoder``), or a
+        ``bayesfm.data.relational.RelationalData`` (repeated blocks given once, never expanded
+        by the sampler; its block names are the default groups).
+
+        ``groups``, ``client`` and ``eval_sets`` as in ``FMRegressor.fit`` (the accumulated
+        ``eval_predictions_[name].proba`` is the predicted probability of ``classes_[1]``).
+        Returns self."""
         self._check_params()
         Xr, groups = self._encode_for_fit(X, groups)
         labels = check_labels(y, Xr.shape[0])
@@ -73,7 +88,7 @@ class FMClassifier(BaseFM):
         self._cls = encode_labels(labels, classes)
         self._y_train = labels
         self.classes_ = classes
-        return self._fit(Xr, gidx, group_labels, client)
+        return self._fit(Xr, gidx, group_labels, client, eval_sets)
 
     def _new_likelihood(self):
         return OrderedProbit(self._cls, 2)

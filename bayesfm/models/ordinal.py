@@ -25,6 +25,9 @@ class FMOrdinalRegressor(BaseFM):
     variables given the cutpoints, then the FM updates on them with the noise variance fixed at 1.
     The prior on the cutpoints is in ``bayesfm.Priors`` (``cut_loc``, ``cut_scale``).
 
+    The bounded-memory mode (``keep_draws=False``, ``eval_sets``) is not available for this
+    estimator yet.
+
     Parameters
     ----------{params}
     classes : sequence or None
@@ -34,29 +37,34 @@ class FMOrdinalRegressor(BaseFM):
 
     Attributes
     ----------
-    classes_ : ndarray (K,)       the ordered labels
-    cutpoints_ : ndarray (S, K-1) cutpoint draws (the first is 0)
-    cutpoint_acceptance_ : float  MH acceptance rate of the cutpoint step over all sweeps
-    cutpoint_accepted_ : ndarray (n_chains, sweeps) of bool   the MH outcome of every sweep
-        (with two classes there is no cutpoint to sample: shape (n_chains, 0), and
-        cutpoint_acceptance_ is NaN)
-    w0_, w_, V_, mu_w_, lambda_w_, mu_v_, lambda_v_ : draws on the latent scale (as
-        FMClassifier)
+    classes_ : ndarray (K,)
+        The ordered labels.
+    cutpoints_ : ndarray (S, K-1)
+        Cutpoint draws (the first is 0).
+    cutpoint_acceptance_ : float
+        MH acceptance rate of the cutpoint step over all sweeps (NaN with two classes).
+    cutpoint_accepted_ : ndarray (n_chains, sweeps) of bool
+        The MH outcome of every sweep (with two classes there is no cutpoint to sample:
+        shape (n_chains, 0)).
+    w0_, w_, V_, mu_w_, lambda_w_, mu_v_, lambda_v_ : ndarray
+        Draws on the latent scale (as ``FMClassifier``).
     """
 
     _estimator_type = "classifier"
 
     def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
-                 n_chains=4, n_jobs=None, progress=None, max_iter=5000, max_time=None,
-                 check_every=100, encoder=None, classes=None, random_state=None):
+                 keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None, max_iter=5000,
+                 max_time=None, check_every=100, encoder=None, classes=None, random_state=None):
         self.rank = rank
         self.n_iter = n_iter
         self.n_burn = n_burn
         self.thin = thin
         self.init_scale = init_scale
         self.priors = priors
+        self.keep_draws = keep_draws
         self.n_chains = n_chains
         self.n_jobs = n_jobs
+        self.n_threads = n_threads
         self.progress = progress
         self.max_iter = max_iter
         self.max_time = max_time
@@ -86,7 +94,7 @@ class FMOrdinalRegressor(BaseFM):
     def fit(self, X, y, groups=None, client=None):
         """Sample the posterior given ``X`` (n, p) and ordered labels ``y`` (n,).
 
-        ``groups`` and ``client`` as in ``FMRegressor.fit``. Returns self."""
+        ``X``, ``groups`` and ``client`` as in ``FMRegressor.fit``. Returns self."""
         _, _, _, _, _, priors = self._check_params()
         Xr, groups = self._encode_for_fit(X, groups)
         labels = check_labels(y, Xr.shape[0])
@@ -120,7 +128,10 @@ class FMOrdinalRegressor(BaseFM):
                 "lambda_w": d["lam_w"], "mu_v": d["mu_v"], "lambda_v": d["lam_v"],
                 "cutpoints": cuts}
 
+    _accumulates_predictions = False
+
     def _after_absorb(self):
+        super()._after_absorb()
         n = self.sweeps_per_chain_
         acc = [c.likelihood.accepted[:n] for c in self._chains]
         self.cutpoint_accepted_ = np.array(acc, dtype=bool).reshape(len(acc), -1)

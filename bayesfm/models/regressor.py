@@ -22,40 +22,64 @@ class FMRegressor(BaseFM):
     standard deviation 1) and every draw is mapped back, so fitting ``a*y + b`` (a > 0) gives
     ``a*pred + b`` and the priors need no rescaling for the units of y.
 
+    S below is n_chains x draws per chain, chain-major; ``draws_`` holds the same draws with
+    shape (chains, draws, ...).
+
     Parameters
     ----------{params}
-    Attributes (S = n_chains x draws per chain, chain-major; ``draws_`` has (chains, draws, ...))
+    Attributes
     ----------
-    w0_ : ndarray (S,)            draws of the global bias (units of y)
-    w_ : ndarray (S, p)           draws of the linear weights
-    V_ : ndarray (S, p, k)        draws of the latent factors (scaled by sqrt of y's scale)
-    alpha_ : ndarray (S,)         draws of the noise precision (1 / units of y squared)
-    mu_w_, lambda_w_ : ndarray (S, G)        group means / precisions of w
-    mu_v_, lambda_v_ : ndarray (S, G, k)     group means / precisions of V per factor
-    groups_ : list                the G group labels, in order of first appearance
-    group_index_ : ndarray (p,)   group (0..G-1) of every feature
-    train_rmse_ : ndarray (n_chains, sweeps)   training RMSE after every sweep (units of y)
-    draws_ : dict of ndarray (n_chains, draws, ...)   the same draws per chain
+    w0_ : ndarray (S,)
+        Draws of the global bias (units of y).
+    w_ : ndarray (S, p)
+        Draws of the linear weights ((S, 0) with ``keep_draws=False``).
+    V_ : ndarray (S, p, k)
+        Draws of the latent factors, scaled by the square root of y's scale ((S, 0, k) with
+        ``keep_draws=False``).
+    alpha_ : ndarray (S,)
+        Draws of the noise precision (1 / units of y squared).
+    mu_w_, lambda_w_ : ndarray (S, G)
+        Group means and precisions of w.
+    mu_v_, lambda_v_ : ndarray (S, G, k)
+        Group means and precisions of V, per factor.
+    groups_ : list
+        The G group labels, in order of first appearance.
+    group_index_ : ndarray (p,)
+        Group (0..G-1) of every feature.
+    train_rmse_ : ndarray (n_chains, sweeps)
+        Training RMSE after every sweep (units of y).
+    draws_ : dict of ndarray (n_chains, draws, ...)
+        The same draws, per chain.
+    eval_predictions_ : dict of bayesfm.models.evaluation.EvalPrediction
+        Accumulated predictions of the ``eval_sets`` given to ``fit`` (mean, sd, intervals).
     n_chains_, draws_per_chain_, sweeps_per_chain_ : int
-    convergence_ : dict           with n_iter="auto": what the convergence stopping did
-    interrupted_ : bool           True when the last run was stopped by Ctrl-C
-    y_mean_, y_scale_ : float     the standardisation of y (scale 1 when y is constant)
-    n_features_in_ : int          number of columns of X
+        Chains, kept draws per chain and sweeps per chain.
+    convergence_ : dict
+        With ``n_iter="auto"``: what the convergence stopping did.
+    interrupted_ : bool
+        True when the last run was stopped by Ctrl-C.
+    y_mean_, y_scale_ : float
+        The standardisation of y (scale 1 when y is constant).
+    n_features_in_ : int
+        Number of columns of X.
     """
 
     _estimator_type = "regressor"
+    _likelihood_is_probit = False
 
     def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
-                 n_chains=4, n_jobs=None, progress=None, max_iter=5000, max_time=None,
-                 check_every=100, encoder=None, random_state=None):
+                 keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None, max_iter=5000,
+                 max_time=None, check_every=100, encoder=None, random_state=None):
         self.rank = rank
         self.n_iter = n_iter
         self.n_burn = n_burn
         self.thin = thin
         self.init_scale = init_scale
         self.priors = priors
+        self.keep_draws = keep_draws
         self.n_chains = n_chains
         self.n_jobs = n_jobs
+        self.n_threads = n_threads
         self.progress = progress
         self.max_iter = max_iter
         self.max_time = max_time
@@ -63,12 +87,17 @@ class FMRegressor(BaseFM):
         self.encoder = encoder
         self.random_state = random_state
 
-    def fit(self, X, y, groups=None, client=None):
-        """Sample the posterior of the FM given ``X`` (n, p), dense or sparse, and ``y`` (n,).
+    def fit(self, X, y, groups=None, client=None, eval_sets=None):
+        """Sample the posterior of the FM given ``X`` (n, p) and ``y`` (n,).
 
+        ``X``: dense or sparse (n, p), a pandas DataFrame (encoded by ``encoder``), or a
+        ``bayesfm.data.relational.RelationalData`` (repeated blocks given once, never expanded
+        by the sampler; its block names are the default groups).
         ``groups`` is one label per column of X (any hashable values; features with the same
         label share hyperparameters) or None for a single group. ``client``: a
         ``dask.distributed.Client`` to run the chains on (default: the active one, if any).
+        ``eval_sets``: dict name -> X of rows whose predictions are accumulated during sampling
+        (mean, sd, intervals: ``eval_predictions_[name]``), whatever ``keep_draws`` is.
         Returns self.
         """
         self._check_params()
@@ -83,7 +112,7 @@ class FMRegressor(BaseFM):
         self.y_scale_ = y_scale
         self._y_train = yv
         self._target = (yv - y_mean) / y_scale
-        return self._fit(Xr, gidx, labels, client)
+        return self._fit(Xr, gidx, labels, client, eval_sets)
 
     def _new_likelihood(self):
         return Gaussian(self._target)
@@ -97,7 +126,11 @@ class FMRegressor(BaseFM):
             "mu_v": r * d["mu_v"], "lambda_v": d["lam_v"] / s,
         }
 
+    def _eval_scale(self):
+        return self.y_mean_, self.y_scale_
+
     def _after_absorb(self):
+        super()._after_absorb()
         n = self.sweeps_per_chain_
         self.train_rmse_ = self.y_scale_ * np.array([c.resid_rms[:n] for c in self._chains])
 

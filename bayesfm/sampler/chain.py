@@ -16,6 +16,7 @@ import numpy as np
 
 from bayesfm.priors import Priors
 from bayesfm.sampler import driver
+from bayesfm.sampler.accumulate import PredictionMoments
 from bayesfm.sampler.state import FMData, FMState
 from bayesfm.sampler.storage import DrawStore
 
@@ -38,6 +39,7 @@ class Chain:
     thin: int
     sweeps_done: int = 0
     resid_rms: list = field(default_factory=list)
+    accum: object = None    # sampler.accumulate.PredictionMoments of evaluation sets, or None
 
     @property
     def n_draws(self) -> int:
@@ -45,13 +47,17 @@ class Chain:
 
 
 def new_chain(data: FMData, likelihood, rank: int, seed, init_scale: float, n_burn: int,
-              thin: int) -> Chain:
-    """A fresh chain with its own generator (``seed``: anything ``default_rng`` accepts)."""
+              thin: int, keep_weights: bool = True, eval_sets: dict | None = None) -> Chain:
+    """A fresh chain with its own generator (``seed``: anything ``default_rng`` accepts).
+
+    ``keep_weights=False`` keeps no draws of w and V; ``eval_sets`` (name -> CSR matrix) have
+    their prediction moments accumulated at every kept sweep (``sampler.accumulate``)."""
     rng = np.random.default_rng(seed)
     state = driver.init_state(data, likelihood.target, rank, rng, init_scale)
-    store = DrawStore(0, data.n_features, rank, data.n_groups)
+    store = DrawStore(0, data.n_features, rank, data.n_groups, keep_weights)
+    accum = PredictionMoments(eval_sets) if eval_sets else None
     return Chain(state=state, rng=rng, likelihood=likelihood, store=store, n_burn=n_burn,
-                 thin=thin)
+                 thin=thin, accum=accum)
 
 
 def kept_between(start: int, stop: int, n_burn: int, thin: int) -> int:
@@ -76,7 +82,7 @@ def advance(chain: Chain, data: FMData, priors: Priors, n_sweeps: int,
         rel_burn = (-(start - chain.n_burn)) % chain.thin
     _, _, resid = driver.run_chain(data, chain.likelihood, chain.state, priors, chain.rng,
                                    n_sweeps, rel_burn, chain.thin, store=chain.store,
-                                   sample_hyper=sample_hyper)
+                                   sample_hyper=sample_hyper, accum=chain.accum, start=start)
     chain.resid_rms.extend(resid.tolist())
     chain.sweeps_done = start + n_sweeps
     return chain

@@ -19,8 +19,15 @@ from bayesfm.sampler.kernels import gibbs_sweep, recompute_cache
 from bayesfm.sampler.relational import relational_recompute, relational_sweep
 from bayesfm.sampler.state import FMData, FMState, RelationalFMData
 from bayesfm.sampler.storage import DrawStore
+from bayesfm.sampler.threads import KERNEL_LOCK
 
-__all__ = ["init_state", "step", "run_chain", "SweepNoise"]
+__all__ = ["init_state", "step", "run_chain", "SweepNoise", "REFRESH_EVERY"]
+
+#: run_chain recomputes the caches e and q exactly at every sweep whose global index is a
+#: multiple of this (in between they are only updated incrementally, which is exact up to
+#: rounding); the schedule follows the global sweep index, so chunked, parallel and continued
+#: runs recompute at the same sweeps and stay bit-identical
+REFRESH_EVERY = 20
 
 
 def init_state(data: FMData, y: np.ndarray, rank: int, rng: np.random.Generator,
@@ -38,21 +45,35 @@ def init_state(data: FMData, y: np.ndarray, rank: int, rng: np.random.Generator,
         mu_v=np.zeros((G, rank)),
         lam_v=np.ones((G, rank)),
         e=np.empty(data.n_rows),
-        q=np.empty((rank, data.n_rows)),
+        q=np.empty(cache_shape(data, rank)),
     )
     refresh_cache(data, y, state)
     return state
 
 
-def refresh_cache(data, y: np.ndarray, state: FMState) -> None:
-    """Recompute ``state.e`` and ``state.q`` exactly from the parameters."""
+def cache_shape(data, rank: int) -> tuple:
+    """Shape of the factor sums cache: (n, k) for a design matrix (row-major, as the sweep
+    reads it), (k, n) for relational data (its sweep goes factor by factor)."""
     if isinstance(data, RelationalFMData):
-        relational_recompute(data.indptr, data.indices, data.data, data.bc_indptr,
-                             data.bc_indices, data.bc_data, data.psi, data.p0, data.counts, y,
-                             state.w0, state.w, state.Vt, state.e, state.q)
-        return
-    recompute_cache(data.r_indptr, data.r_indices, data.r_data, y, state.w0, state.w, state.Vt,
-                    state.e, state.q)
+        return (rank, data.n_rows)
+    return (data.n_rows, rank)
+
+
+def refresh_cache(data, y: np.ndarray, state: FMState) -> None:
+    """Recompute ``state.e`` and ``state.q`` exactly from the parameters (``state.q`` is
+    reallocated when its shape does not fit ``data``)."""
+    shape = cache_shape(data, state.rank)
+    if state.q.shape != shape:
+        state.q = np.empty(shape)
+    state.t = np.array(y, dtype=np.float64, copy=True)
+    with KERNEL_LOCK:
+        if isinstance(data, RelationalFMData):
+            relational_recompute(data.d_rindptr, data.d_rindices, data.d_rdata, data.br_indptr,
+                                 data.br_indices, data.br_data, data.psi, data.p0, y,
+                                 state.w0, state.w, state.Vt, state.e, state.q)
+            return
+        recompute_cache(data.r_indptr, data.r_indices, data.r_data, y, state.w0, state.w,
+                        state.Vt, state.e, state.q)
 
 
 @dataclass(frozen=True)
@@ -72,15 +93,16 @@ class SweepNoise:
 
 
 def step(data: FMData, y: np.ndarray, state: FMState, priors: Priors, rng: np.random.Generator,
-         noise: SweepNoise, sample_alpha: bool = True, sample_hyper: bool = True) -> FMState:
+         noise: SweepNoise, sample_alpha: bool = True, sample_hyper: bool = True,
+         refresh: bool = True) -> FMState:
     """One Gibbs sweep on target ``y`` (n,); updates ``state`` in place and returns it.
 
-    The caches are recomputed exactly first, so ``y`` may change between calls (the latent
-    targets of probit models, the fresh y of a joint-distribution test).
+    ``y`` may change between calls (the latent targets of probit models, the fresh y of a
+    joint-distribution test). With ``refresh`` (or when the caches are missing) the caches are
+    first recomputed exactly; otherwise the residual is moved to the new target,
+    e += y - state.t, and the incrementally updated caches are used.
     """
     p, G, k = data.n_features, data.n_groups, state.rank
-    if state.q.shape != (k, data.n_rows):          # dropped for transport (sampler.parallel)
-        state.q = np.empty((k, data.n_rows))
     z = rng.standard_normal(noise.n_normals)
     g = rng.standard_gamma(noise.gamma_shapes)
     o = 1
@@ -91,7 +113,22 @@ def step(data: FMData, y: np.ndarray, state: FMState, priors: Priors, rng: np.ra
     z_t = z[o:o + G]
     g_lamw = g[1:1 + G]
     g_lamv = g[1 + G:].reshape(k, G)
-    refresh_cache(data, y, state)
+    with KERNEL_LOCK:
+        w0, alpha = _sweep(data, y, state, priors, z, g, z_w, z_v, z_muw, z_muv, z_t, g_lamw,
+                           g_lamv, sample_alpha, sample_hyper, refresh)
+    state.w0 = float(w0)
+    state.alpha = float(alpha)
+    return state
+
+
+def _sweep(data, y, state, priors, z, g, z_w, z_v, z_muw, z_muv, z_t, g_lamw, g_lamv,
+           sample_alpha, sample_hyper, refresh):
+    if (refresh or state.t is None or state.t.shape != y.shape
+            or state.q.shape != cache_shape(data, state.rank)):
+        refresh_cache(data, y, state)
+    else:
+        state.e += y - state.t
+        state.t[:] = y
     params = (state.e, state.q, state.w0, state.w, state.Vt, state.alpha,
               state.mu_w, state.lam_w, state.mu_v, state.lam_v,
               priors.a0, priors.b0, priors.b_lambda, priors.c0, priors.mu0, priors.m0,
@@ -100,14 +137,14 @@ def step(data: FMData, y: np.ndarray, state: FMState, priors: Priors, rng: np.ra
     if isinstance(data, RelationalFMData):
         w0, alpha = relational_sweep(
             data.indptr, data.indices, data.data, data.bc_indptr, data.bc_indices, data.bc_data,
-            data.psi, data.roff, data.foff, data.counts, data.p0, data.colsq, data.gidx,
-            data.gsize, data.gsum, *params)
+            data.br_indptr, data.br_indices, data.br_data, data.psi, data.roff, data.counts,
+            data.p0, data.obs_ptr, data.obs_idx, data.border, data.bcptr, data.bcls,
+            data.colsq, data.gidx, data.gsize, data.gsum, data.order, data.cptr, *params)
     else:
         w0, alpha = gibbs_sweep(data.indptr, data.indices, data.data, data.colsq, data.gidx,
-                                data.gsize, data.gsum, *params)
-    state.w0 = float(w0)
-    state.alpha = float(alpha)
-    return state
+                                data.gsize, data.gsum, data.order, data.cptr, data.factor_major,
+                                *params)
+    return w0, alpha
 
 
 def n_kept(n_iter: int, n_burn: int, thin: int) -> int:
@@ -118,7 +155,7 @@ def n_kept(n_iter: int, n_burn: int, thin: int) -> int:
 def run_chain(data: FMData, likelihood, state: FMState, priors: Priors,
               rng: np.random.Generator, n_iter: int, n_burn: int, thin: int = 1,
               store: DrawStore | None = None, sample_alpha: bool | None = None,
-              sample_hyper: bool = True, callback=None):
+              sample_hyper: bool = True, callback=None, accum=None, start: int = 0):
     """Run ``n_iter`` sweeps, keeping every ``thin``-th draw after the first ``n_burn``.
 
     ``likelihood`` is an observation model of ``bayesfm.sampler.likelihoods`` (for latent
@@ -126,6 +163,9 @@ def run_chain(data: FMData, likelihood, state: FMState, priors: Priors,
     None means the likelihood's own choice. Returns ``(state, store, resid_rms)`` where
     ``resid_rms`` (n_iter,) is the root mean square of the residual (target - yhat) after each
     sweep, on the sampler's scale. ``callback(it, state)``, if given, runs after every sweep.
+    ``accum``, a ``sampler.accumulate.PredictionMoments``, adds every kept draw's predictions.
+    ``start`` is the global index of the first sweep (for the cache refresh schedule,
+    ``REFRESH_EVERY``).
     """
     if sample_alpha is None:
         sample_alpha = likelihood.sample_alpha
@@ -139,11 +179,15 @@ def run_chain(data: FMData, likelihood, state: FMState, priors: Priors,
         if likelihood.latent:
             yhat = target - state.e
             target = likelihood.update_target(rng, yhat)
-        step(data, target, state, priors, rng, noise, sample_alpha, sample_hyper)
+        step(data, target, state, priors, rng, noise, sample_alpha, sample_hyper,
+             refresh=(start + it) % REFRESH_EVERY == 0)
         resid_rms[it] = np.sqrt(np.mean(state.e * state.e)) if data.n_rows else 0.0
         if it >= n_burn and (it - n_burn) % thin == 0:
             store.record(state)
             likelihood.record()
+            if accum is not None:
+                with KERNEL_LOCK:
+                    accum.record(state)
         if callback is not None:
             callback(it, state)
     return state, store, resid_rms

@@ -13,9 +13,17 @@ Conventions (see ``docs/model.md`` and the reference notes for the full conditio
 * ``gidx`` (p,) is the hyperprior group of each feature, ``gsize`` (G,) the number of features of
   each group.
 * ``Vt`` (k, p) holds the latent factors factor-major (``Vt[f, j] = v_jf``).
-* ``e`` (n,) is the residual ``y - yhat`` and ``q`` (k, n) the per-factor sums
-  ``q[f, i] = sum_j v_jf x_ij``; the sweep keeps both up to date after every single draw.
+* ``e`` (n,) is the residual ``y - yhat`` and ``Q`` (n, k) the per-factor sums
+  ``Q[i, f] = sum_j v_jf x_ij`` (row-major: a row's k sums share cache lines); the sweep keeps
+  both up to date after every single draw. (The relational sweep keeps them factor-major,
+  ``q`` (k, n): see ``sampler.relational``.)
 * Gamma variates are parametrised by shape and rate: ``Gamma(a, b) = StandardGamma(a) / b``.
+* ``order`` (p,) and ``cptr`` (C + 1,) are the colour classes of ``sampler.colouring``: columns
+  sharing no row, whose coefficients are drawn in parallel (``prange``) when the class is large.
+
+Parallel loops never change a result with the number of threads: each parallel iteration reads
+and writes only its own rows (or its own factor), and sums over rows are taken over fixed chunks
+of ``CHUNK`` rows whose partial sums are then added in chunk order.
 """
 
 from __future__ import annotations
@@ -23,14 +31,21 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 __all__ = [
     "recompute_cache",
     "gibbs_sweep",
     "predict_draws_csr",
     "mixture_normal_quantiles",
+    "CHUNK",
+    "PAR_MIN",
 ]
+
+#: rows per chunk of a deterministic parallel reduction or row loop
+CHUNK = 4096
+#: colour classes with fewer columns than this are drawn in a plain loop (same result)
+PAR_MIN = 16
 
 
 @njit(cache=True)
@@ -51,26 +66,26 @@ def _accumulate_row(indptr, indices, data, i, j0, w, V, qi):
     return lin, sq
 
 
-@njit(cache=True)
-def recompute_cache(r_indptr, r_indices, r_data, y, w0, w, Vt, e, q):
-    """Recompute the residual ``e`` (n,) and the factor sums ``q`` (k, n) exactly, in place.
+@njit(cache=True, parallel=True)
+def recompute_cache(r_indptr, r_indices, r_data, y, w0, w, Vt, e, Q):
+    """Recompute the residual ``e`` (n,) and the factor sums ``Q`` (n, k) exactly, in place.
 
     ``X`` is given row-major here (CSR arrays ``r_indptr``, ``r_indices``, ``r_data``): each row
     gathers its factor sums from contiguous rows of V, which is much faster than scattering from
-    the columns. Cost O(k * nnz). Called at the start of every sweep so rounding error from the
-    incremental updates cannot accumulate.
+    the columns. Cost O(k * nnz), rows in parallel (each row on its own: exact for any number of
+    threads). Called at the start of every sweep so rounding error from the incremental updates
+    cannot accumulate.
     """
     n = y.shape[0]
     k = Vt.shape[0]
     V = np.ascontiguousarray(Vt.T)
-    qi = np.zeros(k)
-    for i in range(n):
+    for i in prange(n):
+        qi = Q[i]
         qi[:] = 0.0
         lin, sq = _accumulate_row(r_indptr, r_indices, r_data, i, 0, w, V, qi)
         pair = 0.0
         for f in range(k):
             pair += qi[f] * qi[f]
-            q[f, i] = qi[f]
         e[i] = y[i] - (w0 + lin + 0.5 * (pair - sq))
 
 
@@ -102,77 +117,193 @@ def _hyper_update(theta, gidx, gsize, mu, lam, c0, mu0, b_lam, g_lam, z_mu):
         mu[g] = (c0 * mu0 + s1[g]) / (c0 + gsize[g]) + z_mu[g] / math.sqrt(prec)
 
 
+@njit(cache=True, parallel=True)
+def _sums(e):
+    """(sum e_i, sum e_i^2) over fixed chunks of rows, added in chunk order (exact for any
+    number of threads)."""
+    n = e.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    s1 = np.zeros(n_chunks)
+    s2 = np.zeros(n_chunks)
+    for c in prange(n_chunks):
+        a = 0.0
+        b = 0.0
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            a += e[i]
+            b += e[i] * e[i]
+        s1[c] = a
+        s2[c] = b
+    t1 = 0.0
+    t2 = 0.0
+    for c in range(n_chunks):
+        t1 += s1[c]
+        t2 += s2[c]
+    return t1, t2
+
+
+@njit(cache=True, parallel=True)
+def _shift(e, d):
+    for i in prange(e.shape[0]):
+        e[i] -= d
+
+
 @njit(cache=True)
 def _alpha_and_w0(e, w0, alpha, a0, b0, m0, lam0, z_w0, g_alpha, sample_alpha):
     """Draw alpha (if sampled) and w0; updates ``e`` in place; returns (w0, alpha)."""
     n = e.shape[0]
+    se, sse = _sums(e)
     if sample_alpha:
-        sse = 0.0
-        for i in range(n):
-            sse += e[i] * e[i]
         alpha = g_alpha / (0.5 * (b0 + sse))
-    se = 0.0
-    for i in range(n):
-        se += e[i]
     prec = alpha * n + lam0
     mean = (alpha * (se + n * w0) + lam0 * m0) / prec
     w0_new = mean + z_w0 / math.sqrt(prec)
-    d = w0_new - w0
-    for i in range(n):
-        e[i] -= d
+    _shift(e, w0_new - w0)
     return w0_new, alpha
 
 
 @njit(cache=True)
-def _linear_columns(indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w, j0, j1):
-    """Draw w_j for the CSC columns j0..j1-1 (rows of X), updating ``e`` after each draw."""
-    for j in range(j0, j1):
-        g = gidx[j]
-        start = indptr[j]
-        stop = indptr[j + 1]
-        s = 0.0
+def _draw_w(j, indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w):
+    """Draw w_j of CSC column j from its full conditional, updating ``e`` on its rows."""
+    g = gidx[j]
+    start = indptr[j]
+    stop = indptr[j + 1]
+    s = 0.0
+    for idx in range(start, stop):
+        s += data[idx] * e[indices[idx]]
+    wj = w[j]
+    prec = alpha * colsq[j] + lam_w[g]
+    mean = (alpha * (s + wj * colsq[j]) + lam_w[g] * mu_w[g]) / prec
+    wn = mean + z_w[j] / math.sqrt(prec)
+    d = wn - wj
+    if d != 0.0:
         for idx in range(start, stop):
-            s += data[idx] * e[indices[idx]]
-        wj = w[j]
-        prec = alpha * colsq[j] + lam_w[g]
-        mean = (alpha * (s + wj * colsq[j]) + lam_w[g] * mu_w[g]) / prec
-        wn = mean + z_w[j] / math.sqrt(prec)
-        d = wn - wj
-        if d != 0.0:
-            for idx in range(start, stop):
-                e[indices[idx]] -= d * data[idx]
-        w[j] = wn
+            e[indices[idx]] -= d * data[idx]
+    w[j] = wn
+
+
+@njit(cache=True, parallel=True)
+def _linear_columns(indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w,
+                    order, cptr):
+    """Draw w_j for every column, colour class by colour class (``order``, ``cptr``); the
+    members of a class share no row, so a large class is drawn in parallel."""
+    for c in range(cptr.shape[0] - 1):
+        a = cptr[c]
+        b = cptr[c + 1]
+        if b - a >= PAR_MIN:
+            for t in prange(a, b):
+                _draw_w(order[t], indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w,
+                        z_w)
+        else:
+            for t in range(a, b):
+                _draw_w(order[t], indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w,
+                        z_w)
 
 
 @njit(cache=True)
-def _factor_columns(indptr, indices, data, gidx, e, qf, vf, zf, alpha, mu_vf, lam_vf, j0, j1):
-    """Draw v_jf of one factor f for the CSC columns j0..j1-1, updating ``e`` and ``qf``."""
-    for j in range(j0, j1):
-        g = gidx[j]
-        start = indptr[j]
-        stop = indptr[j + 1]
-        v = vf[j]
+def _draw_v(j, indptr, indices, data, gidx, e, qf, vf, zf, alpha, mu_vf, lam_vf):
+    """Draw v_jf (one factor f) of CSC column j, updating ``e`` and ``qf`` on its rows."""
+    g = gidx[j]
+    start = indptr[j]
+    stop = indptr[j + 1]
+    v = vf[j]
+    shh = 0.0
+    she = 0.0
+    for idx in range(start, stop):
+        i = indices[idx]
+        x = data[idx]
+        h = x * (qf[i] - v * x)
+        shh += h * h
+        she += h * e[i]
+    lam = lam_vf[g]
+    prec = alpha * shh + lam
+    mean = (alpha * (she + v * shh) + lam * mu_vf[g]) / prec
+    vn = mean + zf[j] / math.sqrt(prec)
+    d = vn - v
+    if d != 0.0:
+        for idx in range(start, stop):
+            i = indices[idx]
+            x = data[idx]
+            h = x * (qf[i] - v * x)
+            e[i] -= d * h
+            qf[i] += d * x
+    vf[j] = vn
+
+
+@njit(cache=True, parallel=True)
+def _factor_columns(indptr, indices, data, gidx, e, qf, vf, zf, alpha, mu_vf, lam_vf,
+                    order, cptr):
+    """Draw v_jf of one factor f for every column, colour class by colour class, updating
+    ``e`` and ``qf``; a large class is drawn in parallel."""
+    for c in range(cptr.shape[0] - 1):
+        a = cptr[c]
+        b = cptr[c + 1]
+        if b - a >= PAR_MIN:
+            for t in prange(a, b):
+                _draw_v(order[t], indptr, indices, data, gidx, e, qf, vf, zf, alpha, mu_vf,
+                        lam_vf)
+        else:
+            for t in range(a, b):
+                _draw_v(order[t], indptr, indices, data, gidx, e, qf, vf, zf, alpha, mu_vf,
+                        lam_vf)
+
+
+@njit(cache=True, parallel=True)
+def _factor_hyper(Vt, gidx, gsize, mu_v, lam_v, c0, mu0, b_lam, g_lamv, z_muv):
+    """(lambda_v, mu_v) of every factor; factors in parallel (each owns its column of mu_v)."""
+    for f in prange(Vt.shape[0]):
+        _hyper_update(Vt[f], gidx, gsize, mu_v[:, f], lam_v[:, f], c0, mu0, b_lam, g_lamv[f],
+                      z_muv[f])
+
+
+@njit(cache=True)
+def _draw_v_column(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, lam_v):
+    """Draw v_j1, ..., v_jk of CSC column j one after another, each from its full conditional,
+    updating ``e`` and ``Q`` (n, k) on the column's rows: the rows are fetched once for all k
+    factors and stay in cache."""
+    g = gidx[j]
+    start = indptr[j]
+    stop = indptr[j + 1]
+    for f in range(Vt.shape[0]):
+        v = Vt[f, j]
         shh = 0.0
         she = 0.0
         for idx in range(start, stop):
             i = indices[idx]
             x = data[idx]
-            h = x * (qf[i] - v * x)
+            h = x * (Q[i, f] - v * x)
             shh += h * h
             she += h * e[i]
-        lam = lam_vf[g]
+        lam = lam_v[g, f]
         prec = alpha * shh + lam
-        mean = (alpha * (she + v * shh) + lam * mu_vf[g]) / prec
-        vn = mean + zf[j] / math.sqrt(prec)
+        mean = (alpha * (she + v * shh) + lam * mu_v[g, f]) / prec
+        vn = mean + z_v[f, j] / math.sqrt(prec)
         d = vn - v
         if d != 0.0:
             for idx in range(start, stop):
                 i = indices[idx]
                 x = data[idx]
-                h = x * (qf[i] - v * x)
+                h = x * (Q[i, f] - v * x)
                 e[i] -= d * h
-                qf[i] += d * x
-        vf[j] = vn
+                Q[i, f] += d * x
+        Vt[f, j] = vn
+
+
+@njit(cache=True, parallel=True)
+def _latent_columns(indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, lam_v, order,
+                    cptr):
+    """Draw the latent vectors of every column, colour class by colour class (column by column,
+    factor by factor within a column); a large class is drawn in parallel."""
+    for c in range(cptr.shape[0] - 1):
+        a = cptr[c]
+        b = cptr[c + 1]
+        if b - a >= PAR_MIN:
+            for t in prange(a, b):
+                _draw_v_column(order[t], indptr, indices, data, gidx, e, Q, Vt, z_v, alpha,
+                               mu_v, lam_v)
+        else:
+            for t in range(a, b):
+                _draw_v_column(order[t], indptr, indices, data, gidx, e, Q, Vt, z_v, alpha,
+                               mu_v, lam_v)
 
 
 @njit(cache=True)
@@ -208,7 +339,7 @@ def _translation_moves(gsum, gidx, w, mu_w, lam_w, w0, lam0, m0, c0, mu0, z_t):
 
 @njit(cache=True)
 def gibbs_sweep(
-    indptr, indices, data, colsq, gidx, gsize, gsum,
+    indptr, indices, data, colsq, gidx, gsize, gsum, order, cptr, factor_major,
     e, q, w0, w, Vt, alpha, mu_w, lam_w, mu_v, lam_v,
     a0, b0, b_lam, c0, mu0, m0, lam0,
     z_w0, z_w, z_v, z_muw, z_muv, z_t, g_alpha, g_lamw, g_lamv,
@@ -216,8 +347,10 @@ def gibbs_sweep(
 ):
     """One Gibbs sweep of the FM regression sampler; returns the new ``(w0, alpha)``.
 
-    Order (as libFM): alpha, w0, (lambda_w, mu_w), w, (lambda_v, mu_v) for every factor, then V
-    factor by factor. Arrays ``e``, ``q``, ``w``, ``Vt``, ``mu_w`` (G,), ``lam_w`` (G,), ``mu_v``
+    Order: alpha, w0, (lambda_w, mu_w), w, (lambda_v, mu_v) for every factor, then V column by
+    column (all k factors of a column in turn; libFM goes factor by factor instead, an equally
+    valid scan that fetches every row k times, and is used when ``factor_major`` is True: the
+    relational sweep's order); columns in the colour-class order ``order`` / ``cptr``. Arrays ``e``, ``q``, ``w``, ``Vt``, ``mu_w`` (G,), ``lam_w`` (G,), ``mu_v``
     (G, k) and ``lam_v`` (G, k) are updated in place; ``e`` and ``q`` must be exact on entry.
 
     Random inputs: ``z_w0`` float, ``z_w`` (p,), ``z_v`` (k, p), ``z_muw`` (G,), ``z_muv`` (k, G),
@@ -226,35 +359,39 @@ def gibbs_sweep(
     shapes given by ``bayesfm.sampler.conditionals``. ``sample_alpha`` / ``sample_hyper`` hold
     alpha / the group hyperparameters fixed when False (probit models, closed-form tests).
     """
-    p = w.shape[0]
-    k = Vt.shape[0]
     w0, alpha = _alpha_and_w0(e, w0, alpha, a0, b0, m0, lam0, z_w0, g_alpha, sample_alpha)
     if sample_hyper:
         _hyper_update(w, gidx, gsize, mu_w, lam_w, c0, mu0, b_lam, g_lamw, z_muw)
-    _linear_columns(indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w, 0, p)
+    _linear_columns(indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w, order,
+                    cptr)
     if sample_hyper:
         w0 = _translation_moves(gsum, gidx, w, mu_w, lam_w, w0, lam0, m0, c0, mu0, z_t)
-        for f in range(k):
-            _hyper_update(Vt[f], gidx, gsize, mu_v[:, f], lam_v[:, f], c0, mu0, b_lam,
-                          g_lamv[f], z_muv[f])
-    for f in range(k):
-        _factor_columns(indptr, indices, data, gidx, e, q[f], Vt[f], z_v[f], alpha,
-                        mu_v[:, f], lam_v[:, f], 0, p)
+        _factor_hyper(Vt, gidx, gsize, mu_v, lam_v, c0, mu0, b_lam, g_lamv, z_muv)
+    if factor_major:
+        for f in range(Vt.shape[0]):
+            _factor_columns(indptr, indices, data, gidx, e, q[:, f], Vt[f], z_v[f], alpha,
+                            mu_v[:, f], lam_v[:, f], order, cptr)
+    else:
+        _latent_columns(indptr, indices, data, gidx, e, q, Vt, z_v, alpha, mu_v, lam_v, order,
+                        cptr)
     return w0, alpha
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def predict_draws_csr(indptr, indices, data, n_rows, w0s, ws, Vs, out):
     """FM predictions for every kept draw: ``out[s, i] = yhat_s(x_i)``.
 
     ``X`` is row-major (CSR) with ``n_rows`` rows; ``w0s`` (S,), ``ws`` (S, p), ``Vs`` (S, p, k),
-    ``out`` (S, n_rows).
+    ``out`` (S, n_rows). Draws and chunks of rows in parallel (each output on its own).
     """
     S = w0s.shape[0]
     k = Vs.shape[2]
-    qf = np.zeros(k)
-    for s in range(S):
-        for i in range(n_rows):
+    n_chunks = (n_rows + CHUNK - 1) // CHUNK
+    for t in prange(S * n_chunks):
+        s = t // n_chunks
+        c = t - s * n_chunks
+        qf = np.zeros(k)
+        for i in range(c * CHUNK, min(n_rows, (c + 1) * CHUNK)):
             qf[:] = 0.0
             lin, sq = _accumulate_row(indptr, indices, data, i, 0, ws[s], Vs[s], qf)
             pair = 0.0

@@ -12,58 +12,50 @@ from __future__ import annotations
 
 import copy
 import multiprocessing
-import os
 import signal
 import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-import numpy as np
 
 from bayesfm.sampler.chain import Chain, advance
+from bayesfm.sampler.threads import fork_safe, num_threads, usable_cpus
 
 __all__ = ["run_chains", "active_dask_client", "resolve_n_jobs"]
 
 _WORKER = {}
 
 
-def _init_worker(data, priors):
+def _init_worker(data, priors, n_threads):
     # Ctrl-C reaches the whole process group: the parent handles it and stops the workers
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import numba
+
+    numba.set_num_threads(max(1, min(n_threads, numba.config.NUMBA_NUM_THREADS)))
     _WORKER["data"] = data
     _WORKER["priors"] = priors
 
 
-def _drop_factor_sums(state):
-    """Drop the cached factor sums q (k x n, the bulk of a state): every sweep recomputes them
-    before use, so they need not travel; ``driver.step`` reallocates them."""
-    state.q = np.empty((state.q.shape[0], 0))
-    return state
-
-
 def _detach(chain: Chain) -> Chain:
-    """A light copy of the chain to run a chunk on: no kept draws (they stay here), no q."""
+    """A light copy of the chain to run a chunk on: no kept draws (they stay here). The caches
+    e, q travel with the state: a chunk continues from them exactly as a single run would."""
     light = copy.copy(chain)
     light.store = chain.store.empty_like()
     light.resid_rms = []
-    q = chain.state.q
-    chain.state.q = np.empty((q.shape[0], 0))
     light.state = chain.state.copy()
-    chain.state.q = q
     light.rng = copy.deepcopy(chain.rng)
     light.likelihood = copy.deepcopy(chain.likelihood)
+    light.accum = copy.deepcopy(chain.accum)
     return light
 
 
 def _chunk_in_worker(chain: Chain, n: int, sample_hyper: bool) -> Chain:
-    chain = advance(chain, _WORKER["data"], _WORKER["priors"], n, sample_hyper)
-    _drop_factor_sums(chain.state)
-    return chain
+    return advance(chain, _WORKER["data"], _WORKER["priors"], n, sample_hyper)
 
 
-def _chunk_with(chain: Chain, data, priors, n: int, sample_hyper: bool) -> Chain:
-    chain = advance(chain, data, priors, n, sample_hyper)
-    _drop_factor_sums(chain.state)
-    return chain
+def _chunk_with(chain: Chain, data, priors, n: int, sample_hyper: bool,
+                n_threads: int = 1) -> Chain:
+    with num_threads(n_threads):
+        return advance(chain, data, priors, n, sample_hyper)
 
 
 def _merge(chain: Chain, done: Chain) -> None:
@@ -71,6 +63,7 @@ def _merge(chain: Chain, done: Chain) -> None:
     chain.state = done.state
     chain.rng = done.rng
     chain.likelihood = done.likelihood
+    chain.accum = done.accum
     chain.sweeps_done = done.sweeps_done
     chain.resid_rms.extend(done.resid_rms)
 
@@ -90,10 +83,7 @@ def active_dask_client():
 
 def resolve_n_jobs(n_jobs, n_chains: int) -> int:
     """Worker processes to use: None means one per chain, up to the usable CPUs."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cpus = os.cpu_count() or 1
+    cpus = usable_cpus()
     if n_jobs is None:
         return max(1, min(n_chains, cpus))
     if n_jobs < 0:
@@ -142,12 +132,14 @@ def _chunks(total: int, chunk: int):
 
 
 def run_chains(chains, data, priors, n_sweeps, n_jobs: int = 1, client=None,
-               chunk: int | None = None, sample_hyper: bool = True, on_chunk=None):
+               chunk: int | None = None, sample_hyper: bool = True, on_chunk=None,
+               n_threads: int = 1):
     """Advance the chains by ``n_sweeps`` sweeps (an int, or one count per chain); returns the
     list of chains (updated in place).
 
     ``n_jobs`` > 1 runs chains in that many worker processes; ``client``, a Dask client, runs
-    them as tasks on its workers instead. ``on_chunk(chains)`` is called after every chunk.
+    them as tasks on its workers instead. ``n_threads`` kernel threads are shared out: each of
+    the ``n_jobs`` processes (or each Dask task) gets ``max(1, n_threads // n_jobs)``. ``on_chunk(chains)`` is called after every chunk.
     KeyboardInterrupt propagates after the finished chunks were merged: every chain stays at a
     sweep boundary (chains may then differ in sweeps done).
     """
@@ -159,11 +151,13 @@ def run_chains(chains, data, priors, n_sweeps, n_jobs: int = 1, client=None,
     if chunk is None:
         chunk = max(10, -(-max(counts) // 10))
     plans = [list(_chunks(max(n, 0), chunk)) for n in counts]
-    with _DeferredInterrupt() as stop:
+    with _DeferredInterrupt() as stop, num_threads(n_threads):
         if client is not None:
-            _run_dask(chains, data, priors, plans, client, sample_hyper, on_chunk, stop)
+            _run_dask(chains, data, priors, plans, client, sample_hyper, on_chunk, stop,
+                      max(1, n_threads // max(1, n_jobs)))
         elif n_jobs > 1 and sum(1 for p in plans if p) > 1:
-            _run_processes(chains, data, priors, plans, n_jobs, sample_hyper, on_chunk, stop)
+            _run_processes(chains, data, priors, plans, n_jobs, sample_hyper, on_chunk, stop,
+                           max(1, n_threads // n_jobs))
         else:
             for r in range(max(len(p) for p in plans)):
                 for chain, plan in zip(chains, plans):
@@ -176,13 +170,16 @@ def run_chains(chains, data, priors, n_sweeps, n_jobs: int = 1, client=None,
     return chains
 
 
-def _run_processes(chains, data, priors, plans, n_jobs, sample_hyper, on_chunk, stop):
+def _run_processes(chains, data, priors, plans, n_jobs, sample_hyper, on_chunk, stop,
+                   threads_per_job=1):
     """Each chain's chunks run one after the other, chains in parallel without a barrier: a
-    chain's next chunk is submitted as soon as its previous one is merged."""
+    chain's next chunk is submitted as soon as its previous one is merged. Workers are forked
+    (fast: nothing to import or compile) unless the threading layer in use is not fork-safe."""
     methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    use_fork = "fork" in methods and fork_safe()
+    ctx = multiprocessing.get_context("fork" if use_fork else "spawn")
     pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_init_worker,
-                               initargs=(data, priors))
+                               initargs=(data, priors, threads_per_job))
     remaining = [list(plan) for plan in plans]
     pending = {}
     try:
@@ -210,7 +207,8 @@ def _run_processes(chains, data, priors, plans, n_jobs, sample_hyper, on_chunk, 
     pool.shutdown(wait=True)
 
 
-def _run_dask(chains, data, priors, plans, client, sample_hyper, on_chunk, stop):
+def _run_dask(chains, data, priors, plans, client, sample_hyper, on_chunk, stop,
+              threads_per_task=1):
     """As ``_run_processes``, with the chunks as Dask tasks (data scattered once)."""
     from distributed import as_completed
 
@@ -222,7 +220,7 @@ def _run_dask(chains, data, priors, plans, client, sample_hyper, on_chunk, stop)
 
     def submit(c):
         fut = client.submit(_chunk_with, _detach(chains[c]), data_f, priors_f,
-                            remaining[c].pop(0), sample_hyper, pure=False)
+                            remaining[c].pop(0), sample_hyper, threads_per_task, pure=False)
         owner[fut.key] = c
         return fut
 

@@ -21,176 +21,206 @@ qrest_i = q_if - QB_r (the part of q not from block b, unchanged meanwhile),
 
 (SQ_r = sum over the block's features of v^2 x^2). A sweep costs
 O(k (nnz(X_direct) + sum_b nnz(B_b) + n * blocks)); it draws the same coordinates in the same
-order from the same random numbers as ``kernels.gibbs_sweep`` on the expanded X, so the two
-agree up to rounding.
+order from the same random numbers as ``kernels.gibbs_sweep`` on the expanded X (V factor by
+factor, columns in ``RelationalFMData.sweep_classes`` order), so the two agree up to rounding.
+
+Parallel parts (exact for any number of threads): aggregates are summed per block row over its
+observations in a fixed order (``obs_ptr`` / ``obs_idx``), the members of a colour class of a
+block's columns (no block row in common: e.g. a block's one-hot ids) are drawn at once, and the
+final pass over the observations writes each observation on its own.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from bayesfm.sampler.kernels import (_accumulate_row, _alpha_and_w0, _factor_columns,
-                                     _hyper_update, _linear_columns, _translation_moves)
+from bayesfm.sampler.kernels import (CHUNK, PAR_MIN, _accumulate_row, _alpha_and_w0,
+                                     _factor_columns, _factor_hyper, _hyper_update,
+                                     _linear_columns, _translation_moves)
 
 __all__ = ["relational_recompute", "relational_sweep"]
 
 
-@njit(cache=True)
-def relational_recompute(indptr, indices, data, bc_indptr, bc_indices, bc_data, psi, p0,
-                         counts, y, w0, w, Vt, e, q):
-    """Exact e (n,) and q (k, n) from the parameters, without expanding the blocks."""
+@njit(cache=True, parallel=True)
+def relational_recompute(d_rindptr, d_rindices, d_rdata, br_indptr, br_indices, br_data, psi,
+                         p0, y, w0, w, Vt, e, q):
+    """Exact e (n,) and q (k, n) from the parameters, without expanding the blocks: every block
+    row's terms once (block rows in parallel), then every observation from its direct row and
+    its block rows (observations in parallel; each on its own, so exact for any thread count).
+    The direct part is given row-major (``d_r*``), the stacked blocks as CSR (``br_*``)."""
     n = y.shape[0]
     k = Vt.shape[0]
-    M = counts.shape[0]
+    M = br_indptr.shape[0] - 1
     B = psi.shape[0]
-    base = np.zeros(n)
-    # direct columns, scattered over rows
-    for j in range(p0):
-        wj = w[j]
-        vv = 0.0
-        for f in range(k):
-            vv += Vt[f, j] * Vt[f, j]
-        for idx in range(indptr[j], indptr[j + 1]):
-            x = data[idx]
-            base[indices[idx]] += wj * x - 0.5 * vv * x * x
-    # block columns, scattered over block rows
-    lin_b = np.zeros(M)
-    qb = np.zeros((k, M))
-    for jb in range(bc_indptr.shape[0] - 1):
-        j = p0 + jb
-        wj = w[j]
-        vv = 0.0
-        for f in range(k):
-            vv += Vt[f, j] * Vt[f, j]
+    V = np.ascontiguousarray(Vt.T)
+    lin_b = np.empty(M)
+    sq_b = np.empty(M)
+    qb = np.zeros((M, k))
+    for r in prange(M):
+        lin, sq = _accumulate_row(br_indptr, br_indices, br_data, r, p0, w, V, qb[r])
+        lin_b[r] = lin
+        sq_b[r] = sq
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    for c in prange(n_chunks):
+        qi = np.zeros(k)
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            qi[:] = 0.0
+            lin, sq = _accumulate_row(d_rindptr, d_rindices, d_rdata, i, 0, w, V, qi)
+            for b in range(B):
+                r = psi[b, i]
+                lin += lin_b[r]
+                sq += sq_b[r]
+                for f in range(k):
+                    qi[f] += qb[r, f]
+            pair = 0.0
+            for f in range(k):
+                pair += qi[f] * qi[f]
+                q[f, i] = qi[f]
+            e[i] = y[i] - (w0 + lin + 0.5 * (pair - sq))
+
+
+@njit(cache=True)
+def _draw_w_block(jb, bc_indptr, bc_indices, bc_data, p0, counts, colsq, gidx, w, alpha, mu_w,
+                  lam_w, z_w, E, D):
+    """Draw w_j of block column jb through the block-row sums E of the residual; records the
+    change per block row in D (the residuals are shifted later)."""
+    j = p0 + jb
+    g = gidx[j]
+    s = 0.0
+    for idx in range(bc_indptr[jb], bc_indptr[jb + 1]):
+        s += bc_data[idx] * E[bc_indices[idx]]
+    wj = w[j]
+    prec = alpha * colsq[j] + lam_w[g]
+    mean = (alpha * (s + wj * colsq[j]) + lam_w[g] * mu_w[g]) / prec
+    wn = mean + z_w[j] / np.sqrt(prec)
+    d = wn - wj
+    if d != 0.0:
         for idx in range(bc_indptr[jb], bc_indptr[jb + 1]):
             r = bc_indices[idx]
             x = bc_data[idx]
-            lin_b[r] += wj * x - 0.5 * vv * x * x
-            for f in range(k):
-                qb[f, r] += Vt[f, j] * x
-    for i in range(n):
-        for b in range(B):
-            base[i] += lin_b[psi[b, i]]
-    for f in range(k):
-        qf = q[f]
-        qf[:] = 0.0
-        for j in range(p0):
-            v = Vt[f, j]
-            if v == 0.0:
-                continue
-            for idx in range(indptr[j], indptr[j + 1]):
-                qf[indices[idx]] += v * data[idx]
-        for i in range(n):
-            for b in range(B):
-                qf[i] += qb[f, psi[b, i]]
-            base[i] += 0.5 * qf[i] * qf[i]
-    for i in range(n):
-        e[i] = y[i] - (w0 + base[i])
+            E[r] -= d * x * counts[r]
+            D[r] += d * x
+    w[j] = wn
 
 
-@njit(cache=True)
-def _linear_block(bc_indptr, bc_indices, bc_data, psi_b, r0, r1, f0, f1, p0, counts, colsq,
-                  gidx, e, w, alpha, mu_w, lam_w, z_w, E, D):
-    """Draw w_j for the columns of one block through E_r = sum of e over the block row's
-    observations; the residual of every observation is shifted once at the end."""
+@njit(cache=True, parallel=True)
+def _linear_block(bc_indptr, bc_indices, bc_data, psi_b, obs_ptr, obs_idx, r0, r1, border,
+                  bcptr, c0, c1, p0, counts, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w, E, D):
+    """Draw w_j for the columns of one block (block rows r0..r1-1, colour classes c0..c1-1)
+    through E_r = sum of e over the block row's observations; the residual of every
+    observation is shifted once at the end. Block rows, class members and observations in
+    parallel (each iteration on its own data: exact for any number of threads)."""
     n = e.shape[0]
-    for r in range(r0, r1):
-        E[r] = 0.0
-        D[r] = 0.0
-    for i in range(n):
-        E[psi_b[i]] += e[i]
-    for jb in range(f0, f1):
-        j = p0 + jb
-        g = gidx[j]
+    for r in prange(r0, r1):
         s = 0.0
-        for idx in range(bc_indptr[jb], bc_indptr[jb + 1]):
-            s += bc_data[idx] * E[bc_indices[idx]]
-        wj = w[j]
-        prec = alpha * colsq[j] + lam_w[g]
-        mean = (alpha * (s + wj * colsq[j]) + lam_w[g] * mu_w[g]) / prec
-        wn = mean + z_w[j] / np.sqrt(prec)
-        d = wn - wj
-        if d != 0.0:
-            for idx in range(bc_indptr[jb], bc_indptr[jb + 1]):
-                r = bc_indices[idx]
-                x = bc_data[idx]
-                E[r] -= d * x * counts[r]
-                D[r] += d * x
-        w[j] = wn
-    for i in range(n):
+        for o in range(obs_ptr[r], obs_ptr[r + 1]):
+            s += e[obs_idx[o]]
+        E[r] = s
+        D[r] = 0.0
+    for c in range(c0, c1):
+        a = bcptr[c]
+        b = bcptr[c + 1]
+        if b - a >= PAR_MIN:
+            for t in prange(a, b):
+                _draw_w_block(border[t], bc_indptr, bc_indices, bc_data, p0, counts, colsq, gidx,
+                              w, alpha, mu_w, lam_w, z_w, E, D)
+        else:
+            for t in range(a, b):
+                _draw_w_block(border[t], bc_indptr, bc_indices, bc_data, p0, counts, colsq, gidx,
+                              w, alpha, mu_w, lam_w, z_w, E, D)
+    for i in prange(n):
         e[i] -= D[psi_b[i]]
 
 
 @njit(cache=True)
-def _factor_block(bc_indptr, bc_indices, bc_data, psi_b, r0, r1, f0, f1, p0, counts, gidx,
-                  e, qf, vf, zf, alpha, mu_vf, lam_vf, E, S1, S2, T, QB, QB0, SQ):
-    """Draw v_jf of one factor f for the columns of one block (block rows r0..r1-1, block
-    features f0..f1-1), through the block-row aggregates; then update e and qf of every row."""
-    n = e.shape[0]
-    for r in range(r0, r1):
-        E[r] = 0.0
-        S1[r] = 0.0
-        S2[r] = 0.0
-        T[r] = 0.0
-        QB[r] = 0.0
-        SQ[r] = 0.0
-    for jb in range(f0, f1):
-        v = vf[p0 + jb]
-        if v == 0.0:
-            continue
-        for idx in range(bc_indptr[jb], bc_indptr[jb + 1]):
-            QB[bc_indices[idx]] += v * bc_data[idx]
-    for r in range(r0, r1):
-        QB0[r] = QB[r]
-    for i in range(n):
-        r = psi_b[i]
-        qi = qf[i]
-        ei = e[i]
-        E[r] += ei
-        S1[r] += qi
-        S2[r] += qi * qi
-        T[r] += qi * ei
-    for jb in range(f0, f1):
-        j = p0 + jb
-        g = gidx[j]
-        v = vf[j]
-        start = bc_indptr[jb]
-        stop = bc_indptr[jb + 1]
-        shh = 0.0
-        she = 0.0
+def _draw_v_block(jb, bc_indptr, bc_indices, bc_data, p0, counts, gidx, vf, zf, alpha, mu_vf,
+                  lam_vf, E, S1, S2, T, QB, SQ):
+    """Draw v_jf (one factor) of block column jb through the block-row aggregates, updating
+    them in closed form (see the module docstring)."""
+    j = p0 + jb
+    g = gidx[j]
+    v = vf[j]
+    start = bc_indptr[jb]
+    stop = bc_indptr[jb + 1]
+    shh = 0.0
+    she = 0.0
+    for idx in range(start, stop):
+        r = bc_indices[idx]
+        x = bc_data[idx]
+        vx = v * x
+        shh += x * x * (S2[r] - 2.0 * vx * S1[r] + counts[r] * vx * vx)
+        she += x * (T[r] - vx * E[r])
+    lam = lam_vf[g]
+    prec = alpha * shh + lam
+    mean = (alpha * (she + v * shh) + lam * mu_vf[g]) / prec
+    vn = mean + zf[j] / np.sqrt(prec)
+    d = vn - v
+    if d != 0.0:
         for idx in range(start, stop):
             r = bc_indices[idx]
             x = bc_data[idx]
+            c = counts[r]
             vx = v * x
-            shh += x * x * (S2[r] - 2.0 * vx * S1[r] + counts[r] * vx * vx)
-            she += x * (T[r] - vx * E[r])
-        lam = lam_vf[g]
-        prec = alpha * shh + lam
-        mean = (alpha * (she + v * shh) + lam * mu_vf[g]) / prec
-        vn = mean + zf[j] / np.sqrt(prec)
-        d = vn - v
-        if d != 0.0:
-            for idx in range(start, stop):
-                r = bc_indices[idx]
-                x = bc_data[idx]
-                c = counts[r]
-                vx = v * x
-                delta = d * x
-                e_old = E[r]
-                s1 = S1[r]
-                s2 = S2[r]
-                resid = s1 - c * vx              # sum_i (q_if - v x)
-                E[r] = e_old - delta * resid
-                T[r] = T[r] - delta * (s2 - vx * s1) + delta * e_old - delta * delta * resid
-                S1[r] = s1 + c * delta
-                S2[r] = s2 + 2.0 * delta * s1 + c * delta * delta
-                QB[r] += delta
-                vnx = vn * x
-                SQ[r] += vnx * vnx - vx * vx
-        vf[j] = vn
+            delta = d * x
+            e_old = E[r]
+            s1 = S1[r]
+            s2 = S2[r]
+            resid = s1 - c * vx              # sum_i (q_if - v x)
+            E[r] = e_old - delta * resid
+            T[r] = T[r] - delta * (s2 - vx * s1) + delta * e_old - delta * delta * resid
+            S1[r] = s1 + c * delta
+            S2[r] = s2 + 2.0 * delta * s1 + c * delta * delta
+            QB[r] += delta
+            vnx = vn * x
+            SQ[r] += vnx * vnx - vx * vx
+    vf[j] = vn
+
+
+@njit(cache=True, parallel=True)
+def _factor_block(bc_indptr, bc_indices, bc_data, br_indptr, br_indices, br_data, psi_b,
+                  obs_ptr, obs_idx, r0, r1, border, bcptr, c0, c1, p0, counts, gidx, e, qf, vf,
+                  zf, alpha, mu_vf, lam_vf, E, S1, S2, T, QB, QB0, SQ):
+    """Draw v_jf of one factor f for the columns of one block (block rows r0..r1-1, colour
+    classes c0..c1-1) through the block-row aggregates; then update e and qf of every
+    observation. Block rows, class members and observations in parallel (exact)."""
+    n = e.shape[0]
+    for r in prange(r0, r1):
+        qb = 0.0
+        for idx in range(br_indptr[r], br_indptr[r + 1]):
+            qb += vf[p0 + br_indices[idx]] * br_data[idx]
+        QB[r] = qb
+        QB0[r] = qb
+        SQ[r] = 0.0
+        se = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        st = 0.0
+        for o in range(obs_ptr[r], obs_ptr[r + 1]):
+            i = obs_idx[o]
+            qi = qf[i]
+            ei = e[i]
+            se += ei
+            s1 += qi
+            s2 += qi * qi
+            st += qi * ei
+        E[r] = se
+        S1[r] = s1
+        S2[r] = s2
+        T[r] = st
+    for c in range(c0, c1):
+        a = bcptr[c]
+        b = bcptr[c + 1]
+        if b - a >= PAR_MIN:
+            for t in prange(a, b):
+                _draw_v_block(border[t], bc_indptr, bc_indices, bc_data, p0, counts, gidx, vf,
+                              zf, alpha, mu_vf, lam_vf, E, S1, S2, T, QB, SQ)
+        else:
+            for t in range(a, b):
+                _draw_v_block(border[t], bc_indptr, bc_indices, bc_data, p0, counts, gidx, vf,
+                              zf, alpha, mu_vf, lam_vf, E, S1, S2, T, QB, SQ)
     # bring e and q of the observations up to date (SQ holds the change of sum v^2 x^2)
-    for i in range(n):
+    for i in prange(n):
         r = psi_b[i]
         dq = QB[r] - QB0[r]
         qrest = qf[i] - QB0[r]
@@ -200,32 +230,34 @@ def _factor_block(bc_indptr, bc_indices, bc_data, psi_b, r0, r1, f0, f1, p0, cou
 
 @njit(cache=True)
 def relational_sweep(
-    indptr, indices, data, bc_indptr, bc_indices, bc_data, psi, roff, foff, counts, p0,
-    colsq, gidx, gsize, gsum,
+    indptr, indices, data, bc_indptr, bc_indices, bc_data, br_indptr, br_indices, br_data,
+    psi, roff, counts, p0, obs_ptr, obs_idx, border, bcptr, bcls,
+    colsq, gidx, gsize, gsum, order, cptr,
     e, q, w0, w, Vt, alpha, mu_w, lam_w, mu_v, lam_v,
     a0, b0, b_lam, c0, mu0, m0, lam0,
     z_w0, z_w, z_v, z_muw, z_muv, z_t, g_alpha, g_lamw, g_lamv,
     sample_alpha, sample_hyper,
 ):
     """One Gibbs sweep on relational data; same arguments, order and result as
-    ``kernels.gibbs_sweep`` on the expanded design (up to rounding). Returns (w0, alpha)."""
+    ``kernels.gibbs_sweep`` with ``factor_major`` on the expanded design, with the column order
+    of ``RelationalFMData.sweep_classes`` (up to rounding). Returns (w0, alpha)."""
     k = Vt.shape[0]
     B = psi.shape[0]
     M = counts.shape[0]
     w0, alpha = _alpha_and_w0(e, w0, alpha, a0, b0, m0, lam0, z_w0, g_alpha, sample_alpha)
     if sample_hyper:
         _hyper_update(w, gidx, gsize, mu_w, lam_w, c0, mu0, b_lam, g_lamw, z_muw)
-    _linear_columns(indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w, 0, p0)
+    _linear_columns(indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w, order,
+                    cptr)
     E = np.zeros(M)
     D = np.zeros(M)
     for b in range(B):
-        _linear_block(bc_indptr, bc_indices, bc_data, psi[b], roff[b], roff[b + 1], foff[b],
-                      foff[b + 1], p0, counts, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w, E, D)
+        _linear_block(bc_indptr, bc_indices, bc_data, psi[b], obs_ptr, obs_idx, roff[b],
+                      roff[b + 1], border, bcptr, bcls[b], bcls[b + 1], p0, counts, colsq, gidx,
+                      e, w, alpha, mu_w, lam_w, z_w, E, D)
     if sample_hyper:
         w0 = _translation_moves(gsum, gidx, w, mu_w, lam_w, w0, lam0, m0, c0, mu0, z_t)
-        for f in range(k):
-            _hyper_update(Vt[f], gidx, gsize, mu_v[:, f], lam_v[:, f], c0, mu0, b_lam,
-                          g_lamv[f], z_muv[f])
+        _factor_hyper(Vt, gidx, gsize, mu_v, lam_v, c0, mu0, b_lam, g_lamv, z_muv)
     S1 = np.zeros(M)
     S2 = np.zeros(M)
     T = np.zeros(M)
@@ -234,11 +266,12 @@ def relational_sweep(
     SQ = np.zeros(M)
     for f in range(k):
         _factor_columns(indptr, indices, data, gidx, e, q[f], Vt[f], z_v[f], alpha,
-                        mu_v[:, f], lam_v[:, f], 0, p0)
+                        mu_v[:, f], lam_v[:, f], order, cptr)
         for b in range(B):
-            _factor_block(bc_indptr, bc_indices, bc_data, psi[b], roff[b], roff[b + 1],
-                          foff[b], foff[b + 1], p0, counts, gidx, e, q[f], Vt[f], z_v[f],
-                          alpha, mu_v[:, f], lam_v[:, f], E, S1, S2, T, QB, QB0, SQ)
+            _factor_block(bc_indptr, bc_indices, bc_data, br_indptr, br_indices, br_data, psi[b],
+                          obs_ptr, obs_idx, roff[b], roff[b + 1], border, bcptr, bcls[b],
+                          bcls[b + 1], p0, counts, gidx, e, q[f], Vt[f], z_v[f], alpha,
+                          mu_v[:, f], lam_v[:, f], E, S1, S2, T, QB, QB0, SQ)
     return w0, alpha
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 import scipy.sparse as sp
 
+from bayesfm.sampler.colouring import colour_classes
+
 __all__ = ["FMData", "FMState", "RelationalFMData", "constant_group_sums"]
 
 
@@ -40,6 +42,23 @@ def _check_groups(gidx, p):
     return gidx, G, gsize
 
 
+def _check_classes(classes, Xc):
+    """Validate a user-given (order, cptr) for the CSC matrix ``Xc``."""
+    order, cptr = (np.ascontiguousarray(a, dtype=np.int64) for a in classes)
+    p = Xc.shape[1]
+    if np.sort(order).tolist() != list(range(p)):
+        raise ValueError("classes: order must be a permutation of the columns")
+    if cptr.ndim != 1 or cptr[0] != 0 or cptr[-1] != p or np.any(np.diff(cptr) < 0):
+        raise ValueError("classes: cptr must rise from 0 to the number of columns")
+    for c in range(cptr.shape[0] - 1):
+        cols = order[cptr[c]:cptr[c + 1]]
+        rows = np.concatenate([Xc.indices[Xc.indptr[j]:Xc.indptr[j + 1]] for j in cols]
+                              or [np.zeros(0, dtype=np.int64)])
+        if np.unique(rows).shape[0] != rows.shape[0]:
+            raise ValueError(f"classes: the columns of class {c} share a row")
+    return order, cptr
+
+
 def _group_indicator(gidx, G):
     return sp.csr_matrix((np.ones(gidx.shape[0]), (np.arange(gidx.shape[0]), gidx)),
                          shape=(gidx.shape[0], G))
@@ -63,6 +82,12 @@ class FMData:
         Number of features in each group (every group has at least one).
     gsum : ndarray (G,)
         The constant per-row sum of each group's columns, or 0 (see ``constant_group_sums``).
+    order, cptr : ndarray of int64
+        Colour classes of the columns (``sampler.colouring.colour_classes``): the order in which
+        a sweep draws them, class c being ``order[cptr[c]:cptr[c + 1]]``.
+    factor_major : bool
+        Draw V factor by factor (libFM's and the relational sweep's order) instead of column by
+        column (the default, faster: see ``kernels.gibbs_sweep``).
     """
 
     indptr: np.ndarray
@@ -77,14 +102,21 @@ class FMData:
     gsum: np.ndarray
     n_rows: int
     n_features: int
+    order: np.ndarray
+    cptr: np.ndarray
+    factor_major: bool = False
 
     @property
     def n_groups(self) -> int:
         return int(self.gsize.shape[0])
 
     @classmethod
-    def from_matrix(cls, X, gidx=None) -> "FMData":
-        """Build from any matrix (dense or sparse) and optional group indices (p,) in 0..G-1."""
+    def from_matrix(cls, X, gidx=None, classes=None, factor_major=False) -> "FMData":
+        """Build from any matrix (dense or sparse) and optional group indices (p,) in 0..G-1.
+
+        ``classes``: an ``(order, cptr)`` pair to use instead of the greedy colour classes
+        (checked: the columns of one class must share no row). ``factor_major``: see the
+        class docstring."""
         Xc = sp.csc_matrix(X, dtype=np.float64, copy=True)
         Xc.sum_duplicates()
         Xc.sort_indices()
@@ -96,6 +128,10 @@ class FMData:
         Xr.sort_indices()
         colsq = np.asarray(Xc.multiply(Xc).sum(axis=0), dtype=np.float64).ravel()
         gsum = constant_group_sums(Xr @ _group_indicator(gidx, G))
+        if classes is None:
+            order, cptr = colour_classes(Xc.indptr, Xc.indices, Xr.indptr, Xr.indices, p)
+        else:
+            order, cptr = _check_classes(classes, Xc)
         return cls(
             indptr=np.ascontiguousarray(Xc.indptr, dtype=np.int64),
             indices=np.ascontiguousarray(Xc.indices, dtype=np.int64),
@@ -109,6 +145,9 @@ class FMData:
             gsum=gsum,
             n_rows=int(n),
             n_features=int(p),
+            order=order,
+            cptr=cptr,
+            factor_major=bool(factor_major),
         )
 
 
@@ -130,8 +169,10 @@ class FMState:
         Group means and precisions of V, per factor.
     e : ndarray (n,)
         Cached residual y - yhat.
-    q : ndarray (k, n)
-        Cached per-factor sums q[f, i] = sum_j v_jf x_ij.
+    q : ndarray (n, k), or (k, n) for relational data
+        Cached per-factor sums sum_j v_jf x_ij of every row i and factor f.
+    t : ndarray (n,) or None
+        The target y the residual e refers to (None until the caches are first computed).
     """
 
     w0: float
@@ -144,6 +185,7 @@ class FMState:
     lam_v: np.ndarray
     e: np.ndarray
     q: np.ndarray
+    t: np.ndarray | None = None
 
     @property
     def rank(self) -> int:
@@ -166,7 +208,12 @@ class RelationalFMData:
     observation's global block row per block, ``counts`` (M,) how many observations use a block
     row. Direct part: CSC (``indptr``, ``indices``, ``data``) over rows; block part: CSC over block
     rows (``bc_*``, p - p0 columns) and CSR (``br_*``, block-feature indices 0..p-p0-1).
-    ``colsq[j]`` is the sum over observations of x_ij^2 in the full design.
+    ``colsq[j]`` is the sum over observations of x_ij^2 in the full design. ``order`` / ``cptr``
+    are the colour classes of the direct columns (``sampler.colouring``), ``d_r*`` the direct
+    part row-major; ``obs_ptr`` (M + 1,) / ``obs_idx`` list the observations of every global
+    block row (in increasing order), and ``border`` / ``bcptr`` / ``bcls`` the colour classes
+    of the block columns (block-feature indices), block b's classes being
+    ``bcls[b]..bcls[b + 1]-1``.
     """
 
     indptr: np.ndarray
@@ -189,10 +236,28 @@ class RelationalFMData:
     n_rows: int
     n_features: int
     p0: int
+    order: np.ndarray
+    cptr: np.ndarray
+    d_rindptr: np.ndarray
+    d_rindices: np.ndarray
+    d_rdata: np.ndarray
+    obs_ptr: np.ndarray
+    obs_idx: np.ndarray
+    border: np.ndarray
+    bcptr: np.ndarray
+    bcls: np.ndarray
 
     @property
     def n_groups(self) -> int:
         return int(self.gsize.shape[0])
+
+    def sweep_classes(self):
+        """The ``(order, cptr)`` a sweep on the expanded design must use to draw the same
+        coordinates in the same order as the relational sweep: the direct columns' colour
+        classes, then the colour classes of every block's columns."""
+        order = np.concatenate([self.order, self.p0 + self.border])
+        cptr = np.concatenate([self.cptr, self.cptr[-1] + self.bcptr[1:]])
+        return order, cptr.astype(np.int64)
 
     @classmethod
     def from_parts(cls, direct, blocks, indices, gidx) -> "RelationalFMData":
@@ -231,6 +296,25 @@ class RelationalFMData:
             for b in range(len(mats)):
                 sums = sums + block_sums[psi[b]]
         gsum = constant_group_sums(sums)
+        Dr = D.tocsr()
+        Dr.sort_indices()
+        order, cptr = colour_classes(D.indptr, D.indices, Dr.indptr, Dr.indices, p0)
+        # observations of every global block row, and colour classes of each block's columns
+        obs_ptr = np.zeros(M_total + 1, dtype=np.int64)
+        obs_idx = np.zeros(len(mats) * n, dtype=np.int64)
+        borders, bcptrs, bcls = [], [np.zeros(1, dtype=np.int64)], [0]
+        for b, M in enumerate(mats):
+            obs_idx[b * n:(b + 1) * n] = np.argsort(psi[b], kind="stable")
+            obs_ptr[roff[b] + 1:roff[b + 1] + 1] = b * n + np.cumsum(
+                np.bincount(psi[b] - roff[b], minlength=M.shape[0]))
+            Mc = sp.csc_matrix(M)
+            Mc.sort_indices()
+            Mr = sp.csr_matrix(M)
+            Mr.sort_indices()
+            o, c = colour_classes(Mc.indptr, Mc.indices, Mr.indptr, Mr.indices, M.shape[1])
+            borders.append(o + foff[b])
+            bcptrs.append(c[1:] + foff[b])
+            bcls.append(bcls[-1] + c.shape[0] - 1)
         return cls(
             indptr=np.ascontiguousarray(D.indptr, dtype=np.int64),
             indices=np.ascontiguousarray(D.indices, dtype=np.int64),
@@ -243,4 +327,13 @@ class RelationalFMData:
             br_data=np.ascontiguousarray(Bstack.data, dtype=np.float64),
             psi=psi, roff=roff, foff=foff, counts=counts, colsq=colsq, gidx=gidx,
             gsize=gsize, gsum=gsum, n_rows=int(n), n_features=int(p), p0=int(p0),
+            order=order, cptr=cptr,
+            d_rindptr=np.ascontiguousarray(Dr.indptr, dtype=np.int64),
+            d_rindices=np.ascontiguousarray(Dr.indices, dtype=np.int64),
+            d_rdata=np.ascontiguousarray(Dr.data, dtype=np.float64),
+            obs_ptr=obs_ptr, obs_idx=obs_idx,
+            border=np.concatenate(borders).astype(np.int64) if borders
+            else np.zeros(0, dtype=np.int64),
+            bcptr=np.concatenate(bcptrs).astype(np.int64),
+            bcls=np.asarray(bcls, dtype=np.int64),
         )

@@ -14,12 +14,17 @@ class DrawStore:
 
     Arrays (S = number of draws): ``w0`` (S,), ``alpha`` (S,), ``w`` (S, p), ``V`` (S, p, k),
     ``mu_w``/``lam_w`` (S, G), ``mu_v``/``lam_v`` (S, G, k). ``n_draws`` counts those recorded.
+    With ``weights=False`` the weights are not kept (``w`` (S, 0), ``V`` (S, 0, k)): the bounded
+    memory mode, where predictions are accumulated instead (``sampler.accumulate``).
     """
 
     _names = ("w0", "alpha", "w", "V", "mu_w", "lam_w", "mu_v", "lam_v")
 
-    def __init__(self, n_draws: int, n_features: int, rank: int, n_groups: int):
-        S, p, k, G = n_draws, n_features, rank, n_groups
+    def __init__(self, n_draws: int, n_features: int, rank: int, n_groups: int,
+                 weights: bool = True):
+        self.weights = bool(weights)
+        S, k, G = n_draws, rank, n_groups
+        p = n_features if self.weights else 0
         self.w0 = np.empty(S)
         self.alpha = np.empty(S)
         self.w = np.empty((S, p))
@@ -41,8 +46,9 @@ class DrawStore:
             raise IndexError("DrawStore is full")
         self.w0[s] = state.w0
         self.alpha[s] = state.alpha
-        self.w[s] = state.w
-        self.V[s] = state.Vt.T
+        if self.weights:
+            self.w[s] = state.w
+            self.V[s] = state.Vt.T
         self.mu_w[s] = state.mu_w
         self.lam_w[s] = state.lam_w
         self.mu_v[s] = state.mu_v
@@ -87,7 +93,7 @@ class DrawStore:
     def empty_like(self) -> "DrawStore":
         """An empty store for the same shapes."""
         S, p, k = self.V.shape
-        return DrawStore(0, p, k, self.mu_w.shape[1])
+        return DrawStore(0, p, k, self.mu_w.shape[1], self.weights)
 
     def arrays(self) -> dict:
         """The recorded draws (only the filled slots) as a dict of arrays."""

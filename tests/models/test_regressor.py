@@ -495,7 +495,7 @@ def test_init_scale_zero_allowed(data):
 # ---------------------------------------------------------------------------------------------
 
 CTOR = dict(rank=3, n_iter=40, n_burn=5, thin=2, init_scale=0.5, priors=Priors(a0=2.0),
-            n_chains=2, n_jobs=1, progress=False, max_iter=800, max_time=30.0, check_every=20, encoder=TableEncoder(min_count=2),
+            keep_draws=True, n_chains=2, n_jobs=1, n_threads=1, progress=False, max_iter=800, max_time=30.0, check_every=20, encoder=TableEncoder(min_count=2),
             random_state=17)
 
 
@@ -505,7 +505,7 @@ def test_get_params_returns_constructor_args():
     assert model.get_params(deep=False) == CTOR
     defaults = FMRegressor().get_params()
     assert defaults == dict(rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1,
-                            priors=None, n_chains=4, n_jobs=None, progress=None,
+                            priors=None, keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None,
                             max_iter=5000, max_time=None, check_every=100, encoder=None,
                             random_state=None)
 

@@ -4,12 +4,25 @@
 import numpy as np
 
 from bayesfm import FMOrdinalRegressor, FMRegressor
+from bayesfm.sampler import state
 from tests.sampler.test_relational import _design
 
 KW = dict(rank=3, n_iter=60, n_burn=20, n_chains=2, n_jobs=1, random_state=3)
 
 
-def test_fit_on_relational_equals_fit_on_expanded():
+def _index_order(indptr, indices, r_indptr, r_indices, p):
+    return np.arange(p, dtype=np.int64), np.arange(p + 1, dtype=np.int64)
+
+
+def test_fit_on_relational_equals_fit_on_expanded(monkeypatch):
+    # every column drawn on its own in index order and V factor by factor, in both designs, so
+    # that both sweeps visit the same coordinates in the same order
+    # (tests/sampler/test_relational.py checks the colour-class order at the sampler level)
+    monkeypatch.setattr(state, "colour_classes", _index_order)
+    from_matrix = state.FMData.from_matrix.__func__
+    monkeypatch.setattr(state.FMData, "from_matrix", classmethod(
+        lambda cls, X, gidx=None, classes=None, factor_major=False:
+            from_matrix(cls, X, gidx, classes, True)))
     rel, y = _design(seed=7)
     groups = rel.default_groups()
     a = FMRegressor(**KW).fit(rel, y)

@@ -43,7 +43,7 @@ def test_recompute_cache_matches_definition():
     driver.refresh_cache(data, y, state)
     V = state.Vt.T
     np.testing.assert_allclose(y - state.e, brute_force_fm(X, 0.3, state.w, V), atol=1e-12)
-    np.testing.assert_allclose(state.q, (X @ V).T, atol=1e-12)
+    np.testing.assert_allclose(state.q, X @ V, atol=1e-12)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -33,7 +33,9 @@ def _design(seed=0, n=300, direct=3):
 
 def _both(rel, gidx):
     D, mats, idx = rel.parts()
-    return FMData.from_matrix(rel.expand(), gidx), RelationalFMData.from_parts(D, mats, idx, gidx)
+    dr = RelationalFMData.from_parts(D, mats, idx, gidx)
+    return FMData.from_matrix(rel.expand(), gidx, classes=dr.sweep_classes(),
+                              factor_major=True), dr
 
 
 @pytest.mark.parametrize("direct", [0, 3])
@@ -49,7 +51,7 @@ def test_recompute_and_colsq_equal_the_expanded(direct):
     driver.refresh_cache(de, y, a)
     driver.refresh_cache(dr, y, b)
     np.testing.assert_allclose(b.e, a.e, atol=1e-12)
-    np.testing.assert_allclose(b.q, a.q, atol=1e-12)
+    np.testing.assert_allclose(b.q.T, a.q, atol=1e-12)      # (k, n) relational, (n, k) plain
 
 
 @pytest.mark.parametrize("kind", ["gaussian", "ordinal"])

@@ -1,0 +1,123 @@
+#!/usr/bin/env python
+"""Scaling run: seconds per Gibbs sweep against the number of ratings and the rank.
+
+Simulated ratings with power-law popularity (user and item ids drawn with probability
+proportional to (id + 1)^-0.8; users = rows / 50, items = rows / 200; one-hot user and item
+columns, as in a recommender). Each configuration runs in a fresh process (so its peak memory is
+its own): build the design (``FMData``), initialise, one warm-up sweep, then the mean wall time
+of ``--sweeps`` sweeps. Prints a table and the slopes of log(seconds per sweep) against
+log(non-zeros) at a fixed rank and against log(rank) at a fixed size: linear cost means slopes
+near 1.
+
+    python benchmarks/bench_scaling.py [--rows 1e5 3e5 1e6 3e6 1e7] [--ranks 4 8 16 32 64]
+        [--base-rows 1e6] [--base-rank 8] [--threads N] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+CHILD = r"""
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+import numba
+import numpy as np
+import scipy.sparse as sp
+from bayesfm.priors import Priors
+from bayesfm.sampler import driver
+from bayesfm.sampler.state import FMData
+n, k, sweeps, threads = {n}, {k}, {sweeps}, {threads}
+if threads:
+    numba.set_num_threads(threads)
+rng = np.random.default_rng(0)
+def powerlaw_ids(m, size):
+    p = (np.arange(m) + 1.0) ** -0.8
+    return rng.choice(m, size=size, p=p / p.sum())
+U, I = max(n // 50, 10), max(n // 200, 10)
+u, i = powerlaw_ids(U, n), powerlaw_ids(I, n)
+y = 3.5 + 0.3 * rng.standard_normal(U)[u] + 0.3 * rng.standard_normal(I)[i] \
+    + rng.standard_normal(n)
+rows = np.arange(n)
+X = sp.csr_matrix((np.ones(2 * n), (np.r_[rows, rows], np.r_[u, U + i])), shape=(n, U + I))
+t0 = time.perf_counter()
+data = FMData.from_matrix(X, np.r_[np.zeros(U, dtype=np.int64), np.ones(I, dtype=np.int64)])
+del X
+build = time.perf_counter() - t0
+y = (y - y.mean()) / y.std()
+priors = Priors()
+noise = driver.SweepNoise.build(data, k, priors)
+state = driver.init_state(data, y, k, rng)
+driver.step(data, y, state, priors, rng, noise)
+t0 = time.perf_counter()
+for s in range(sweeps):
+    driver.step(data, y, state, priors, rng, noise, refresh=(s + 1) % driver.REFRESH_EVERY == 0)
+per = (time.perf_counter() - t0) / sweeps
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+print(json.dumps({{"rows": n, "rank": k, "nnz": int(data.indices.shape[0]), "users": U,
+                  "items": I, "build_s": build, "sweep_s": per, "peak_mib": peak,
+                  "threads": numba.get_num_threads()}}))
+"""
+
+
+def run(n, k, sweeps, threads):
+    code = CHILD.format(root=str(_ROOT), n=int(n), k=int(k), sweeps=sweeps, threads=threads or 0)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"rows {n} rank {k} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def slope(x, y):
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=float, nargs="+", default=[1e5, 3e5, 1e6, 3e6, 1e7])
+    ap.add_argument("--ranks", type=int, nargs="+", default=[4, 8, 16, 32, 64])
+    ap.add_argument("--base-rows", type=float, default=1e6)
+    ap.add_argument("--base-rank", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=None, help="numba threads (default all)")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    print(f"cpus {len(os.sched_getaffinity(0))}; seconds per sweep (mean of a few sweeps after "
+          f"a warm-up); peak RSS of the process")
+    print(f"{'rows':>10} {'nnz':>10} {'rank':>5} {'build s':>8} {'sweep s':>9} "
+          f"{'peak MiB':>9}", flush=True)
+    by_rows, by_rank = [], []
+    for n in args.rows:
+        r = run(n, args.base_rank, 3 if n >= 5e6 else 5, args.threads)
+        by_rows.append(r)
+        print(f"{r['rows']:>10} {r['nnz']:>10} {r['rank']:>5} {r['build_s']:>8.2f} "
+              f"{r['sweep_s']:>9.4f} {r['peak_mib']:>9.0f}", flush=True)
+    for k in args.ranks:
+        r = run(args.base_rows, k, 5, args.threads)
+        by_rank.append(r)
+        print(f"{r['rows']:>10} {r['nnz']:>10} {r['rank']:>5} {r['build_s']:>8.2f} "
+              f"{r['sweep_s']:>9.4f} {r['peak_mib']:>9.0f}", flush=True)
+    s_nnz = slope([r["nnz"] for r in by_rows], [r["sweep_s"] for r in by_rows])
+    s_rank = slope([r["rank"] for r in by_rank], [r["sweep_s"] for r in by_rank])
+    s_mem = slope([r["nnz"] for r in by_rows], [r["peak_mib"] for r in by_rows])
+    print(f"\nlog-log slope of time per sweep vs nnz (rank {args.base_rank}): {s_nnz:.3f}")
+    print(f"log-log slope of time per sweep vs rank ({int(args.base_rows)} rows): {s_rank:.3f}")
+    print(f"log-log slope of peak memory vs nnz: {s_mem:.3f}")
+    if args.json:
+        tmp = args.json + ".tmp"
+        with open(tmp, "w") as fh:
+            json.dump({"by_rows": by_rows, "by_rank": by_rank, "slope_nnz": s_nnz,
+                       "slope_rank": s_rank, "slope_memory": s_mem}, fh, indent=1)
+        os.replace(tmp, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,209 @@
+#!/usr/bin/env python
+"""Speed benchmark: bayesfm on one and on all threads against myFM 0.4.0, in one process run.
+
+Cases (``--cases``, default all):
+
+    ml100k-r10   MovieLens-100k u1, user + item one-hot, rank 10
+    ml100k-r32   the same, rank 32
+    ml100k-rel   MovieLens-100k u1 with side information + implicit feedback as relation
+                 blocks (both libraries), rank 10
+    ml1m-r32     the 1M-rating MovieLens copy (ml-1m/pmf_moviedata, its train/probe split), ids,
+                 rank 32
+    epinions-r16 Epinions (epinions_tang, 922k ratings, 318k columns), ids, a fixed random
+                 90/10 split (seed 0), rank 16
+
+Every fit runs one chain of ``--n-iter`` sweeps (200) with the same rank, hyperprior groups and
+initial scale; bayesfm keeps the draws after ``--n-burn`` (5) and myFM keeps as many samples. On
+Epinions, keeping 195 draws of a 318k x 16 factor matrix would take 8 GB per library: bayesfm
+runs in its bounded-memory mode (test predictions accumulated during sampling, no draws of w
+and V kept) and myFM keeps its last ``--epinions-kept`` (20) samples. Numba compilation is
+excluded (a warm-up fit first). For each case it prints test RMSE and fit seconds for myFM,
+bayesfm with 1 thread and with all threads, and the ratios bayesfm / myFM.
+
+    BAYESFM_DATA=/path/to/data python benchmarks/bench_speed.py [--cases ml100k-r10 ...]
+        [--n-iter 200] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+_BENCH_DIR = Path(__file__).resolve().parent
+for _p in (_BENCH_DIR, _BENCH_DIR.parent):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+import numba  # noqa: E402
+from bench_regression import machine_info, myfm, rmse, stderr_silenced, write_json_atomic  # noqa: E402,E501
+
+from bayesfm import FMRegressor  # noqa: E402
+from bayesfm.data.movielens import DATA_ENV, load_movielens_100k  # noqa: E402
+
+CASES = ("ml100k-r10", "ml100k-r32", "ml100k-rel", "ml1m-r32", "epinions-r16")
+
+
+def _ids_design(users, items, n_users, n_items):
+    n = users.shape[0]
+    rows = np.arange(n)
+    X = sp.hstack([sp.csr_matrix((np.ones(n), (rows, users)), shape=(n, n_users)),
+                   sp.csr_matrix((np.ones(n), (rows, items)), shape=(n, n_items))],
+                  format="csr")
+    return X
+
+
+def _read_csv_gz(path, usecols):
+    with gzip.open(path, "rt") as fh:
+        header = fh.readline().strip().split(",")
+        cols = [header.index(c) for c in usecols]
+        data = np.loadtxt(fh, delimiter=",", usecols=cols, dtype=object)
+    return data
+
+
+def load_case(name, root):
+    """(X_train, y_train, X_test, y_test, groups, relational) for a case."""
+    if name.startswith("ml100k"):
+        rel = name == "ml100k-rel"
+        d = load_movielens_100k(path=root, split="u1", side_info=rel, implicit=rel)
+        return d.X_train, d.y_train, d.X_test, d.y_test, list(d.groups), rel
+    if name == "ml1m-r32":
+        path = Path(root) / "ml-1m" / "pmf_moviedata" / "ratings_no_timestamp.csv.gz"
+        raw = _read_csv_gz(path, ["user_id", "movie_id", "rating", "pmf_split"])
+        train = raw[:, 3] == "train"
+        u_ids, u = np.unique(raw[:, 0].astype(np.int64), return_inverse=True)
+        i_ids, i = np.unique(raw[:, 1].astype(np.int64), return_inverse=True)
+        y = raw[:, 2].astype(np.float64)
+    elif name == "epinions-r16":
+        path = Path(root) / "epinions_tang" / "rating.csv.gz"
+        raw = _read_csv_gz(path, ["user", "product", "rating"]).astype(np.int64)
+        u_ids, u = np.unique(raw[:, 0], return_inverse=True)
+        i_ids, i = np.unique(raw[:, 1], return_inverse=True)
+        y = raw[:, 2].astype(np.float64)
+        train = np.random.default_rng(0).random(y.shape[0]) < 0.9
+    else:
+        raise ValueError(name)
+    X = _ids_design(u, i, u_ids.shape[0], i_ids.shape[0])
+    groups = ["user"] * u_ids.shape[0] + ["item"] * i_ids.shape[0]
+    return X[train], y[train], X[~train], y[~train], groups, False
+
+
+def rank_of(name):
+    return int(name.rsplit("-r", 1)[1]) if "-r" in name and name[-1].isdigit() else 10
+
+
+def run_bayesfm(case, Xtr, ytr, Xte, yte, groups, rank, n_iter, n_burn, threads, seed):
+    bounded = case == "epinions-r16"
+    model = FMRegressor(rank=rank, n_iter=n_iter, n_burn=n_burn, init_scale=0.1, n_chains=1,
+                        n_jobs=1, n_threads=threads, keep_draws=not bounded, progress=False,
+                        random_state=seed)
+    t0 = time.perf_counter()
+    model.fit(Xtr, ytr, groups=groups, eval_sets={"test": Xte} if bounded else None)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pred = model.eval_predictions_["test"].mean if bounded else model.predict(Xte)
+    return rmse(pred, yte), fit_s, time.perf_counter() - t0
+
+
+def run_myfm(case, Xtr, ytr, Xte, yte, groups, rank, n_iter, n_burn, seed, kept_epinions):
+    codes = {g: k for k, g in enumerate(dict.fromkeys(groups))}
+    grouping = [codes[g] for g in groups]
+    kept = kept_epinions if case == "epinions-r16" else n_iter - n_burn
+    fm = myfm.MyFMRegressor(rank=rank, init_stdev=0.1, random_seed=seed)
+    with stderr_silenced():
+        t0 = time.perf_counter()
+        if case == "ml100k-rel":
+            _, mats, idx = Xtr.parts()
+            blocks = [myfm.RelationBlock(ix.astype(np.int64), M) for M, ix in zip(mats, idx)]
+            fm.fit(None, ytr, X_rel=blocks, grouping=grouping, n_iter=n_iter,
+                   n_kept_samples=kept)
+            fit_s = time.perf_counter() - t0
+            _, mats, idx = Xte.parts()
+            blocks = [myfm.RelationBlock(ix.astype(np.int64), M) for M, ix in zip(mats, idx)]
+            t0 = time.perf_counter()
+            pred = fm.predict(None, blocks)
+        else:
+            fm.fit(Xtr, ytr, grouping=grouping, n_iter=n_iter, n_kept_samples=kept)
+            fit_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            pred = fm.predict(Xte)
+    return rmse(pred, yte), fit_s, time.perf_counter() - t0
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
+    ap.add_argument("--n-iter", type=int, default=200)
+    ap.add_argument("--n-burn", type=int, default=5)
+    ap.add_argument("--epinions-kept", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="the 'all threads' setting (default: all usable CPUs)")
+    ap.add_argument("--data", default=None, help=f"datasets folder (default ${DATA_ENV})")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    if not 0 <= args.n_burn < args.n_iter:
+        ap.error("need 0 <= --n-burn < --n-iter")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    root = args.data or os.environ.get(DATA_ENV)
+    if not root or not Path(root).is_dir():
+        print(f"error: datasets folder not found (set {DATA_ENV} or --data)", file=sys.stderr)
+        return 2
+    info = machine_info()
+    all_threads = args.threads or len(os.sched_getaffinity(0))
+    print(f"machine : {info['platform']}, cpus {info['cpus_available']}, Python {info['python']}")
+    print(f"versions: numpy {info['numpy']}, numba {info['numba']} "
+          f"({numba.config.THREADING_LAYER} layer), bayesfm {info['bayesfm']}, "
+          f"myfm {info['myfm']}")
+    d = load_movielens_100k(path=root, split="u1", side_info=False, implicit=False)
+    t0 = time.perf_counter()
+    FMRegressor(rank=2, n_iter=3, n_burn=1, n_chains=1, n_jobs=1, progress=False).fit(
+        d.X_train, d.y_train, groups=d.groups)
+    print(f"warm-up : {time.perf_counter() - t0:.2f} s (Numba compile/cache load, excluded)")
+    print(f"{args.n_iter} sweeps, one chain; seconds; ratio = bayesfm fit / myFM fit\n")
+    head = (f"{'case':<13} {'rows':>8} {'cols':>7}  {'RMSE myFM':>9} {'RMSE 1t':>8} "
+            f"{'RMSE {}t'.format(all_threads):>8}  {'myFM s':>7} {'1t s':>7} "
+            f"{'{}t s'.format(all_threads):>7}  {'ratio 1t':>8} {'ratio {}t'.format(all_threads):>8}")
+    print(head, flush=True)
+    results = []
+    for case in args.cases:
+        Xtr, ytr, Xte, yte, groups, _ = load_case(case, root)
+        rank = rank_of(case)
+        row = {"case": case, "rank": rank, "rows": int(Xtr.shape[0]),
+               "cols": int(Xtr.shape[1])}
+        for threads in (1, all_threads):
+            r, f, p = run_bayesfm(case, Xtr, ytr, Xte, yte, groups, rank, args.n_iter,
+                                  args.n_burn, threads, args.seed)
+            row[f"bayesfm_{threads}t"] = {"rmse": r, "fit_s": f, "predict_s": p}
+        if myfm is not None:
+            r, f, p = run_myfm(case, Xtr, ytr, Xte, yte, groups, rank, args.n_iter,
+                               args.n_burn, args.seed, args.epinions_kept)
+            row["myfm"] = {"rmse": r, "fit_s": f, "predict_s": p}
+        results.append(row)
+        a, b = row["bayesfm_1t"], row[f"bayesfm_{all_threads}t"]
+        m = row.get("myfm")
+        fmt = (lambda x: f"{x:9.4f}") if m else (lambda x: f"{'n/a':>9}")
+        print(f"{case:<13} {row['rows']:>8} {row['cols']:>7}  "
+              f"{fmt(m['rmse']) if m else fmt(0)} {a['rmse']:8.4f} {b['rmse']:8.4f}  "
+              f"{(m['fit_s'] if m else float('nan')):7.2f} {a['fit_s']:7.2f} {b['fit_s']:7.2f}  "
+              f"{(a['fit_s'] / m['fit_s'] if m else float('nan')):8.2f} "
+              f"{(b['fit_s'] / m['fit_s'] if m else float('nan')):8.2f}", flush=True)
+    if args.json:
+        write_json_atomic(args.json, {"machine": info, "n_iter": args.n_iter,
+                                      "n_burn": args.n_burn, "threads": all_threads,
+                                      "results": results})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
