@@ -13,7 +13,9 @@ order, on the same state) and times each over ``--sweeps`` sweeps after a warm-u
     storage   copying the draw into the store
 
 for MovieLens-100k u1 ids-only at ranks 10 and 32 and for the relational side + implicit design
-at rank 10. The sum of the parts is compared with a plain ``driver.step`` loop (``step``).
+at rank 10. The sum of the parts (with an exact refresh every sweep) is compared with a plain
+``driver.step`` loop that refreshes every ``REFRESH_EVERY`` sweeps, as ``run_chain`` does
+(``step``). The builds are those ``--threads`` selects (serial with one thread).
 
     BAYESFM_DATA=/path/to/data python benchmarks/profile_sweep.py [--sweeps 50] [--threads N]
 """
@@ -37,7 +39,7 @@ import numba  # noqa: E402
 
 from bayesfm.data.movielens import load_movielens_100k  # noqa: E402
 from bayesfm.priors import Priors  # noqa: E402
-from bayesfm.sampler import driver, kernels, relational  # noqa: E402
+from bayesfm.sampler import dispatch, driver, kernels  # noqa: E402
 from bayesfm.sampler.state import FMData, RelationalFMData  # noqa: E402
 from bayesfm.sampler.storage import DrawStore  # noqa: E402
 
@@ -92,38 +94,38 @@ def profiled_sweep(data, y, state, priors, rng, noise, store, tm):
     g_lamw = g[1:1 + G]
     g_lamv = g[1 + G:].reshape(k, G)
     tm.run("refresh", driver.refresh_cache, data, y, state)   # (run_chain: every 20th sweep)
-    w0, alpha = tm.run("alpha_w0", kernels._alpha_and_w0, state.e, state.w0, state.alpha,
+    w0, alpha = tm.run("alpha_w0", dispatch.get("_alpha_and_w0"), state.e, state.w0, state.alpha,
                        priors.a0, priors.b0, priors.m0, priors.lambda0, z[0], g[0], True)
     tm.run("hyper", kernels._hyper_update, state.w, data.gidx, data.gsize, state.mu_w,
            state.lam_w, priors.c0, priors.mu0, priors.b_lambda, g_lamw, z_muw)
     rel = isinstance(data, RelationalFMData)
-    tm.run("w", kernels._linear_columns, data.indptr, data.indices, data.data, data.colsq,
+    tm.run("w", dispatch.get("_linear_columns"), data.indptr, data.indices, data.data, data.colsq,
            data.gidx, state.e, state.w, alpha, state.mu_w, state.lam_w, z_w, data.order, data.cptr)
     M = data.counts.shape[0] if rel else 0
     E, D = np.zeros(M), np.zeros(M)
     if rel:
         for b in range(data.psi.shape[0]):
-            tm.run("w", relational._linear_block, data.bc_indptr, data.bc_indices, data.bc_data,
+            tm.run("w", dispatch.get("_linear_block"), data.bc_indptr, data.bc_indices, data.bc_data,
                    data.psi[b], data.obs_ptr, data.obs_idx, data.roff[b], data.roff[b + 1],
                    data.border, data.bcptr, data.bcls[b], data.bcls[b + 1], data.p0,
                    data.counts, data.colsq, data.gidx, state.e, state.w, alpha, state.mu_w,
                    state.lam_w, z_w, E, D)
     w0 = tm.run("hyper", kernels._translation_moves, data.gsum, data.gidx, state.w, state.mu_w,
                 state.lam_w, w0, priors.lambda0, priors.m0, priors.c0, priors.mu0, z_t)
-    tm.run("hyper", kernels._factor_hyper, state.Vt, data.gidx, data.gsize, state.mu_v,
+    tm.run("hyper", dispatch.get("_factor_hyper"), state.Vt, data.gidx, data.gsize, state.mu_v,
            state.lam_v, priors.c0, priors.mu0, priors.b_lambda, g_lamv, z_muv)
     aggs = [E] + [np.zeros(M) for _ in range(6)]
     if not rel:
-        tm.run("V", kernels._latent_columns, data.indptr, data.indices, data.data, data.gidx,
+        tm.run("V", dispatch.get("_latent_columns"), data.indptr, data.indices, data.data, data.gidx,
                state.e, state.q, state.Vt, z_v, alpha, state.mu_v, state.lam_v, data.order,
                data.cptr)
     for f in range(k if rel else 0):
-        tm.run("V", kernels._factor_columns, data.indptr, data.indices, data.data, data.gidx,
+        tm.run("V", dispatch.get("_factor_columns"), data.indptr, data.indices, data.data, data.gidx,
                state.e, state.q[f], state.Vt[f], z_v[f], alpha, state.mu_v[:, f],
                state.lam_v[:, f], data.order, data.cptr)
         if rel:
             for b in range(data.psi.shape[0]):
-                tm.run("V", relational._factor_block, data.bc_indptr, data.bc_indices,
+                tm.run("V", dispatch.get("_factor_block"), data.bc_indptr, data.bc_indices,
                        data.bc_data, data.br_indptr, data.br_indices, data.br_data, data.psi[b],
                        data.obs_ptr, data.obs_idx, data.roff[b], data.roff[b + 1], data.border,
                        data.bcptr, data.bcls[b], data.bcls[b + 1], data.p0, data.counts,
@@ -148,8 +150,8 @@ def profile(case, rank, data_dir, sweeps, warm=5):
         profiled_sweep(data, y, state, priors, rng, noise, store, tm)
     parts = {name: 1e3 * v / sweeps for name, v in tm.t.items()}
     t0 = time.perf_counter()
-    for _ in range(sweeps):
-        driver.step(data, y, state, priors, rng, noise)
+    for s in range(sweeps):
+        driver.step(data, y, state, priors, rng, noise, refresh=s % driver.REFRESH_EVERY == 0)
     step_ms = 1e3 * (time.perf_counter() - t0) / sweeps
     return data, parts, step_ms
 

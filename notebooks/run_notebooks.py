@@ -40,7 +40,11 @@ def execute(path, quick=True, timeout=900):
 
     nb = nbformat.read(path, as_version=4)
     old = os.environ.get("BAYESFM_QUICK")
+    old_path = os.environ.get("PYTHONPATH")
     os.environ["BAYESFM_QUICK"] = "1" if quick else "0"
+    # the kernel imports bayesfm from this checkout even where it is not installed
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(HERE.parent)] + ([old_path] if old_path
+                                                                        else []))
     os.environ.setdefault("MPLBACKEND", "Agg")
     try:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
@@ -49,10 +53,11 @@ def execute(path, quick=True, timeout=900):
         client.execute()
         seconds = time.perf_counter() - t0
     finally:
-        if old is None:
-            os.environ.pop("BAYESFM_QUICK", None)
-        else:
-            os.environ["BAYESFM_QUICK"] = old
+        for name, value in (("BAYESFM_QUICK", old), ("PYTHONPATH", old_path)):
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return nb, seconds
 
 

@@ -26,8 +26,7 @@ from bayesfm.exceptions import NotFittedError
 from bayesfm.priors import Priors
 from bayesfm.progress import ProgressBar
 from bayesfm.sampler.chain import new_chain
-from bayesfm.sampler.kernels import predict_draws_csr
-from bayesfm.sampler.relational import relational_predict_draws
+from bayesfm.sampler import dispatch
 from bayesfm.models.evaluation import EvalPrediction, pool_moments
 from bayesfm.sampler.parallel import active_dask_client, resolve_n_jobs, run_chains
 from bayesfm.sampler.threads import (KERNEL_LOCK, num_threads, resolve_n_threads,
@@ -91,7 +90,9 @@ _COMMON_DOC = """
     thin : int, default 1
         Keep every ``thin``-th sweep after burn-in.
     init_scale : float, default 0.1
-        Standard deviation of the initial latent factors. The posterior does not depend on it.
+        Standard deviation of the initial latent factors. The posterior does not depend on it,
+        but the burn-in does: very small values (0.01) start the chain on a plateau where the
+        interactions are near zero, and it takes longer to leave it.
     priors : bayesfm.Priors or None
         Hyperprior constants; None means ``Priors()`` (libFM's defaults).
     keep_draws : bool, default True
@@ -560,11 +561,12 @@ class BaseFM:
         threads = threads_for_work(resolve_n_threads(getattr(self, "n_threads", None)), work)
         with KERNEL_LOCK, num_threads(threads):
             if isinstance(Xr, _RelationalRows):
-                relational_predict_draws(*Xr.arrays, Xr.start, Xr.stop, self.w0_, self.w_,
-                                         self.V_, out)
+                dispatch.get("relational_predict_draws")(*Xr.arrays, Xr.start, Xr.stop,
+                                                         self.w0_, self.w_, self.V_, out)
                 return out
-            predict_draws_csr(Xr.indptr.astype(np.int64), Xr.indices.astype(np.int64), Xr.data,
-                              Xr.shape[0], self.w0_, self.w_, self.V_, out)
+            dispatch.get("predict_draws_csr")(Xr.indptr.astype(np.int64),
+                                              Xr.indices.astype(np.int64), Xr.data, Xr.shape[0],
+                                              self.w0_, self.w_, self.V_, out)
         return out
 
     def _blocks(self, Xr):

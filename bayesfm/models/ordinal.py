@@ -53,8 +53,9 @@ class FMOrdinalRegressor(BaseFM):
     _estimator_type = "classifier"
 
     def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
-                 keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None, max_iter=5000,
-                 max_time=None, check_every=100, encoder=None, classes=None, random_state=None):
+                 keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None,
+                 max_iter=5000, max_time=None, check_every=100, encoder=None, classes=None,
+                 random_state=None):
         self.rank = rank
         self.n_iter = n_iter
         self.n_burn = n_burn

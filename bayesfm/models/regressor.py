@@ -7,8 +7,9 @@ from scipy.special import ndtri
 
 from bayesfm.data.validation import check_groups, check_target
 from bayesfm.models.base import _COMMON_DOC, BaseFM
-from bayesfm.sampler.kernels import mixture_normal_quantiles
+from bayesfm.sampler import dispatch
 from bayesfm.sampler.likelihoods import Gaussian
+from bayesfm.sampler.threads import KERNEL_LOCK, num_threads, resolve_n_threads
 
 __all__ = ["FMRegressor"]
 
@@ -68,8 +69,8 @@ class FMRegressor(BaseFM):
     _likelihood_is_probit = False
 
     def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
-                 keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None, max_iter=5000,
-                 max_time=None, check_every=100, encoder=None, random_state=None):
+                 keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None,
+                 max_iter=5000, max_time=None, check_every=100, encoder=None, random_state=None):
         self.rank = rank
         self.n_iter = n_iter
         self.n_burn = n_burn
@@ -164,7 +165,10 @@ class FMRegressor(BaseFM):
                 out[rows] = np.quantile(draws, probs, axis=0).T
             else:
                 block = np.empty((draws.shape[1], 2))
-                mixture_normal_quantiles(draws, sds, probs, ndtri(probs), block)
+                threads = resolve_n_threads(getattr(self, "n_threads", None))
+                with KERNEL_LOCK, num_threads(threads):
+                    dispatch.get("mixture_normal_quantiles")(draws, sds, probs, ndtri(probs),
+                                                             block)
                 out[rows] = block
         return out
 

@@ -81,11 +81,13 @@ class PredictionMoments:
         self.n_draws = 0
 
     def record(self, state) -> None:
+        from bayesfm.sampler import dispatch
+
         V = np.ascontiguousarray(state.Vt.T)
         sigma2 = 1.0 / state.alpha
+        kernel = dispatch.get("accumulate_moments")
         for name, (indptr, indices, data) in self.sets.items():
-            accumulate_moments(indptr, indices, data, state.w0, state.w, V, sigma2,
-                               self.sums[name])
+            kernel(indptr, indices, data, state.w0, state.w, V, sigma2, self.sums[name])
         self.n_draws += 1
 
 

@@ -9,14 +9,15 @@ the draws bit for bit.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from bayesfm.priors import Priors
 from bayesfm.sampler import conditionals
-from bayesfm.sampler.kernels import gibbs_sweep, recompute_cache
-from bayesfm.sampler.relational import relational_recompute, relational_sweep
+from bayesfm.sampler import dispatch
 from bayesfm.sampler.state import FMData, FMState, RelationalFMData
 from bayesfm.sampler.storage import DrawStore
 from bayesfm.sampler.threads import KERNEL_LOCK
@@ -28,6 +29,46 @@ __all__ = ["init_state", "step", "run_chain", "SweepNoise", "REFRESH_EVERY"]
 #: rounding); the schedule follows the global sweep index, so chunked, parallel and continued
 #: runs recompute at the same sweeps and stay bit-identical
 REFRESH_EVERY = 20
+
+#: when a sweep needs at least this many normals for w and V (p (k + 1)), they are drawn in
+#: STREAMS equal slices, each from its own generator seeded from the chain's generator, on
+#: several threads (numpy releases the GIL while filling an array); the slices and seeds do not
+#: depend on the number of threads, so neither do the draws
+SPLIT_NORMALS = 1 << 20
+STREAMS = 8
+_POOL = None
+
+
+def _pool():
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=STREAMS, thread_name_prefix="bayesfm-rng")
+    return _POOL
+
+
+def standard_normals(rng: np.random.Generator, n: int, lo: int, hi: int) -> np.ndarray:
+    """``n`` standard normals for one sweep; with ``hi - lo >= SPLIT_NORMALS`` the slice
+    ``lo:hi`` comes from STREAMS generators seeded by ``rng`` (filled in parallel), the rest
+    from ``rng`` itself."""
+    if hi - lo < SPLIT_NORMALS:
+        return rng.standard_normal(n)
+    z = np.empty(n)
+    seeds = rng.integers(0, 2**63, size=STREAMS)
+    z[:lo] = rng.standard_normal(lo)
+    z[hi:] = rng.standard_normal(n - hi)
+    edges = np.linspace(lo, hi, STREAMS + 1).astype(np.int64)
+
+    def fill(b):
+        gen = np.random.Generator(np.random.PCG64(int(seeds[b])))
+        gen.standard_normal(out=z[edges[b]:edges[b + 1]])
+
+    workers = max(1, min(STREAMS, numba.get_num_threads()))
+    if workers == 1:
+        for b in range(STREAMS):
+            fill(b)
+    else:
+        list(_pool().map(fill, range(STREAMS)))
+    return z
 
 
 def init_state(data: FMData, y: np.ndarray, rank: int, rng: np.random.Generator,
@@ -68,12 +109,12 @@ def refresh_cache(data, y: np.ndarray, state: FMState) -> None:
     state.t = np.array(y, dtype=np.float64, copy=True)
     with KERNEL_LOCK:
         if isinstance(data, RelationalFMData):
-            relational_recompute(data.d_rindptr, data.d_rindices, data.d_rdata, data.br_indptr,
+            dispatch.get("relational_recompute")(data.d_rindptr, data.d_rindices, data.d_rdata, data.br_indptr,
                                  data.br_indices, data.br_data, data.psi, data.p0, y,
                                  state.w0, state.w, state.Vt, state.e, state.q)
             return
-        recompute_cache(data.r_indptr, data.r_indices, data.r_data, y, state.w0, state.w,
-                        state.Vt, state.e, state.q)
+        dispatch.get("recompute_cache")(data.r_indptr, data.r_indices, data.r_data, y,
+                                        state.w0, state.w, state.Vt, state.e, state.q)
 
 
 @dataclass(frozen=True)
@@ -103,7 +144,7 @@ def step(data: FMData, y: np.ndarray, state: FMState, priors: Priors, rng: np.ra
     e += y - state.t, and the incrementally updated caches are used.
     """
     p, G, k = data.n_features, data.n_groups, state.rank
-    z = rng.standard_normal(noise.n_normals)
+    z = standard_normals(rng, noise.n_normals, 1, 1 + p + k * p)
     g = rng.standard_gamma(noise.gamma_shapes)
     o = 1
     z_w = z[o:o + p]; o += p
@@ -135,15 +176,15 @@ def _sweep(data, y, state, priors, z, g, z_w, z_v, z_muw, z_muv, z_t, g_lamw, g_
               priors.lambda0, z[0], z_w, z_v, z_muw, z_muv, z_t, g[0], g_lamw, g_lamv,
               sample_alpha, sample_hyper)
     if isinstance(data, RelationalFMData):
-        w0, alpha = relational_sweep(
+        w0, alpha = dispatch.get("relational_sweep")(
             data.indptr, data.indices, data.data, data.bc_indptr, data.bc_indices, data.bc_data,
             data.br_indptr, data.br_indices, data.br_data, data.psi, data.roff, data.counts,
             data.p0, data.obs_ptr, data.obs_idx, data.border, data.bcptr, data.bcls,
             data.colsq, data.gidx, data.gsize, data.gsum, data.order, data.cptr, *params)
     else:
-        w0, alpha = gibbs_sweep(data.indptr, data.indices, data.data, data.colsq, data.gidx,
-                                data.gsize, data.gsum, data.order, data.cptr, data.factor_major,
-                                *params)
+        w0, alpha = dispatch.get("gibbs_sweep")(
+            data.indptr, data.indices, data.data, data.colsq, data.gidx, data.gsize, data.gsum,
+            data.order, data.cptr, data.factor_major, *params)
     return w0, alpha
 
 

@@ -9,7 +9,8 @@ bit for bit.
 Conventions (see ``docs/model.md`` and the reference notes for the full conditionals):
 
 * ``X`` is given column-major (CSC) to the sweep: ``indptr`` (p + 1,), ``indices`` (nnz,),
-  ``data`` (nnz,), without duplicate entries; and row-major (CSR) to ``recompute_cache``. ``colsq[j]`` is ``sum_i x_ij**2``.
+  ``data`` (nnz,), without duplicate entries; and row-major (CSR) to ``recompute_cache``.
+  ``colsq[j]`` is ``sum_i x_ij**2``.
 * ``gidx`` (p,) is the hyperprior group of each feature, ``gsize`` (G,) the number of features of
   each group.
 * ``Vt`` (k, p) holds the latent factors factor-major (``Vt[f, j] = v_jf``).
@@ -350,13 +351,17 @@ def gibbs_sweep(
     Order: alpha, w0, (lambda_w, mu_w), w, (lambda_v, mu_v) for every factor, then V column by
     column (all k factors of a column in turn; libFM goes factor by factor instead, an equally
     valid scan that fetches every row k times, and is used when ``factor_major`` is True: the
-    relational sweep's order); columns in the colour-class order ``order`` / ``cptr``. Arrays ``e``, ``q``, ``w``, ``Vt``, ``mu_w`` (G,), ``lam_w`` (G,), ``mu_v``
-    (G, k) and ``lam_v`` (G, k) are updated in place; ``e`` and ``q`` must be exact on entry.
+    relational sweep's order); columns in the colour-class order ``order`` / ``cptr``.
+
+    Arrays ``e``, ``q`` (n, k), ``w``, ``Vt``, ``mu_w`` (G,), ``lam_w`` (G,), ``mu_v`` (G, k) and
+    ``lam_v`` (G, k) are updated in place; ``e`` and ``q`` must be exact (to rounding) on
+    entry.
 
     Random inputs: ``z_w0`` float, ``z_w`` (p,), ``z_v`` (k, p), ``z_muw`` (G,), ``z_muv`` (k, G),
     ``z_t`` (G,) standard normals (``z_t`` for the translation moves of groups with a constant
-    row sum ``gsum``, made only when the hyperparameters are sampled); ``g_alpha`` float, ``g_lamw`` (G,), ``g_lamv`` (k, G) standard gammas of the
-    shapes given by ``bayesfm.sampler.conditionals``. ``sample_alpha`` / ``sample_hyper`` hold
+    row sum ``gsum``, made only when the hyperparameters are sampled); ``g_alpha`` float,
+    ``g_lamw`` (G,), ``g_lamv`` (k, G) standard gammas of the shapes given by
+    ``bayesfm.sampler.conditionals``. ``sample_alpha`` / ``sample_hyper`` hold
     alpha / the group hyperparameters fixed when False (probit models, closed-form tests).
     """
     w0, alpha = _alpha_and_w0(e, w0, alpha, a0, b0, m0, lam0, z_w0, g_alpha, sample_alpha)
@@ -453,18 +458,17 @@ def _mixture_quantile(prob, zprob, means, sds):
     return t
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def mixture_normal_quantiles(means, sds, probs, zprobs, out):
     """Per-column quantiles of a Normal mixture over draws.
 
     ``means`` (S, n), ``sds`` (S,), ``probs`` (m,) in (0, 1) and ``zprobs`` (m,) their standard
     normal quantiles; fills ``out`` (n, m) with the
-    quantiles of ``(1/S) sum_s Normal(means[s, i], sds[s]**2)`` for each row i.
+    quantiles of ``(1/S) sum_s Normal(means[s, i], sds[s]**2)`` for each row i (rows in
+    parallel, each on its own).
     """
     n = means.shape[1]
-    col = np.empty(means.shape[0])
-    for i in range(n):
-        for s in range(means.shape[0]):
-            col[s] = means[s, i]
+    for i in prange(n):
+        col = np.ascontiguousarray(means[:, i])
         for m in range(probs.shape[0]):
             out[i, m] = _mixture_quantile(probs[m], zprobs[m], col, sds)

@@ -139,7 +139,8 @@ def run_chains(chains, data, priors, n_sweeps, n_jobs: int = 1, client=None,
 
     ``n_jobs`` > 1 runs chains in that many worker processes; ``client``, a Dask client, runs
     them as tasks on its workers instead. ``n_threads`` kernel threads are shared out: each of
-    the ``n_jobs`` processes (or each Dask task) gets ``max(1, n_threads // n_jobs)``. ``on_chunk(chains)`` is called after every chunk.
+    the ``n_jobs`` processes (or each Dask task) gets ``max(1, n_threads // n_jobs)``.
+    ``on_chunk(chains)`` is called after every chunk.
     KeyboardInterrupt propagates after the finished chunks were merged: every chain stays at a
     sweep boundary (chains may then differ in sweeps done).
     """
@@ -174,9 +175,10 @@ def _run_processes(chains, data, priors, plans, n_jobs, sample_hyper, on_chunk, 
                    threads_per_job=1):
     """Each chain's chunks run one after the other, chains in parallel without a barrier: a
     chain's next chunk is submitted as soon as its previous one is merged. Workers are forked
-    (fast: nothing to import or compile) unless the threading layer in use is not fork-safe."""
+    (fast: nothing to import or compile) unless they need several threads and the threading
+    layer in use is not fork-safe (see ``sampler.threads``)."""
     methods = multiprocessing.get_all_start_methods()
-    use_fork = "fork" in methods and fork_safe()
+    use_fork = "fork" in methods and (threads_per_job == 1 or fork_safe())
     ctx = multiprocessing.get_context("fork" if use_fork else "spawn")
     pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_init_worker,
                                initargs=(data, priors, threads_per_job))

@@ -80,6 +80,50 @@ def relational_recompute(d_rindptr, d_rindices, d_rdata, br_indptr, br_indices, 
             e[i] = y[i] - (w0 + lin + 0.5 * (pair - sq))
 
 
+#: observations are split into this many fixed slices for the block-row sums; each slice sums
+#: into its own partial aggregates, which are then added in slice order (exact for any number of
+#: threads)
+N_SLICES = 4
+
+
+@njit(cache=True, parallel=True)
+def _aggregate(psi_b, r0, r1, e, qf, E, S1, S2, T):
+    """Block-row sums over the observations of one block: E_r = sum e_i, S1_r = sum q_i,
+    S2_r = sum q_i^2, T_r = sum q_i e_i over the i with psi_b[i] = r (r0 <= r < r1). One
+    streaming pass over the observations per slice, slices in parallel."""
+    n = e.shape[0]
+    m = r1 - r0
+    part = np.zeros((N_SLICES, 4, m))
+    step = (n + N_SLICES - 1) // N_SLICES
+    for s in prange(N_SLICES):
+        pe = part[s, 0]
+        p1 = part[s, 1]
+        p2 = part[s, 2]
+        pt = part[s, 3]
+        for i in range(s * step, min(n, (s + 1) * step)):
+            r = psi_b[i] - r0
+            qi = qf[i]
+            ei = e[i]
+            pe[r] += ei
+            p1[r] += qi
+            p2[r] += qi * qi
+            pt[r] += qi * ei
+    for r in prange(m):
+        a = 0.0
+        b = 0.0
+        c = 0.0
+        d = 0.0
+        for s in range(N_SLICES):
+            a += part[s, 0, r]
+            b += part[s, 1, r]
+            c += part[s, 2, r]
+            d += part[s, 3, r]
+        E[r0 + r] = a
+        S1[r0 + r] = b
+        S2[r0 + r] = c
+        T[r0 + r] = d
+
+
 @njit(cache=True)
 def _draw_w_block(jb, bc_indptr, bc_indices, bc_data, p0, counts, colsq, gidx, w, alpha, mu_w,
                   lam_w, z_w, E, D):
@@ -112,11 +156,8 @@ def _linear_block(bc_indptr, bc_indices, bc_data, psi_b, obs_ptr, obs_idx, r0, r
     observation is shifted once at the end. Block rows, class members and observations in
     parallel (each iteration on its own data: exact for any number of threads)."""
     n = e.shape[0]
-    for r in prange(r0, r1):
-        s = 0.0
-        for o in range(obs_ptr[r], obs_ptr[r + 1]):
-            s += e[obs_idx[o]]
-        E[r] = s
+    _aggregate(psi_b, r0, r1, e, e, E, D, D, D)
+    for r in range(r0, r1):
         D[r] = 0.0
     for c in range(c0, c1):
         a = bcptr[c]
@@ -192,22 +233,7 @@ def _factor_block(bc_indptr, bc_indices, bc_data, br_indptr, br_indices, br_data
         QB[r] = qb
         QB0[r] = qb
         SQ[r] = 0.0
-        se = 0.0
-        s1 = 0.0
-        s2 = 0.0
-        st = 0.0
-        for o in range(obs_ptr[r], obs_ptr[r + 1]):
-            i = obs_idx[o]
-            qi = qf[i]
-            ei = e[i]
-            se += ei
-            s1 += qi
-            s2 += qi * qi
-            st += qi * ei
-        E[r] = se
-        S1[r] = s1
-        S2[r] = s2
-        T[r] = st
+    _aggregate(psi_b, r0, r1, e, qf, E, S1, S2, T)
     for c in range(c0, c1):
         a = bcptr[c]
         b = bcptr[c + 1]
@@ -275,36 +301,39 @@ def relational_sweep(
     return w0, alpha
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def relational_predict_draws(d_indptr, d_indices, d_data, br_indptr, br_indices, br_data,
                              psi, p0, i0, i1, w0s, ws, Vs, out):
     """FM predictions of rows i0..i1-1 of a relational design for every draw, without
     expanding it: ``out[s, i - i0]``. Direct part as CSR (``d_*``), blocks stacked as CSR
     (``br_*``, block-feature indices), ``psi`` (B, n) global block rows; ``ws`` (S, p),
-    ``Vs`` (S, p, k)."""
+    ``Vs`` (S, p, k). Block rows, then chunks of rows, in parallel (each output on its own)."""
     S = w0s.shape[0]
     k = Vs.shape[2]
     M = br_indptr.shape[0] - 1
     B = psi.shape[0]
-    lin_b = np.zeros(M)
-    sq_b = np.zeros(M)
+    n = i1 - i0
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    lin_b = np.empty(M)
+    sq_b = np.empty(M)
     q_b = np.zeros((M, k))
-    qi = np.zeros(k)
     for s in range(S):
-        for r in range(M):
+        for r in prange(M):
             q_b[r, :] = 0.0
             lin_b[r], sq_b[r] = _accumulate_row(br_indptr, br_indices, br_data, r, p0, ws[s],
                                                 Vs[s], q_b[r])
-        for i in range(i0, i1):
-            qi[:] = 0.0
-            lin, sq = _accumulate_row(d_indptr, d_indices, d_data, i, 0, ws[s], Vs[s], qi)
-            for b in range(B):
-                r = psi[b, i]
-                lin += lin_b[r]
-                sq += sq_b[r]
+        for c in prange(n_chunks):
+            qi = np.zeros(k)
+            for i in range(i0 + c * CHUNK, min(i1, i0 + (c + 1) * CHUNK)):
+                qi[:] = 0.0
+                lin, sq = _accumulate_row(d_indptr, d_indices, d_data, i, 0, ws[s], Vs[s], qi)
+                for b in range(B):
+                    r = psi[b, i]
+                    lin += lin_b[r]
+                    sq += sq_b[r]
+                    for f in range(k):
+                        qi[f] += q_b[r, f]
+                pair = 0.0
                 for f in range(k):
-                    qi[f] += q_b[r, f]
-            pair = 0.0
-            for f in range(k):
-                pair += qi[f] * qi[f]
-            out[s, i - i0] = w0s[s] + lin + 0.5 * (pair - sq)
+                    pair += qi[f] * qi[f]
+                out[s, i - i0] = w0s[s] + lin + 0.5 * (pair - sq)

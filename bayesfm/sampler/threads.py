@@ -1,15 +1,17 @@
 """Threads of the parallel kernels: the threading layer, the thread count, one lock.
 
-* **Layer.** Unless the user chose one (``NUMBA_THREADING_LAYER``), bayesfm selects Numba's
-  built-in ``workqueue`` layer before its first parallel kernel runs: chains run in forked worker
-  processes, and GNU OpenMP (which Numba would otherwise prefer) aborts a process that forks after
-  using it. The setting is process-wide (it also applies to the user's own parallel Numba code).
-  If another layer is already active, ``fork_safe()`` is False and worker processes are spawned.
+* **Layer.** Numba's own choice (OpenMP where available, whose parallel loops start in about a
+  microsecond; its ``workqueue`` fallback takes about 0.1 ms). A kernel run on one thread uses its
+  serial build (``sampler.dispatch``), which never enters the layer: chains in forked worker
+  processes with one thread each are therefore safe even after the parent used GNU OpenMP (which
+  aborts a forked child at its first parallel loop). Workers that need several threads are
+  forked only when ``fork_safe()``, else spawned.
 * **Count.** ``n_threads`` (None: all CPUs this process may use) is applied with
   ``numba.set_num_threads`` for the duration of a call (it is per calling thread), capped at
   Numba's pool size.
 * **Lock.** The ``workqueue`` layer must not be entered by two Python threads at once, so every
-  parallel kernel call of bayesfm holds ``KERNEL_LOCK`` (chains sharing a process take turns).
+  kernel call of bayesfm holds ``KERNEL_LOCK`` (chains sharing a process take turns rather than
+  oversubscribe the cores).
 
 No result depends on the number of threads (see ``sampler.kernels``).
 """
@@ -27,17 +29,11 @@ __all__ = ["KERNEL_LOCK", "usable_cpus", "resolve_n_threads", "num_threads", "fo
 
 KERNEL_LOCK = threading.RLock()
 
-#: below this much work per sweep (non-zeros x (rank + 1)) the kernels run on one thread: a
-#: sweep of a small problem takes well under a millisecond, less than waking the other threads
-#: some thirty times (once per parallel loop), which on a busy machine can take a scheduler
-#: time slice each
+#: below this much work per sweep (non-zeros x (rank + 1)) the kernels run on one thread (their
+#: serial builds): a sweep of a small problem takes well under a millisecond, less than waking
+#: the other threads for every parallel loop, which on a busy machine can take a scheduler time
+#: slice each
 MIN_PARALLEL_WORK = 1_000_000
-
-if "NUMBA_THREADING_LAYER" not in os.environ:
-    try:
-        numba.threading_layer()          # raises ValueError while no layer is initialised
-    except ValueError:
-        numba.config.THREADING_LAYER = "workqueue"
 
 
 def usable_cpus() -> int:
@@ -72,9 +68,10 @@ def num_threads(n: int):
 
 
 def fork_safe() -> bool:
-    """Whether forking now is safe for the threading layer (no GNU OpenMP in use)."""
+    """Whether a forked child may run parallel kernels: no layer started yet, or a fork-safe
+    one (``workqueue``, ``tbb``) rather than OpenMP."""
     try:
         layer = numba.threading_layer()
-    except ValueError:
-        return numba.config.THREADING_LAYER in ("workqueue", "tbb", "forksafe", "safe")
+    except ValueError:          # no parallel kernel has run in this process
+        return True
     return layer in ("workqueue", "tbb")

@@ -67,6 +67,26 @@ def test_incremental_caches_equal_recomputed(seed):
                                    atol=1e-9)
 
 
+@pytest.mark.parametrize("factor_major", [False, True])
+def test_caches_stay_exact_without_refresh_and_follow_a_changing_target(factor_major):
+    """Between the exact refreshes of run_chain the caches are only updated incrementally, and
+    a new target (latent models, Geweke tests) only shifts the residual: after 60 sweeps with no
+    refresh and a target that changes every sweep they still equal the recomputed ones."""
+    X, y, gidx, rng = random_problem(4, n=80, p=10, k=3)
+    data = FMData.from_matrix(X, gidx, factor_major=factor_major)
+    priors = Priors()
+    state = driver.init_state(data, y, 3, rng)
+    noise = driver.SweepNoise.build(data, 3, priors)
+    for _ in range(60):
+        y = y + 0.1 * rng.normal(size=y.shape)
+        driver.step(data, y, state, priors, rng, noise, refresh=False)
+    fresh = state.copy()
+    driver.refresh_cache(data, y, fresh)
+    np.testing.assert_allclose(state.e, fresh.e, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(state.q, fresh.q, rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(state.t, y)
+
+
 def test_predict_draws_matches_definition():
     X, y, gidx, rng = random_problem(4)
     S, p, k = 5, X.shape[1], 3

@@ -128,3 +128,43 @@ def test_n_threads_is_validated():
 def test_small_problems_run_on_one_thread():
     assert threads_for_work(4, threads.MIN_PARALLEL_WORK - 1) == 1
     assert threads_for_work(4, threads.MIN_PARALLEL_WORK) == 4
+
+
+def test_split_normals_are_standard_normal_and_thread_independent(monkeypatch):
+    from scipy import stats
+
+    from bayesfm.sampler import driver
+
+    monkeypatch.setattr(driver, "SPLIT_NORMALS", 1000)
+    draws = []
+    for threads in (1, 2):
+        with num_threads(threads):
+            draws.append(driver.standard_normals(np.random.default_rng(3), 50_000, 1, 40_001))
+    np.testing.assert_array_equal(draws[0], draws[1])
+    z = draws[0]
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    # the slices come from different streams: no two of them repeat each other
+    assert abs(np.corrcoef(z[1:5001], z[5001:10001])[0, 1]) < 0.05
+    # below the threshold: exactly the plain generator's stream
+    monkeypatch.setattr(driver, "SPLIT_NORMALS", 10**9)
+    np.testing.assert_array_equal(driver.standard_normals(np.random.default_rng(3), 500, 1, 401),
+                                  np.random.default_rng(3).standard_normal(500))
+
+
+def test_workers_with_several_threads_after_openmp_use_give_the_same_draws():
+    """Workers that need several threads are spawned when the parent has used a threading layer
+    that is not fork-safe (GNU OpenMP); the draws stay those of an in-process run."""
+    from bayesfm.sampler.parallel import run_chains
+
+    X, y, gidx = _ratings()
+    data = FMData.from_matrix(X, gidx)
+
+    def chains():
+        return [new_chain(data, Gaussian(y), 3, seed, 0.1, 5, 1) for seed in (1, 2)]
+
+    with num_threads(2):                     # the parallel builds: starts the layer here
+        here = run_chains(chains(), data, Priors(), 20, n_jobs=1, n_threads=2)
+    there = run_chains(chains(), data, Priors(), 20, n_jobs=2, n_threads=4)
+    for a, b in zip(here, there):
+        for name, arr in a.store.arrays().items():
+            np.testing.assert_array_equal(b.store.arrays()[name], arr, err_msg=name)
