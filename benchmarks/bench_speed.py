@@ -165,10 +165,14 @@ def main(argv=None) -> int:
     print(f"versions: numpy {info['numpy']}, numba {info['numba']} "
           f"({numba.config.THREADING_LAYER} layer), bayesfm {info['bayesfm']}, "
           f"myfm {info['myfm']}")
-    d = load_movielens_100k(path=root, split="u1", side_info=False, implicit=False)
     t0 = time.perf_counter()
-    FMRegressor(rank=2, n_iter=3, n_burn=1, n_chains=1, n_jobs=1, progress=False).fit(
-        d.X_train, d.y_train, groups=d.groups)
+    for rel in (False, True):       # every kernel build the cases use: serial and parallel
+        d = load_movielens_100k(path=root, split="u1", side_info=rel, implicit=rel)
+        for threads in (1, all_threads):
+            FMRegressor(rank=2, n_iter=3, n_burn=1, n_chains=1, n_jobs=1, n_threads=threads,
+                        keep_draws=rel, progress=False).fit(
+                d.X_train, d.y_train, groups=d.groups,
+                eval_sets=None if rel else {"test": d.X_test})
     print(f"warm-up : {time.perf_counter() - t0:.2f} s (Numba compile/cache load, excluded)")
     print(f"{args.n_iter} sweeps, one chain; seconds; ratio = bayesfm fit / myFM fit\n")
     head = (f"{'case':<13} {'rows':>8} {'cols':>7}  {'RMSE myFM':>9} {'RMSE 1t':>8} "

@@ -51,8 +51,11 @@ def _greedy_colours(indptr, indices, r_indptr, r_indices, p, max_work):
 def colour_classes(indptr, indices, r_indptr, r_indices, p, max_work=MAX_WORK):
     """The order in which a sweep visits columns 0..p-1 and its colour classes.
 
-    Returns ``(order, cptr)``: ``order`` (p,) int64 lists the columns class by class (increasing
-    index within a class) and class c is ``order[cptr[c]:cptr[c + 1]]`` (``cptr`` (C + 1,)).
+    Returns ``(order, cptr)``: ``order`` (p,) int64 lists the columns class by class and class c
+    is ``order[cptr[c]:cptr[c + 1]]`` (``cptr`` (C + 1,)). Within a class the columns are in a
+    fixed pseudo-random order: a parallel loop hands each thread a contiguous range of a class,
+    and popular columns (users and items are often numbered by popularity) must not all land in
+    one range. The order within a class does not change any draw (its members are independent).
     Columns of one class share no row. If colouring would cost more than ``max_work`` steps
     (rows with very many non-zeros), every column is its own class, in index order.
     """
@@ -66,4 +69,8 @@ def colour_classes(indptr, indices, r_indptr, r_indices, p, max_work=MAX_WORK):
         return np.arange(p, dtype=np.int64), np.arange(p + 1, dtype=np.int64)
     order = np.argsort(colours, kind="stable").astype(np.int64)
     cptr = np.concatenate([[0], np.cumsum(np.bincount(colours))]).astype(np.int64)
+    rng = np.random.default_rng(0)
+    for c in range(cptr.shape[0] - 1):
+        if cptr[c + 1] - cptr[c] > 1:
+            order[cptr[c]:cptr[c + 1]] = rng.permutation(order[cptr[c]:cptr[c + 1]])
     return order, cptr

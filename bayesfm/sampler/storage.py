@@ -70,7 +70,7 @@ class DrawStore:
             return
         free = self.capacity - self.n_draws
         if free < m:
-            self.grow(m - free)
+            self.grow(max(m - free, self.capacity))     # doubling: appends cost O(1) each
         for name in self._names:
             getattr(self, name)[self.n_draws:self.n_draws + m] = getattr(other, name)[:m]
         self.n_draws += m

@@ -38,7 +38,6 @@ def _check_classes(X, order, cptr):
     assert np.array_equal(np.sort(order), np.arange(X.shape[1]))
     for c in range(len(cptr) - 1):
         cols = order[cptr[c]:cptr[c + 1]]
-        assert np.all(np.diff(cols) > 0)           # increasing index within a class
         rows = np.concatenate([Xc.indices[Xc.indptr[j]:Xc.indptr[j + 1]] for j in cols])
         assert np.unique(rows).shape[0] == rows.shape[0], f"class {c} shares a row"
 
@@ -49,6 +48,8 @@ def test_one_hot_blocks_are_one_class_each():
     _check_classes(X, data.order, data.cptr)
     sizes = np.diff(data.cptr)
     assert sizes[0] == 120 and sizes[1] == 90      # users, then items
+    assert set(data.order[:120]) == set(range(120))
+    assert not np.all(np.diff(data.order[:120]) > 0)      # shuffled within the class
     assert np.all(sizes[2:] == 1)                  # dense side columns conflict with all
 
 
