@@ -80,6 +80,15 @@ class Timer:
         return out
 
 
+def _order(data):
+    """The column order the sweep uses with the current thread count (see driver._sweep)."""
+    return data.order if numba.get_num_threads() == 1 else data.porder
+
+
+def _border(data):
+    return data.border if numba.get_num_threads() == 1 else data.bporder
+
+
 def profiled_sweep(data, y, state, priors, rng, noise, store, tm):
     """The parts of ``driver.step`` + ``run_chain``'s storage, timed one by one."""
     p, G, k = data.n_features, data.n_groups, state.rank
@@ -100,14 +109,15 @@ def profiled_sweep(data, y, state, priors, rng, noise, store, tm):
            state.lam_w, priors.c0, priors.mu0, priors.b_lambda, g_lamw, z_muw)
     rel = isinstance(data, RelationalFMData)
     tm.run("w", dispatch.get("_linear_columns"), data.indptr, data.indices, data.data, data.colsq,
-           data.gidx, state.e, state.w, alpha, state.mu_w, state.lam_w, z_w, data.order, data.cptr)
+           data.gidx, state.e, state.w, alpha, state.mu_w, state.lam_w, z_w, _order(data),
+           data.cptr)
     M = data.counts.shape[0] if rel else 0
     E, D = np.zeros(M), np.zeros(M)
     if rel:
         for b in range(data.psi.shape[0]):
             tm.run("w", dispatch.get("_linear_block"), data.bc_indptr, data.bc_indices, data.bc_data,
-                   data.psi[b], data.obs_ptr, data.obs_idx, data.roff[b], data.roff[b + 1],
-                   data.border, data.bcptr, data.bcls[b], data.bcls[b + 1], data.p0,
+                   data.psi[b], data.roff[b], data.roff[b + 1],
+                   _border(data), data.bcptr, data.bcls[b], data.bcls[b + 1], data.p0,
                    data.counts, data.colsq, data.gidx, state.e, state.w, alpha, state.mu_w,
                    state.lam_w, z_w, E, D)
     w0 = tm.run("hyper", kernels._translation_moves, data.gsum, data.gidx, state.w, state.mu_w,
@@ -122,12 +132,12 @@ def profiled_sweep(data, y, state, priors, rng, noise, store, tm):
     for f in range(k if rel else 0):
         tm.run("V", dispatch.get("_factor_columns"), data.indptr, data.indices, data.data, data.gidx,
                state.e, state.q[f], state.Vt[f], z_v[f], alpha, state.mu_v[:, f],
-               state.lam_v[:, f], data.order, data.cptr)
+               state.lam_v[:, f], _order(data), data.cptr)
         if rel:
             for b in range(data.psi.shape[0]):
                 tm.run("V", dispatch.get("_factor_block"), data.bc_indptr, data.bc_indices,
                        data.bc_data, data.br_indptr, data.br_indices, data.br_data, data.psi[b],
-                       data.obs_ptr, data.obs_idx, data.roff[b], data.roff[b + 1], data.border,
+                       data.roff[b], data.roff[b + 1], _border(data),
                        data.bcptr, data.bcls[b], data.bcls[b + 1], data.p0, data.counts,
                        data.gidx, state.e, state.q[f], state.Vt[f], z_v[f], alpha,
                        state.mu_v[:, f], state.lam_v[:, f], *aggs)

@@ -175,16 +175,18 @@ def _sweep(data, y, state, priors, z, g, z_w, z_v, z_muw, z_muv, z_t, g_lamw, g_
               priors.a0, priors.b0, priors.b_lambda, priors.c0, priors.mu0, priors.m0,
               priors.lambda0, z[0], z_w, z_v, z_muw, z_muv, z_t, g[0], g_lamw, g_lamv,
               sample_alpha, sample_hyper)
+    serial = numba.get_num_threads() == 1       # (the same draws in either order)
+    order = data.order if serial else data.porder
     if isinstance(data, RelationalFMData):
         w0, alpha = dispatch.get("relational_sweep")(
             data.indptr, data.indices, data.data, data.bc_indptr, data.bc_indices, data.bc_data,
             data.br_indptr, data.br_indices, data.br_data, data.psi, data.roff, data.counts,
-            data.p0, data.obs_ptr, data.obs_idx, data.border, data.bcptr, data.bcls,
-            data.colsq, data.gidx, data.gsize, data.gsum, data.order, data.cptr, *params)
+            data.p0, data.border if serial else data.bporder, data.bcptr, data.bcls,
+            data.colsq, data.gidx, data.gsize, data.gsum, order, data.cptr, *params)
     else:
         w0, alpha = dispatch.get("gibbs_sweep")(
             data.indptr, data.indices, data.data, data.colsq, data.gidx, data.gsize, data.gsum,
-            data.order, data.cptr, data.factor_major, *params)
+            order, data.cptr, data.factor_major, *params)
     return w0, alpha
 
 

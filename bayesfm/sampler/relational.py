@@ -24,8 +24,8 @@ O(k (nnz(X_direct) + sum_b nnz(B_b) + n * blocks)); it draws the same coordinate
 order from the same random numbers as ``kernels.gibbs_sweep`` on the expanded X (V factor by
 factor, columns in ``RelationalFMData.sweep_classes`` order), so the two agree up to rounding.
 
-Parallel parts (exact for any number of threads): aggregates are summed per block row over its
-observations in a fixed order (``obs_ptr`` / ``obs_idx``), the members of a colour class of a
+Parallel parts (exact for any number of threads): aggregates are summed over fixed slices of
+the observations whose partial sums are added in slice order (``_aggregate``), the members of a colour class of a
 block's columns (no block row in common: e.g. a block's one-hot ids) are drawn at once, and the
 final pass over the observations writes each observation on its own.
 """
@@ -149,14 +149,14 @@ def _draw_w_block(jb, bc_indptr, bc_indices, bc_data, p0, counts, colsq, gidx, w
 
 
 @njit(cache=True, parallel=True)
-def _linear_block(bc_indptr, bc_indices, bc_data, psi_b, obs_ptr, obs_idx, r0, r1, border,
+def _linear_block(bc_indptr, bc_indices, bc_data, psi_b, r0, r1, border,
                   bcptr, c0, c1, p0, counts, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w, E, D):
     """Draw w_j for the columns of one block (block rows r0..r1-1, colour classes c0..c1-1)
     through E_r = sum of e over the block row's observations; the residual of every
     observation is shifted once at the end. Block rows, class members and observations in
     parallel (each iteration on its own data: exact for any number of threads)."""
     n = e.shape[0]
-    _aggregate(psi_b, r0, r1, e, e, E, D, D, D)
+    _aggregate(psi_b, r0, r1, e, e, E, D, D, D)     # only E is needed: D is scratch here
     for r in range(r0, r1):
         D[r] = 0.0
     for c in range(c0, c1):
@@ -220,7 +220,7 @@ def _draw_v_block(jb, bc_indptr, bc_indices, bc_data, p0, counts, gidx, vf, zf, 
 
 @njit(cache=True, parallel=True)
 def _factor_block(bc_indptr, bc_indices, bc_data, br_indptr, br_indices, br_data, psi_b,
-                  obs_ptr, obs_idx, r0, r1, border, bcptr, c0, c1, p0, counts, gidx, e, qf, vf,
+                  r0, r1, border, bcptr, c0, c1, p0, counts, gidx, e, qf, vf,
                   zf, alpha, mu_vf, lam_vf, E, S1, S2, T, QB, QB0, SQ):
     """Draw v_jf of one factor f for the columns of one block (block rows r0..r1-1, colour
     classes c0..c1-1) through the block-row aggregates; then update e and qf of every
@@ -257,7 +257,7 @@ def _factor_block(bc_indptr, bc_indices, bc_data, br_indptr, br_indices, br_data
 @njit(cache=True)
 def relational_sweep(
     indptr, indices, data, bc_indptr, bc_indices, bc_data, br_indptr, br_indices, br_data,
-    psi, roff, counts, p0, obs_ptr, obs_idx, border, bcptr, bcls,
+    psi, roff, counts, p0, border, bcptr, bcls,
     colsq, gidx, gsize, gsum, order, cptr,
     e, q, w0, w, Vt, alpha, mu_w, lam_w, mu_v, lam_v,
     a0, b0, b_lam, c0, mu0, m0, lam0,
@@ -278,8 +278,7 @@ def relational_sweep(
     E = np.zeros(M)
     D = np.zeros(M)
     for b in range(B):
-        _linear_block(bc_indptr, bc_indices, bc_data, psi[b], obs_ptr, obs_idx, roff[b],
-                      roff[b + 1], border, bcptr, bcls[b], bcls[b + 1], p0, counts, colsq, gidx,
+        _linear_block(bc_indptr, bc_indices, bc_data, psi[b], roff[b], roff[b + 1], border, bcptr, bcls[b], bcls[b + 1], p0, counts, colsq, gidx,
                       e, w, alpha, mu_w, lam_w, z_w, E, D)
     if sample_hyper:
         w0 = _translation_moves(gsum, gidx, w, mu_w, lam_w, w0, lam0, m0, c0, mu0, z_t)
@@ -295,7 +294,7 @@ def relational_sweep(
                         mu_v[:, f], lam_v[:, f], order, cptr)
         for b in range(B):
             _factor_block(bc_indptr, bc_indices, bc_data, br_indptr, br_indices, br_data, psi[b],
-                          obs_ptr, obs_idx, roff[b], roff[b + 1], border, bcptr, bcls[b],
+                          roff[b], roff[b + 1], border, bcptr, bcls[b],
                           bcls[b + 1], p0, counts, gidx, e, q[f], Vt[f], z_v[f], alpha,
                           mu_v[:, f], lam_v[:, f], E, S1, S2, T, QB, QB0, SQ)
     return w0, alpha

@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import scipy.sparse as sp
 
-from bayesfm.sampler.colouring import colour_classes
+from bayesfm.sampler.colouring import balanced_order, colour_classes
 
 __all__ = ["FMData", "FMState", "RelationalFMData", "constant_group_sums"]
 
@@ -84,7 +84,9 @@ class FMData:
         The constant per-row sum of each group's columns, or 0 (see ``constant_group_sums``).
     order, cptr : ndarray of int64
         Colour classes of the columns (``sampler.colouring.colour_classes``): the order in which
-        a sweep draws them, class c being ``order[cptr[c]:cptr[c + 1]]``.
+        a sweep draws them, class c being ``order[cptr[c]:cptr[c + 1]]``. ``porder`` is the
+        same classes in the order parallel loops use (``colouring.balanced_order``; the same
+        draws).
     factor_major : bool
         Draw V factor by factor (libFM's and the relational sweep's order) instead of column by
         column (the default, faster: see ``kernels.gibbs_sweep``).
@@ -104,6 +106,7 @@ class FMData:
     n_features: int
     order: np.ndarray
     cptr: np.ndarray
+    porder: np.ndarray
     factor_major: bool = False
 
     @property
@@ -147,6 +150,7 @@ class FMData:
             n_features=int(p),
             order=order,
             cptr=cptr,
+            porder=balanced_order(order, cptr),
             factor_major=bool(factor_major),
         )
 
@@ -209,9 +213,9 @@ class RelationalFMData:
     row. Direct part: CSC (``indptr``, ``indices``, ``data``) over rows; block part: CSC over block
     rows (``bc_*``, p - p0 columns) and CSR (``br_*``, block-feature indices 0..p-p0-1).
     ``colsq[j]`` is the sum over observations of x_ij^2 in the full design. ``order`` / ``cptr``
-    are the colour classes of the direct columns (``sampler.colouring``), ``d_r*`` the direct
-    part row-major; ``obs_ptr`` (M + 1,) / ``obs_idx`` list the observations of every global
-    block row (in increasing order), and ``border`` / ``bcptr`` / ``bcls`` the colour classes
+    are the colour classes of the direct columns (``sampler.colouring``; ``porder`` and
+    ``bporder`` the orders of parallel loops), ``d_r*`` the direct
+    part row-major, and ``border`` / ``bcptr`` / ``bcls`` the colour classes
     of the block columns (block-feature indices), block b's classes being
     ``bcls[b]..bcls[b + 1]-1``.
     """
@@ -238,13 +242,13 @@ class RelationalFMData:
     p0: int
     order: np.ndarray
     cptr: np.ndarray
+    porder: np.ndarray
     d_rindptr: np.ndarray
     d_rindices: np.ndarray
     d_rdata: np.ndarray
-    obs_ptr: np.ndarray
-    obs_idx: np.ndarray
     border: np.ndarray
     bcptr: np.ndarray
+    bporder: np.ndarray
     bcls: np.ndarray
 
     @property
@@ -299,14 +303,9 @@ class RelationalFMData:
         Dr = D.tocsr()
         Dr.sort_indices()
         order, cptr = colour_classes(D.indptr, D.indices, Dr.indptr, Dr.indices, p0)
-        # observations of every global block row, and colour classes of each block's columns
-        obs_ptr = np.zeros(M_total + 1, dtype=np.int64)
-        obs_idx = np.zeros(len(mats) * n, dtype=np.int64)
+        # colour classes of each block's columns
         borders, bcptrs, bcls = [], [np.zeros(1, dtype=np.int64)], [0]
         for b, M in enumerate(mats):
-            obs_idx[b * n:(b + 1) * n] = np.argsort(psi[b], kind="stable")
-            obs_ptr[roff[b] + 1:roff[b + 1] + 1] = b * n + np.cumsum(
-                np.bincount(psi[b] - roff[b], minlength=M.shape[0]))
             Mc = sp.csc_matrix(M)
             Mc.sort_indices()
             Mr = sp.csr_matrix(M)
@@ -327,13 +326,15 @@ class RelationalFMData:
             br_data=np.ascontiguousarray(Bstack.data, dtype=np.float64),
             psi=psi, roff=roff, foff=foff, counts=counts, colsq=colsq, gidx=gidx,
             gsize=gsize, gsum=gsum, n_rows=int(n), n_features=int(p), p0=int(p0),
-            order=order, cptr=cptr,
+            order=order, cptr=cptr, porder=balanced_order(order, cptr),
             d_rindptr=np.ascontiguousarray(Dr.indptr, dtype=np.int64),
             d_rindices=np.ascontiguousarray(Dr.indices, dtype=np.int64),
             d_rdata=np.ascontiguousarray(Dr.data, dtype=np.float64),
-            obs_ptr=obs_ptr, obs_idx=obs_idx,
             border=np.concatenate(borders).astype(np.int64) if borders
             else np.zeros(0, dtype=np.int64),
             bcptr=np.concatenate(bcptrs).astype(np.int64),
+            bporder=balanced_order(np.concatenate(borders).astype(np.int64) if borders
+                                   else np.zeros(0, dtype=np.int64),
+                                   np.concatenate(bcptrs).astype(np.int64)),
             bcls=np.asarray(bcls, dtype=np.int64),
         )

@@ -35,9 +35,11 @@ def _ratings(n=3000, users=120, items=90, side=3, seed=0):
 
 def _check_classes(X, order, cptr):
     Xc = sp.csc_matrix(X)
+    order = np.asarray(order)
     assert np.array_equal(np.sort(order), np.arange(X.shape[1]))
     for c in range(len(cptr) - 1):
         cols = order[cptr[c]:cptr[c + 1]]
+        assert np.all(np.diff(cols) > 0)           # increasing index within a class
         rows = np.concatenate([Xc.indices[Xc.indptr[j]:Xc.indptr[j + 1]] for j in cols])
         assert np.unique(rows).shape[0] == rows.shape[0], f"class {c} shares a row"
 
@@ -48,8 +50,11 @@ def test_one_hot_blocks_are_one_class_each():
     _check_classes(X, data.order, data.cptr)
     sizes = np.diff(data.cptr)
     assert sizes[0] == 120 and sizes[1] == 90      # users, then items
-    assert set(data.order[:120]) == set(range(120))
-    assert not np.all(np.diff(data.order[:120]) > 0)      # shuffled within the class
+    assert np.array_equal(data.order[:120], np.arange(120))     # index order for one thread
+    for c in range(len(sizes)):                  # parallel loops: the same classes, balanced
+        a, b = data.cptr[c], data.cptr[c + 1]
+        assert set(data.porder[a:b]) == set(data.order[a:b])
+    assert not np.array_equal(data.porder[:120], data.order[:120])
     assert np.all(sizes[2:] == 1)                  # dense side columns conflict with all
 
 
