@@ -28,7 +28,7 @@ demo: $(VENV)/.installed
 ## test: install with the test extras, run the whole suite (notebooks included), build the docs
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
-	$(BIN)/python -m mkdocs build --strict --quiet --site-dir build/site
+	$(BIN)/python -m mkdocs build --strict --site-dir build/site
 
 ## docs: build the documentation site into build/site, warnings as errors
 docs: $(VENV)/.installed-test

@@ -27,6 +27,7 @@ from bayesfm.priors import Priors
 from bayesfm.progress import ProgressBar
 from bayesfm.sampler.chain import new_chain
 from bayesfm.sampler import dispatch
+from bayesfm.sampler.kernels import PAR_MIN
 from bayesfm.models.evaluation import EvalPrediction, pool_moments
 from bayesfm.sampler.parallel import active_dask_client, resolve_n_jobs, run_chains
 from bayesfm.sampler.threads import (KERNEL_LOCK, num_threads, resolve_n_threads,
@@ -423,10 +424,19 @@ class BaseFM:
         return True
 
     def _threads_for(self, data):
-        """Kernel threads for a sweep over ``data`` (one for small problems)."""
+        """Kernel threads for a sweep over ``data``: one for small problems, and for designs
+        whose columns mostly conflict (dense features: no large colour class, so the bulk of a
+        sweep cannot run in parallel and the parallel loops would only add their start-up)."""
         nnz = data.indices.shape[0] + getattr(data, "bc_indices", data.indices[:0]).shape[0]
         rank = self._chains[0].state.rank if getattr(self, "_chains", None) else 1
-        return threads_for_work(resolve_n_threads(self.n_threads), nnz * (rank + 1))
+        threads = threads_for_work(resolve_n_threads(self.n_threads), nnz * (rank + 1))
+        if threads > 1 and isinstance(data, FMData) and data.indices.shape[0]:
+            sizes = np.diff(data.cptr)
+            lengths = np.diff(data.indptr)[data.order]
+            in_big = np.repeat(sizes >= PAR_MIN, sizes)
+            if lengths[in_big].sum() < 0.5 * data.indices.shape[0]:
+                threads = 1
+        return threads
 
     def _run_auto(self, client):
         from bayesfm.diagnostics import diagnose

@@ -93,9 +93,10 @@ def init_state(data: FMData, y: np.ndarray, rank: int, rng: np.random.Generator,
 
 
 def cache_shape(data, rank: int) -> tuple:
-    """Shape of the factor sums cache: (n, k) for a design matrix (row-major, as the sweep
-    reads it), (k, n) for relational data (its sweep goes factor by factor)."""
-    if isinstance(data, RelationalFMData):
+    """Shape of the factor sums cache: (n, k) when the sweep goes column by column (it reads a
+    row's k sums together), (k, n) when it goes factor by factor (``FMData.factor_major``, and
+    relational data)."""
+    if isinstance(data, RelationalFMData) or data.factor_major:
         return (rank, data.n_rows)
     return (data.n_rows, rank)
 
@@ -113,8 +114,9 @@ def refresh_cache(data, y: np.ndarray, state: FMState) -> None:
                                  data.br_indices, data.br_data, data.psi, data.p0, y,
                                  state.w0, state.w, state.Vt, state.e, state.q)
             return
+        Q = state.q.T if data.factor_major else state.q          # always (n, k) here
         dispatch.get("recompute_cache")(data.r_indptr, data.r_indices, data.r_data, y,
-                                        state.w0, state.w, state.Vt, state.e, state.q)
+                                        state.w0, state.w, state.Vt, state.e, Q)
 
 
 @dataclass(frozen=True)

@@ -353,7 +353,7 @@ def gibbs_sweep(
     valid scan that fetches every row k times, and is used when ``factor_major`` is True: the
     relational sweep's order); columns in the colour-class order ``order`` / ``cptr``.
 
-    Arrays ``e``, ``q`` (n, k), ``w``, ``Vt``, ``mu_w`` (G,), ``lam_w`` (G,), ``mu_v`` (G, k) and
+    Arrays ``e``, ``q`` ((n, k), or (k, n) when ``factor_major``), ``w``, ``Vt``, ``mu_w`` (G,), ``lam_w`` (G,), ``mu_v`` (G, k) and
     ``lam_v`` (G, k) are updated in place; ``e`` and ``q`` must be exact (to rounding) on
     entry.
 
@@ -372,9 +372,9 @@ def gibbs_sweep(
     if sample_hyper:
         w0 = _translation_moves(gsum, gidx, w, mu_w, lam_w, w0, lam0, m0, c0, mu0, z_t)
         _factor_hyper(Vt, gidx, gsize, mu_v, lam_v, c0, mu0, b_lam, g_lamv, z_muv)
-    if factor_major:
+    if factor_major:                    # q is (k, n) then
         for f in range(Vt.shape[0]):
-            _factor_columns(indptr, indices, data, gidx, e, q[:, f], Vt[f], z_v[f], alpha,
+            _factor_columns(indptr, indices, data, gidx, e, q[f], Vt[f], z_v[f], alpha,
                             mu_v[:, f], lam_v[:, f], order, cptr)
     else:
         _latent_columns(indptr, indices, data, gidx, e, q, Vt, z_v, alpha, mu_v, lam_v, order,

@@ -88,8 +88,11 @@ class FMData:
         same classes in the order parallel loops use (``colouring.balanced_order``; the same
         draws).
     factor_major : bool
-        Draw V factor by factor (libFM's and the relational sweep's order) instead of column by
-        column (the default, faster: see ``kernels.gibbs_sweep``).
+        Draw V factor by factor (libFM's and the relational sweep's order), with the factor sums
+        stored factor-major (k, n), instead of column by column with them stored row-major
+        (n, k) (see ``kernels.gibbs_sweep``). Column by column is faster when columns are short
+        (one-hot ids: a column's rows stay in cache for all k factors); factor by factor when
+        they are long (dense features: one factor's sums stay in cache for all columns).
     """
 
     indptr: np.ndarray
@@ -113,13 +116,17 @@ class FMData:
     def n_groups(self) -> int:
         return int(self.gsize.shape[0])
 
+    #: ``from_matrix`` chooses factor-major order when columns have more rows than this on average
+    LONG_COLUMNS = 1000
+
     @classmethod
-    def from_matrix(cls, X, gidx=None, classes=None, factor_major=False) -> "FMData":
+    def from_matrix(cls, X, gidx=None, classes=None, factor_major=None) -> "FMData":
         """Build from any matrix (dense or sparse) and optional group indices (p,) in 0..G-1.
 
         ``classes``: an ``(order, cptr)`` pair to use instead of the greedy colour classes
         (checked: the columns of one class must share no row). ``factor_major``: see the
-        class docstring."""
+        class docstring; None chooses it when the columns have more than ``LONG_COLUMNS`` rows
+        on average."""
         Xc = sp.csc_matrix(X, dtype=np.float64, copy=True)
         Xc.sum_duplicates()
         Xc.sort_indices()
@@ -151,7 +158,8 @@ class FMData:
             order=order,
             cptr=cptr,
             porder=balanced_order(order, cptr),
-            factor_major=bool(factor_major),
+            factor_major=bool(Xc.nnz > cls.LONG_COLUMNS * max(p, 1) if factor_major is None
+                              else factor_major),
         )
 
 

@@ -21,7 +21,7 @@ def test_fit_on_relational_equals_fit_on_expanded(monkeypatch):
     monkeypatch.setattr(state, "colour_classes", _index_order)
     from_matrix = state.FMData.from_matrix.__func__
     monkeypatch.setattr(state.FMData, "from_matrix", classmethod(
-        lambda cls, X, gidx=None, classes=None, factor_major=False:
+        lambda cls, X, gidx=None, classes=None, factor_major=None:
             from_matrix(cls, X, gidx, classes, True)))
     rel, y = _design(seed=7)
     groups = rel.default_groups()

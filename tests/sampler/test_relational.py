@@ -51,7 +51,7 @@ def test_recompute_and_colsq_equal_the_expanded(direct):
     driver.refresh_cache(de, y, a)
     driver.refresh_cache(dr, y, b)
     np.testing.assert_allclose(b.e, a.e, atol=1e-12)
-    np.testing.assert_allclose(b.q.T, a.q, atol=1e-12)      # (k, n) relational, (n, k) plain
+    np.testing.assert_allclose(b.q, a.q, atol=1e-12)     # both (k, n): factor by factor
 
 
 @pytest.mark.parametrize("kind", ["gaussian", "ordinal"])
