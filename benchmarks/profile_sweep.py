@@ -94,14 +94,7 @@ def profiled_sweep(data, y, state, priors, rng, noise, store, tm):
     p, G, k = data.n_features, data.n_groups, state.rank
     z = tm.run("rng", rng.standard_normal, noise.n_normals)
     g = tm.run("rng", rng.standard_gamma, noise.gamma_shapes)
-    o = 1
-    z_w = z[o:o + p]; o += p
-    z_v = z[o:o + k * p].reshape(k, p); o += k * p
-    z_muw = z[o:o + G]; o += G
-    z_muv = z[o:o + k * G].reshape(k, G); o += k * G
-    z_t = z[o:o + G]
-    g_lamw = g[1:1 + G]
-    g_lamv = g[1 + G:].reshape(k, G)
+    z_w, z_v, z_muw, z_muv, z_t, g_lamw, g_lamv = driver.split_noise(z, g, p, G, k)
     tm.run("refresh", driver.refresh_cache, data, y, state)   # (run_chain: every 20th sweep)
     w0, alpha = tm.run("alpha_w0", dispatch.get("_alpha_and_w0"), state.e, state.w0, state.alpha,
                        priors.a0, priors.b0, priors.m0, priors.lambda0, z[0], g[0], True)

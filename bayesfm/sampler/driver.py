@@ -135,6 +135,19 @@ class SweepNoise:
         return cls(gamma_shapes=shapes, n_normals=1 + p + rank * p + G + rank * G + G)
 
 
+def split_noise(z, g, p: int, G: int, k: int):
+    """Views of one sweep's normals ``z`` and gammas ``g`` for each use:
+    ``(z_w (p,), z_v (k, p), z_muw (G,), z_muv (k, G), z_t (G,), g_lamw (G,), g_lamv (k, G))``
+    (``z[0]`` is w0's normal and ``g[0]`` alpha's gamma)."""
+    o = 1
+    z_w = z[o:o + p]; o += p
+    z_v = z[o:o + k * p].reshape(k, p); o += k * p
+    z_muw = z[o:o + G]; o += G
+    z_muv = z[o:o + k * G].reshape(k, G); o += k * G
+    z_t = z[o:o + G]
+    return z_w, z_v, z_muw, z_muv, z_t, g[1:1 + G], g[1 + G:].reshape(k, G)
+
+
 def step(data: FMData, y: np.ndarray, state: FMState, priors: Priors, rng: np.random.Generator,
          noise: SweepNoise, sample_alpha: bool = True, sample_hyper: bool = True,
          refresh: bool = True) -> FMState:
@@ -145,17 +158,10 @@ def step(data: FMData, y: np.ndarray, state: FMState, priors: Priors, rng: np.ra
     first recomputed exactly; otherwise the residual is moved to the new target,
     e += y - state.t, and the incrementally updated caches are used.
     """
-    p, G, k = data.n_features, data.n_groups, state.rank
+    p, k = data.n_features, state.rank
     z = standard_normals(rng, noise.n_normals, 1, 1 + p + k * p)
     g = rng.standard_gamma(noise.gamma_shapes)
-    o = 1
-    z_w = z[o:o + p]; o += p
-    z_v = z[o:o + k * p].reshape(k, p); o += k * p
-    z_muw = z[o:o + G]; o += G
-    z_muv = z[o:o + k * G].reshape(k, G); o += k * G
-    z_t = z[o:o + G]
-    g_lamw = g[1:1 + G]
-    g_lamv = g[1 + G:].reshape(k, G)
+    z_w, z_v, z_muw, z_muv, z_t, g_lamw, g_lamv = split_noise(z, g, p, data.n_groups, k)
     with KERNEL_LOCK:
         w0, alpha = _sweep(data, y, state, priors, z, g, z_w, z_v, z_muw, z_muv, z_t, g_lamw,
                            g_lamv, sample_alpha, sample_hyper, refresh)

@@ -74,8 +74,8 @@ def recompute_cache(r_indptr, r_indices, r_data, y, w0, w, Vt, e, Q):
     ``X`` is given row-major here (CSR arrays ``r_indptr``, ``r_indices``, ``r_data``): each row
     gathers its factor sums from contiguous rows of V, which is much faster than scattering from
     the columns. Cost O(k * nnz), rows in parallel (each row on its own: exact for any number of
-    threads). Called at the start of every sweep so rounding error from the incremental updates
-    cannot accumulate.
+    threads). Called every ``driver.REFRESH_EVERY`` sweeps so rounding error from the incremental
+    updates cannot accumulate.
     """
     n = y.shape[0]
     k = Vt.shape[0]

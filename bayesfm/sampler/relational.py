@@ -42,6 +42,24 @@ from bayesfm.sampler.kernels import (CHUNK, PAR_MIN, _accumulate_row, _alpha_and
 __all__ = ["relational_recompute", "relational_sweep"]
 
 
+@njit(cache=True)
+def _observation(d_indptr, d_indices, d_data, psi, i, w, V, lin_b, sq_b, qb, qi):
+    """yhat_i - w0 of observation i from its direct row and its block rows' terms; fills its
+    factor sums ``qi`` (k,)."""
+    qi[:] = 0.0
+    lin, sq = _accumulate_row(d_indptr, d_indices, d_data, i, 0, w, V, qi)
+    for b in range(psi.shape[0]):
+        r = psi[b, i]
+        lin += lin_b[r]
+        sq += sq_b[r]
+        for f in range(qi.shape[0]):
+            qi[f] += qb[r, f]
+    pair = 0.0
+    for f in range(qi.shape[0]):
+        pair += qi[f] * qi[f]
+    return lin + 0.5 * (pair - sq)
+
+
 @njit(cache=True, parallel=True)
 def relational_recompute(d_rindptr, d_rindices, d_rdata, br_indptr, br_indices, br_data, psi,
                          p0, y, w0, w, Vt, e, q):
@@ -52,32 +70,21 @@ def relational_recompute(d_rindptr, d_rindices, d_rdata, br_indptr, br_indices, 
     n = y.shape[0]
     k = Vt.shape[0]
     M = br_indptr.shape[0] - 1
-    B = psi.shape[0]
     V = np.ascontiguousarray(Vt.T)
     lin_b = np.empty(M)
     sq_b = np.empty(M)
-    qb = np.zeros((M, k))
+    qb = np.empty((M, k))
     for r in prange(M):
-        lin, sq = _accumulate_row(br_indptr, br_indices, br_data, r, p0, w, V, qb[r])
-        lin_b[r] = lin
-        sq_b[r] = sq
+        qb[r, :] = 0.0
+        lin_b[r], sq_b[r] = _accumulate_row(br_indptr, br_indices, br_data, r, p0, w, V, qb[r])
     n_chunks = (n + CHUNK - 1) // CHUNK
     for c in prange(n_chunks):
         qi = np.zeros(k)
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            qi[:] = 0.0
-            lin, sq = _accumulate_row(d_rindptr, d_rindices, d_rdata, i, 0, w, V, qi)
-            for b in range(B):
-                r = psi[b, i]
-                lin += lin_b[r]
-                sq += sq_b[r]
-                for f in range(k):
-                    qi[f] += qb[r, f]
-            pair = 0.0
+            part = _observation(d_rindptr, d_rindices, d_rdata, psi, i, w, V, lin_b, sq_b, qb, qi)
             for f in range(k):
-                pair += qi[f] * qi[f]
                 q[f, i] = qi[f]
-            e[i] = y[i] - (w0 + lin + 0.5 * (pair - sq))
+            e[i] = y[i] - (w0 + part)
 
 
 #: observations are split into this many fixed slices for the block-row sums; each slice sums
@@ -310,12 +317,11 @@ def relational_predict_draws(d_indptr, d_indices, d_data, br_indptr, br_indices,
     S = w0s.shape[0]
     k = Vs.shape[2]
     M = br_indptr.shape[0] - 1
-    B = psi.shape[0]
     n = i1 - i0
     n_chunks = (n + CHUNK - 1) // CHUNK
     lin_b = np.empty(M)
     sq_b = np.empty(M)
-    q_b = np.zeros((M, k))
+    q_b = np.empty((M, k))
     for s in range(S):
         for r in prange(M):
             q_b[r, :] = 0.0
@@ -324,15 +330,5 @@ def relational_predict_draws(d_indptr, d_indices, d_data, br_indptr, br_indices,
         for c in prange(n_chunks):
             qi = np.zeros(k)
             for i in range(i0 + c * CHUNK, min(i1, i0 + (c + 1) * CHUNK)):
-                qi[:] = 0.0
-                lin, sq = _accumulate_row(d_indptr, d_indices, d_data, i, 0, ws[s], Vs[s], qi)
-                for b in range(B):
-                    r = psi[b, i]
-                    lin += lin_b[r]
-                    sq += sq_b[r]
-                    for f in range(k):
-                        qi[f] += q_b[r, f]
-                pair = 0.0
-                for f in range(k):
-                    pair += qi[f] * qi[f]
-                out[s, i - i0] = w0s[s] + lin + 0.5 * (pair - sq)
+                out[s, i - i0] = w0s[s] + _observation(d_indptr, d_indices, d_data, psi, i,
+                                                       ws[s], Vs[s], lin_b, sq_b, q_b, qi)
