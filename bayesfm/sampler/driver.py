@@ -110,9 +110,10 @@ def refresh_cache(data, y: np.ndarray, state: FMState) -> None:
     state.t = np.array(y, dtype=np.float64, copy=True)
     with KERNEL_LOCK:
         if isinstance(data, RelationalFMData):
-            dispatch.get("relational_recompute")(data.d_rindptr, data.d_rindices, data.d_rdata, data.br_indptr,
-                                 data.br_indices, data.br_data, data.psi, data.p0, y,
-                                 state.w0, state.w, state.Vt, state.e, state.q)
+            dispatch.get("relational_recompute")(
+                data.d_rindptr, data.d_rindices, data.d_rdata, data.br_indptr, data.br_indices,
+                data.br_data, data.psi, data.p0, y, state.w0, state.w, state.Vt, state.e,
+                state.q)
             return
         Q = state.q.T if data.factor_major else state.q          # always (n, k) here
         dispatch.get("recompute_cache")(data.r_indptr, data.r_indices, data.r_data, y,
@@ -150,13 +151,14 @@ def split_noise(z, g, p: int, G: int, k: int):
 
 def step(data: FMData, y: np.ndarray, state: FMState, priors: Priors, rng: np.random.Generator,
          noise: SweepNoise, sample_alpha: bool = True, sample_hyper: bool = True,
-         refresh: bool = True) -> FMState:
+         refresh: bool = True, target_changed: bool = True) -> FMState:
     """One Gibbs sweep on target ``y`` (n,); updates ``state`` in place and returns it.
 
     ``y`` may change between calls (the latent targets of probit models, the fresh y of a
     joint-distribution test). With ``refresh`` (or when the caches are missing) the caches are
     first recomputed exactly; otherwise the residual is moved to the new target,
-    e += y - state.t, and the incrementally updated caches are used.
+    e += y - state.t (skipped when ``target_changed`` is False: the caller guarantees y equals
+    the previous target), and the incrementally updated caches are used.
     """
     p, k = data.n_features, state.rank
     z = standard_normals(rng, noise.n_normals, 1, 1 + p + k * p)
@@ -164,18 +166,18 @@ def step(data: FMData, y: np.ndarray, state: FMState, priors: Priors, rng: np.ra
     z_w, z_v, z_muw, z_muv, z_t, g_lamw, g_lamv = split_noise(z, g, p, data.n_groups, k)
     with KERNEL_LOCK:
         w0, alpha = _sweep(data, y, state, priors, z, g, z_w, z_v, z_muw, z_muv, z_t, g_lamw,
-                           g_lamv, sample_alpha, sample_hyper, refresh)
+                           g_lamv, sample_alpha, sample_hyper, refresh, target_changed)
     state.w0 = float(w0)
     state.alpha = float(alpha)
     return state
 
 
 def _sweep(data, y, state, priors, z, g, z_w, z_v, z_muw, z_muv, z_t, g_lamw, g_lamv,
-           sample_alpha, sample_hyper, refresh):
+           sample_alpha, sample_hyper, refresh, target_changed):
     if (refresh or state.t is None or state.t.shape != y.shape
             or state.q.shape != cache_shape(data, state.rank)):
         refresh_cache(data, y, state)
-    else:
+    elif target_changed:
         state.e += y - state.t
         state.t[:] = y
     params = (state.e, state.q, state.w0, state.w, state.Vt, state.alpha,
@@ -231,7 +233,7 @@ def run_chain(data: FMData, likelihood, state: FMState, priors: Priors,
             yhat = target - state.e
             target = likelihood.update_target(rng, yhat)
         step(data, target, state, priors, rng, noise, sample_alpha, sample_hyper,
-             refresh=(start + it) % REFRESH_EVERY == 0)
+             refresh=(start + it) % REFRESH_EVERY == 0, target_changed=likelihood.latent)
         resid_rms[it] = np.sqrt(np.mean(state.e * state.e)) if data.n_rows else 0.0
         if it >= n_burn and (it - n_burn) % thin == 0:
             store.record(state)

@@ -322,6 +322,8 @@ class RelationalFMData:
             borders.append(o + foff[b])
             bcptrs.append(c[1:] + foff[b])
             bcls.append(bcls[-1] + c.shape[0] - 1)
+        border = (np.concatenate(borders) if borders else np.zeros(0)).astype(np.int64)
+        bcptr = np.concatenate(bcptrs).astype(np.int64)
         return cls(
             indptr=np.ascontiguousarray(D.indptr, dtype=np.int64),
             indices=np.ascontiguousarray(D.indices, dtype=np.int64),
@@ -338,11 +340,6 @@ class RelationalFMData:
             d_rindptr=np.ascontiguousarray(Dr.indptr, dtype=np.int64),
             d_rindices=np.ascontiguousarray(Dr.indices, dtype=np.int64),
             d_rdata=np.ascontiguousarray(Dr.data, dtype=np.float64),
-            border=np.concatenate(borders).astype(np.int64) if borders
-            else np.zeros(0, dtype=np.int64),
-            bcptr=np.concatenate(bcptrs).astype(np.int64),
-            bporder=balanced_order(np.concatenate(borders).astype(np.int64) if borders
-                                   else np.zeros(0, dtype=np.int64),
-                                   np.concatenate(bcptrs).astype(np.int64)),
+            border=border, bcptr=bcptr, bporder=balanced_order(border, bcptr),
             bcls=np.asarray(bcls, dtype=np.int64),
         )
