@@ -1,6 +1,12 @@
-# Set-up and everyday commands. Every target creates .venv on first use.
+# Set-up and everyday commands. Every target creates a virtual environment on first use, one per
+# Python version: .venv/3.11, .venv/3.13, ... Another interpreter: make test PYTHON=python3.13
+# (a command on PATH or a path, e.g. PYTHON=$(pyenv root)/versions/3.13.0/bin/python3.13).
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
-VENV   := .venv
+PYVER  := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifeq ($(PYVER),)
+$(error PYTHON=$(PYTHON) does not run; give an interpreter, e.g. make test PYTHON=python3.13)
+endif
+VENV   := .venv/$(PYVER)
 BIN    := $(VENV)/bin
 
 .PHONY: demo test test-fast docs bench clean
@@ -25,7 +31,7 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/python -m bayesfm.demo
 
-## test: install with the test extras, run the whole suite (notebooks included), build the docs
+## test: install with the test extras, run the whole test suite (notebooks included), build the docs
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/python -m mkdocs build --strict --site-dir build/site
@@ -45,4 +51,4 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_relational.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf .venv build dist *.egg-info .pytest_cache

@@ -27,7 +27,8 @@ from numba import njit
 from scipy.special import ndtri
 from scipy.stats import rankdata
 
-__all__ = ["rhat", "ess_bulk", "ess_tail", "diagnose", "Diagnosis", "RHAT_MAX", "ESS_MIN"]
+__all__ = ["rhat", "ess_bulk", "ess_tail", "diagnose", "Diagnosis", "RHAT_MAX", "ESS_MIN",
+           "TAIL_PROB"]
 
 RHAT_MAX = 1.01
 ESS_MIN = 400.0
@@ -148,15 +149,29 @@ def ess_bulk(draws) -> np.ndarray:
     return out.reshape(x.shape[2:]) if x.ndim > 2 else float(out[0])
 
 
-def ess_tail(draws) -> np.ndarray:
-    """Tail effective sample size: the smaller ESS of the 5% and 95% quantile indicators."""
+#: the quantiles of ``ess_tail`` (and so of ``diagnose``): Vehtari et al. (2021) and ArviZ 0.x
+TAIL_PROB = (0.05, 0.95)
+
+
+def ess_tail(draws, prob=TAIL_PROB) -> np.ndarray:
+    """Tail effective sample size: the smaller ESS of the indicators of the two quantiles
+    ``prob`` (a pair, or p for (p, 1 - p)), by default the 5% and 95% quantiles.
+
+    That default is the definition of Vehtari et al. (2021), ``az.ess(..., method="tail")`` of
+    ArviZ 0.x and of 1.x with ``prob=(0.05, 0.95)``. ArviZ 1.x's ``az.summary`` (and its
+    ``az.ess`` on xarray input without ``prob``) uses the quantiles of its credible-interval
+    probability instead, (0.11, 0.89) by default, and so reports another, usually smaller,
+    ``ess_tail`` for the same draws; ``ess_tail(draws, prob=(0.11, 0.89))`` reproduces it."""
     x = np.asarray(draws, dtype=np.float64)
+    lo, hi = sorted((prob, 1.0 - prob)) if np.ndim(prob) == 0 else sorted(prob)
+    if not 0.0 < lo < hi < 1.0:
+        raise ValueError(f"prob must be a probability in (0, 1) or a pair of them, got {prob!r}")
     x3 = _as3d(x)
-    q05 = np.quantile(x3, 0.05, axis=(0, 1))
-    q95 = np.quantile(x3, 0.95, axis=(0, 1))
-    e05 = _ess(_split((x3 <= q05).astype(np.float64)))
-    e95 = _ess(_split((x3 <= q95).astype(np.float64)))
-    out = np.minimum(e05, e95)
+    q_lo = np.quantile(x3, lo, axis=(0, 1))
+    q_hi = np.quantile(x3, hi, axis=(0, 1))
+    e_lo = _ess(_split((x3 <= q_lo).astype(np.float64)))
+    e_hi = _ess(_split((x3 <= q_hi).astype(np.float64)))
+    out = np.minimum(e_lo, e_hi)
     return out.reshape(x.shape[2:]) if x.ndim > 2 else float(out[0])
 
 
@@ -269,6 +284,12 @@ def diagnose(model, include_weights: bool = True) -> Diagnosis:
     lambda_v per group, every w_j (``include_weights``), the cutpoints (ordinal) and yhat at
     ``model.diagnostic_rows_`` (a fixed random subset of training rows). Needs >= 2 chains for
     R-hat; with fewer than 4 draws per chain the values are NaN.
+
+    R-hat is the rank-normalised split R-hat and bulk ESS the rank-normalised split-chain ESS,
+    equal (to rounding) to ``az.rhat`` and ``az.ess(method="bulk")`` of both ArviZ generations.
+    Tail ESS is at the 5% and 95% quantiles (``TAIL_PROB``), as ArviZ 0.x's ``az.summary``
+    reports it; ArviZ 1.x's ``az.summary`` computes ``ess_tail`` at (0.11, 0.89) instead, so its
+    column is smaller for the same draws (see ``ess_tail``).
     """
     model._check_fitted()
     d = model.draws_

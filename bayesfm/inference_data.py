@@ -1,6 +1,8 @@
 """The ArviZ bridge: every ArviZ-specific line of bayesfm lives in this module.
 
-``to_inference_data(model)`` returns an ``arviz.InferenceData`` (ArviZ 0.x) with:
+``to_inference_data(model)`` returns the fit in ArviZ's container: an ``arviz.InferenceData``
+under ArviZ 0.x (Python 3.10 and 3.11) and an ``xarray.DataTree`` under ArviZ 1.x (Python
+3.12+), with the same groups, variables, dims, coordinates and attributes in both:
 
 * ``posterior``: w0 (chain, draw), w (chain, draw, feature), V (chain, draw, feature, factor),
   alpha (regression), mu_w / lambda_w (chain, draw, group), mu_v / lambda_v (chain, draw, group,
@@ -11,22 +13,53 @@
   (ordinal: the MH outcome at that sweep);
 * ``observed_data``: y of the training rows, or of the rows given as ``X, y``;
 * on request, ``posterior_predictive`` (one replicate per draw) and pointwise ``log_likelihood``
-  for the given ``X, y`` (or the training rows), so ``az.loo`` and ``az.waic`` work.
+  for the given ``X, y`` (or the training rows), so ``az.loo`` works (and ``az.waic`` on 0.x).
 
-Class labels of the probit models appear as class indices 0..K-1 (``classes`` in the attributes).
-ArviZ 0.23 has no conversion hook for third-party objects, so ``az.convert_to_inference_data``
-cannot take an estimator directly: call ``model.to_inference_data()``.
+The attributes ``inference_library`` ("bayesfm"), ``inference_library_version``, ``model``,
+``n_burn``, ``thin`` (and ``classes`` for the probit models) are set on the root and on every
+group. Class labels of the probit models appear as class indices 0..K-1.
+
+``ARVIZ_MAJOR`` (read from the installed ArviZ when first needed) is the one version switch:
+the two generations differ in how ``from_dict`` takes its groups and attributes, and in how a
+container lists its groups (``groups`` below). Neither generation has a conversion hook for
+third-party objects, so ``az.summary(model)`` cannot work: call ``model.to_inference_data()``.
+
+NetCDF: ArviZ 1.x installs no NetCDF engine; ``to_netcdf`` needs h5netcdf with h5py (``pip
+install 'bayesfm-gibbs[netcdf]'``) or netCDF4. Files written under one generation read under the other
+(``az.from_netcdf``). Plots need matplotlib (``[plots]``), which ArviZ 1.x does not install
+either.
 """
 
 from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import log_ndtr
 
+from bayesfm import __version__
+from bayesfm.atomic import atomic_write_path
 from bayesfm.data.validation import check_labels, check_target, encode_labels
+from bayesfm.models.classifier import FMClassifier
+from bayesfm.models.regressor import FMRegressor
 
-__all__ = ["to_inference_data"]
+__all__ = ["to_inference_data", "write_netcdf", "arviz_major", "groups"]
+
+@lru_cache(maxsize=1)
+def arviz_major() -> int:
+    """The major version of the installed ArviZ (0 or 1); imports ArviZ."""
+    import arviz as az
+
+    return int(str(az.__version__).split(".")[0])
+
+
+def groups(idata) -> list:
+    """Names of the groups of an ArviZ container of either generation, in order."""
+    if hasattr(idata, "children"):            # xarray.DataTree (ArviZ 1.x)
+        return list(idata.children)
+    return list(idata.groups())
 
 
 def _kept_sweeps(model):
@@ -45,16 +78,15 @@ def _pointwise(model, Xr, yobs, rng, want_pp):
     """Pointwise log-likelihood (C, S, n) and optionally one replicate per draw (C, S, n)."""
     C, S = model.n_chains_, model.draws_per_chain_
     yhat = model._draws_csr(Xr).reshape(C, S, -1)
-    kind = type(model).__name__
     pp = None
-    if kind == "FMRegressor":
+    if isinstance(model, FMRegressor):
         sd = 1.0 / np.sqrt(model.draws_["alpha"])[:, :, None]
         z = (yobs[None, None, :] - yhat) / sd
         ll = -0.5 * z**2 - np.log(sd) - 0.5 * np.log(2 * np.pi)
         if want_pp:
             pp = yhat + sd * rng.standard_normal(yhat.shape)
         return ll, pp
-    if kind == "FMClassifier":
+    if isinstance(model, FMClassifier):
         sign = np.where(yobs == 1, 1.0, -1.0)[None, None, :]
         ll = log_ndtr(sign * yhat)
         if want_pp:
@@ -79,22 +111,37 @@ def _pointwise(model, Xr, yobs, rng, want_pp):
 
 
 def _observed(model, y, n_rows):
-    if type(model).__name__ == "FMRegressor":
+    if isinstance(model, FMRegressor):
         return check_target(y, n_rows)
     return encode_labels(check_labels(y, n_rows), model.classes_)
 
 
+def _build(data: dict, coords: dict, dims: dict, attrs: dict):
+    """The ArviZ container of ``data`` ({group: {var: array}}) for the installed generation,
+    with ``attrs`` on the root and on every group."""
+    import arviz as az
+
+    if arviz_major() >= 1:
+        group_attrs = {"/": dict(attrs)}
+        group_attrs.update({group: dict(attrs) for group in data})
+        return az.from_dict(data, coords=coords, dims=dims, attrs=group_attrs)
+    idata = az.from_dict(**data, coords=coords, dims=dims)
+    for group in groups(idata):
+        getattr(idata, group).attrs.update(attrs)
+    idata.attrs = dict(attrs)
+    return idata
+
+
 def to_inference_data(model, X=None, y=None, feature_names=None, posterior_predictive=False,
                       log_likelihood=False, random_state=0):
-    """ArviZ InferenceData of a fitted bayesfm estimator (see the module docstring).
+    """ArviZ container of a fitted bayesfm estimator (see the module docstring):
+    ``arviz.InferenceData`` under ArviZ 0.x, ``xarray.DataTree`` under ArviZ 1.x.
 
     ``X, y``: rows for ``observed_data``, ``posterior_predictive`` and ``log_likelihood``
     (default: the training rows). ``feature_names`` (p,) names the features (default:
     ``model.feature_names_in_`` when the model has it, else "0", "1", ...).
     ``random_state`` seeds the posterior predictive replicates.
     """
-    import arviz as az
-
     model._check_fitted()
     d = model.draws_
     p = model.n_features_in_
@@ -138,26 +185,48 @@ def to_inference_data(model, X=None, y=None, feature_names=None, posterior_predi
             raise ValueError("X was given without y")
         Xr = model._check_predict_X(X)
         yobs = _observed(model, y, Xr.shape[0])
-    need_ll = log_likelihood or type(model).__name__ != "FMRegressor"
+    regression = isinstance(model, FMRegressor)
     ll = pp = None
-    if need_ll or posterior_predictive:
+    if log_likelihood or posterior_predictive or not regression:
         ll, pp = _pointwise(model, Xr, yobs, rng, posterior_predictive)
-    if type(model).__name__ != "FMRegressor" and X is None:
+    if not regression and X is None:
         sample_stats["train_log_likelihood"] = ll.sum(axis=2)
 
     coords["obs"] = np.arange(yobs.shape[0])
     dims["y"] = ["obs"]
-    attrs = {"inference_library": "bayesfm", "model": type(model).__name__,
-             "n_burn": model.n_burn, "thin": model.thin}
+    attrs = {"inference_library": "bayesfm", "inference_library_version": __version__,
+             "model": type(model).__name__, "n_burn": int(model.n_burn),
+             "thin": int(model.thin)}
     if hasattr(model, "classes_"):
         attrs["classes"] = [str(c) for c in model.classes_]
-    return az.from_dict(
-        posterior=posterior,
-        sample_stats=sample_stats or None,
-        observed_data={"y": yobs},
-        posterior_predictive={"y": pp} if posterior_predictive else None,
-        log_likelihood={"y": ll} if log_likelihood else None,
-        coords=coords,
-        dims=dims,
-        attrs=attrs,
-    )
+    data = {"posterior": posterior}          # in ArviZ's order of groups
+    if posterior_predictive:
+        data["posterior_predictive"] = {"y": pp}
+    if log_likelihood:
+        data["log_likelihood"] = {"y": ll}
+    if sample_stats:
+        data["sample_stats"] = sample_stats
+    data["observed_data"] = {"y": yobs}
+    return _build(data, coords, dims, attrs)
+
+
+def _netcdf_engine() -> str:
+    """The NetCDF engine to write with: h5netcdf (what ArviZ 0.x installs), else netCDF4."""
+    def have(*modules):
+        return all(importlib.util.find_spec(m) is not None for m in modules)
+
+    if have("h5netcdf", "h5py"):
+        return "h5netcdf"
+    if have("netCDF4"):
+        return "netcdf4"
+    raise ImportError("writing NetCDF needs h5netcdf (with h5py) or netCDF4, and ArviZ 1.x "
+                      "installs neither: pip install 'bayesfm-gibbs[netcdf]' (or pip install "
+                      "h5netcdf h5py)")
+
+
+def write_netcdf(idata, path) -> None:
+    """Write an ArviZ container of either generation to the NetCDF file ``path``, atomically
+    (a temporary file renamed over ``path``); ImportError, before anything is written, when no
+    NetCDF engine is installed."""
+    engine = _netcdf_engine()
+    atomic_write_path(path, lambda tmp: idata.to_netcdf(tmp, engine=engine))

@@ -1,6 +1,8 @@
 """Prior constants of the Bayesian FM (a small, documented, immutable record).
 
-The model (``docs/model.md``) on the *standardised* target (see ``FMRegressor``)::
+The model (``docs/model.md``) on the *standardised* target (see ``FMRegressor``) and on the
+columns of X divided by their scales (``bayesfm.data.scaling``: each column's largest |x|), so
+the constants suit any units of y and of the columns::
 
     alpha              ~ Gamma(a0/2, b0/2)                      noise precision
     lambda_w[g]        ~ Gamma(a_lambda/2, b_lambda/2)          one per feature group g

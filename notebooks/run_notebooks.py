@@ -4,7 +4,9 @@
     python notebooks/run_notebooks.py --inplace NAME...  # full setting, outputs written back
 
 The notebooks read ``BAYESFM_DATA`` (the datasets folder) and ``BAYESFM_QUICK`` ("1": fewer
-sweeps, for CI) from the environment; this script sets ``BAYESFM_QUICK`` and keeps the rest.
+sweeps, for CI) from the environment; this script sets ``BAYESFM_QUICK`` and keeps the rest. It
+also sets ``BAYESFM_PROGRESS=0``: the fits show their progress bar to someone running a notebook
+in Jupyter, but not in the committed outputs or in CI.
 A notebook is written back only after it ran without error, atomically.
 """
 
@@ -39,9 +41,11 @@ def execute(path, quick=True, timeout=900):
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    old = os.environ.get("BAYESFM_QUICK")
-    old_path = os.environ.get("PYTHONPATH")
+    saved = {name: os.environ.get(name) for name in ("BAYESFM_QUICK", "PYTHONPATH",
+                                                     "BAYESFM_PROGRESS")}
+    old_path = saved["PYTHONPATH"]
     os.environ["BAYESFM_QUICK"] = "1" if quick else "0"
+    os.environ["BAYESFM_PROGRESS"] = "0"
     # the kernel imports bayesfm from this checkout even where it is not installed
     os.environ["PYTHONPATH"] = os.pathsep.join([str(HERE.parent)] + ([old_path] if old_path
                                                                         else []))
@@ -53,7 +57,7 @@ def execute(path, quick=True, timeout=900):
         client.execute()
         seconds = time.perf_counter() - t0
     finally:
-        for name, value in (("BAYESFM_QUICK", old), ("PYTHONPATH", old_path)):
+        for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:

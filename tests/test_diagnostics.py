@@ -29,9 +29,26 @@ def test_rhat_and_ess_agree_with_arviz(seed, C, S, ar, shift):
         for j in range(3):
             xj = x[:, :, j]
             ref = (float(az.rhat(xj)), float(az.ess(xj, method="bulk")),
-                   float(az.ess(xj, method="tail")))
+                   float(az.ess(xj, method="tail", prob=(0.05, 0.95))))
             for a, b in zip((o[j] for o in ours), ref):
                 assert a == pytest.approx(b, rel=1e-9)
+
+
+@pytest.mark.parametrize("prob", [(0.11, 0.89), 0.2, (0.01, 0.99)])
+def test_tail_ess_at_other_quantiles_agrees_with_arviz(prob):
+    """``ess_tail(prob=...)`` reproduces ArviZ at any quantiles, e.g. ArviZ 1.x's summary
+    default (0.11, 0.89)."""
+    x = _chains(7, 4, 400, 2, 0.1, 0.8)
+    ours = ess_tail(x, prob=prob)
+    pair = prob if isinstance(prob, tuple) else (prob, 1 - prob)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for j in range(2):
+            ref = float(az.ess(x[:, :, j], method="tail", prob=pair))
+            assert ours[j] == pytest.approx(ref, rel=1e-9)
+    assert ess_tail(x, prob=0.2)[0] == pytest.approx(ess_tail(x, prob=(0.2, 0.8))[0])
+    with pytest.raises(ValueError, match="prob"):
+        ess_tail(x, prob=(0.5, 1.2))
 
 
 def test_scalar_and_shaped_inputs():

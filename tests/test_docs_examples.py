@@ -21,6 +21,12 @@ prose around an output sometimes quotes its numbers).
 
 Blocks that are illustrative only are fenced as ```text, ```sh or ```console and are not run;
 ``::: module.name`` lines (mkdocstrings) are not code blocks.
+
+ArviZ generations. A python block whose first line is ``# ArviZ 1.x ...`` runs only under ArviZ
+1.x, one whose first line is ``# ArviZ 0.x ...`` only under ArviZ 0.x (with its shown output);
+the pages show the 1.x form first and the 0.x form after it, and CI runs the suite under both
+(Python 3.11 and 3.13), so both forms are tested. ``--update`` refreshes only the blocks of the
+generation installed.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ PYTHON_LANGS = {"python", "py"}
 OUTPUT_LANG = "text"
 NEEDS_DATA = re.compile(r"BAYESFM_DATA|load_movielens_100k|find_movielens_100k")
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*)$")
+_ARVIZ_MARK = re.compile(r"^#\s*ArviZ\s+([01])\.x\b")
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 
 
@@ -54,6 +61,12 @@ class Block:
     n_lines: int = 0              # lines between the fences
     output: "Block | None" = None  # the ```text block showing what this block prints
     after_blank_only: bool = field(default=False, repr=False)
+
+    @property
+    def arviz(self) -> int | None:
+        """The ArviZ major version this block is written for (its first line says), or None."""
+        m = _ARVIZ_MARK.match(self.code)
+        return int(m.group(1)) if m else None
 
 
 def doc_files() -> list[Path]:
@@ -102,6 +115,19 @@ def python_blocks(path: Path) -> list[Block]:
     return [b for b in extract_blocks(path.read_text(encoding="utf-8")) if b.lang in PYTHON_LANGS]
 
 
+def installed_arviz() -> int:
+    """The major version of the installed ArviZ."""
+    from importlib.metadata import version
+
+    return int(version("arviz").split(".")[0])
+
+
+def runnable_blocks(path: Path) -> list[Block]:
+    """The python blocks of ``path`` that run under the installed ArviZ."""
+    major = installed_arviz()
+    return [b for b in python_blocks(path) if b.arviz in (None, major)]
+
+
 def _tokens(text: str):
     """(words, numbers): the text with every number replaced by a marker, whitespace collapsed,
     and the numbers in order."""
@@ -131,7 +157,7 @@ def run_file(path: Path, echo: bool = False):
     namespace = {"__name__": "__docs_example__"}
     results = []
     rel = path.relative_to(ROOT)
-    for block in python_blocks(path):
+    for block in runnable_blocks(path):
         buf = io.StringIO()
         code = compile(block.code, f"{rel}:{block.line}", "exec")
         start = time.perf_counter()
@@ -155,6 +181,18 @@ def test_the_docs_have_examples():
     assert len(names) >= 8, sorted(names)
 
 
+def test_arviz_specific_blocks_come_in_pairs():
+    """Every page with a block for one ArviZ generation has one for the other too, 1.x first."""
+    for path in DOC_FILES:
+        marks = [b.arviz for b in python_blocks(path) if b.arviz is not None]
+        assert marks.count(0) == marks.count(1), (path, marks)
+        for first, second in zip(marks[::2], marks[1::2]):
+            assert (first, second) == (1, 0), (path, marks)
+    blocks = extract_blocks("```python\n# ArviZ 1.x\nx = 1\n```\n```python\n# ArviZ 0.x: old\n"
+                            "x = 0\n```\n```python\nx = 2\n```\n")
+    assert [b.arviz for b in blocks] == [1, 0, None]
+
+
 def test_output_comparison_rules():
     assert compare_output("RMSE 0.9123\n", "RMSE 0.9151") is None
     assert compare_output("RMSE 0.9323\n", "RMSE 0.9151") is not None
@@ -168,7 +206,7 @@ def test_output_comparison_rules():
 @pytest.mark.filterwarnings("ignore:Passing a dict or None as alias_mapping")  # arviz + mpl 3.11
 @pytest.mark.parametrize("path", DOC_FILES, ids=[str(f.relative_to(ROOT)) for f in DOC_FILES])
 def test_doc_examples_run(path, tmp_path, monkeypatch):
-    text = "".join(b.code for b in python_blocks(path))
+    text = "".join(b.code for b in runnable_blocks(path))
     if NEEDS_DATA.search(text) and not os.environ.get("BAYESFM_DATA"):
         pytest.skip(f"{path.relative_to(ROOT)}: its examples need MovieLens-100k; set "
                     f"BAYESFM_DATA to a directory holding ml-100k/")

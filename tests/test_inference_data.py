@@ -1,15 +1,19 @@
-"""The ArviZ bridge: groups, dims, coordinates, NetCDF round trip, ArviZ functions on it."""
+"""The ArviZ bridge under the installed ArviZ generation (0.x: InferenceData, 1.x: DataTree):
+groups, dims, coordinates, attributes, the NetCDF round trip, files written by the other
+generation, and ArviZ's own functions on the result."""
 
 import warnings
+from pathlib import Path
 
 import arviz as az
-import matplotlib
 import numpy as np
 import pytest
 
 from bayesfm import FMClassifier, FMOrdinalRegressor, FMRegressor
+from bayesfm.inference_data import arviz_major, groups
 
-matplotlib.use("Agg")
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+ARVIZ_1 = arviz_major() >= 1
 
 
 def _data(seed=0, n=150, p=5):
@@ -29,10 +33,28 @@ def regression():
     return model, X, y
 
 
+def test_container_of_the_installed_generation(regression):
+    model, X, y = regression
+    idata = model.to_inference_data(X=X, y=y, log_likelihood=True, posterior_predictive=True)
+    if ARVIZ_1:
+        import xarray as xr
+
+        assert isinstance(idata, xr.DataTree)
+    else:
+        assert isinstance(idata, az.InferenceData)
+    assert groups(idata) == ["posterior", "posterior_predictive", "log_likelihood",
+                             "sample_stats", "observed_data"]
+    attrs = {"inference_library": "bayesfm", "model": "FMRegressor", "n_burn": 10, "thin": 1}
+    for node in [idata] + [idata[g] for g in groups(idata)]:
+        assert attrs.items() <= dict(node.attrs).items()
+        assert node.attrs["inference_library_version"]
+
+
 def test_posterior_dims_and_coords(regression):
     model, X, y = regression
     names = [f"x{j}" for j in range(5)]
     idata = model.to_inference_data(feature_names=names)
+    assert groups(idata) == ["posterior", "sample_stats", "observed_data"]
     post = idata.posterior
     assert post["w0"].dims == ("chain", "draw")
     assert post["w"].dims == ("chain", "draw", "feature")
@@ -41,11 +63,28 @@ def test_posterior_dims_and_coords(regression):
     assert list(post.coords["feature"].values) == names
     assert list(post.coords["group"].values) == ["a", "b"]
     assert post.sizes["chain"] == 2 and post.sizes["draw"] == 40
+    assert set(post.data_vars) == {"w0", "w", "V", "alpha", "mu_w", "lambda_w", "mu_v",
+                                   "lambda_v"}
     np.testing.assert_array_equal(post["V"].values, model.draws_["V"])
     np.testing.assert_array_equal(post["alpha"].values, model.draws_["alpha"])
     stats = idata.sample_stats
     np.testing.assert_array_equal(stats["train_rmse"].values, model.train_rmse_[:, 10:])
     np.testing.assert_array_equal(idata.observed_data["y"].values, y)
+    assert idata.observed_data["y"].dims == ("obs",)
+
+
+def _same_content(a, b):
+    assert groups(a) == groups(b)
+    for group in groups(a):
+        ga, gb = a[group], b[group]
+        assert set(ga.data_vars) == set(gb.data_vars), group
+        for name in ga.data_vars:
+            assert ga[name].dims == gb[name].dims, (group, name)
+            np.testing.assert_array_equal(ga[name].values, gb[name].values)
+        for dim in ga.coords:
+            np.testing.assert_array_equal(ga.coords[dim].values, gb.coords[dim].values)
+    for key, value in a.attrs.items():
+        assert np.all(np.asarray(b.attrs[key]) == np.asarray(value)), key
 
 
 def test_netcdf_round_trip(regression, tmp_path):
@@ -53,28 +92,75 @@ def test_netcdf_round_trip(regression, tmp_path):
     path = tmp_path / "fit.nc"
     model.to_netcdf(path, X=X, y=y, log_likelihood=True)
     back = az.from_netcdf(path)
-    idata = model.to_inference_data(X=X, y=y, log_likelihood=True)
-    for group in ("posterior", "log_likelihood", "observed_data", "sample_stats"):
-        a, b = getattr(idata, group), getattr(back, group)
-        for name in a.data_vars:
-            np.testing.assert_array_equal(a[name].values, b[name].values)
+    _same_content(model.to_inference_data(X=X, y=y, log_likelihood=True), back)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.nc"]
 
 
+def test_netcdf_without_an_engine_says_what_to_install(regression, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("h5netcdf", "netCDF4") else real(name))
+    model, X, y = regression
+    with pytest.raises(ImportError, match=r"bayesfm-gibbs\[netcdf\]"):
+        model.to_netcdf(tmp_path / "fit.nc")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["ordinal_arviz0.nc", "ordinal_arviz1.nc"])
+def test_files_of_either_generation_read_back(name):
+    """Written by tests/fixtures/make_netcdf.py under ArviZ 0.23 (Python 3.11) and 1.3 (3.13):
+    each reads under the installed generation, with its groups, dims, coordinates and
+    attributes."""
+    idata = az.from_netcdf(FIXTURES / name)
+    assert groups(idata) == ["posterior", "log_likelihood", "sample_stats", "observed_data"]
+    assert idata.attrs["inference_library"] == "bayesfm"
+    assert idata.attrs["model"] == "FMOrdinalRegressor"
+    assert list(idata.attrs["classes"]) == ["0", "1", "2"]
+    post = idata.posterior
+    assert post["V"].dims == ("chain", "draw", "feature", "factor")
+    assert post["cutpoints"].dims == ("chain", "draw", "cutpoint")
+    assert list(post.coords["feature"].values) == ["a", "b", "c"]
+    assert post.sizes["chain"] == 2 and post.sizes["draw"] == 5
+    assert idata.sample_stats["cutpoint_accepted"].dtype == bool
+    assert idata.log_likelihood["y"].dims == ("chain", "draw", "obs")
+    assert np.all(idata.log_likelihood["y"].values <= 0)
+    assert np.all(np.isin(idata.observed_data["y"].values, [0, 1, 2]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        summary = az.summary(idata, var_names=["w0"])
+    assert "r_hat" in summary.columns
+
+
 def test_summary_trace_plot_loo(regression):
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    matplotlib.use("Agg")
     model, X, y = regression
     idata = model.to_inference_data(X=X, y=y, log_likelihood=True, posterior_predictive=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         summary = az.summary(idata, var_names=["w0", "alpha", "w"])
-        assert {"r_hat", "ess_bulk"} <= set(summary.columns) and len(summary) == 7
-        axes = az.plot_trace(idata, var_names=["w0", "alpha"])
-        assert axes.shape == (2, 2)
+        assert {"mean", "sd", "r_hat", "ess_bulk", "ess_tail"} <= set(summary.columns)
+        assert len(summary) == 7
         loo = az.loo(idata)
-        assert np.isfinite(loo.elpd_loo)
-        waic = az.waic(idata)
-        assert np.isfinite(waic.elpd_waic)
-    matplotlib.pyplot.close("all")
+        if ARVIZ_1:
+            pc = az.plot_trace_dist(idata, var_names=["w0", "alpha"])
+            assert len(pc.viz["figure"].item().axes) == 4
+            pc = az.plot_ppc_dist(idata, num_samples=20)
+            assert len(pc.viz["figure"].item().axes) >= 1
+            elpd = loo.elpd
+            assert not hasattr(az, "waic")
+        else:
+            axes = az.plot_trace(idata, var_names=["w0", "alpha"])
+            assert axes.shape == (2, 2)
+            az.plot_ppc(idata, num_pp_samples=20)
+            elpd = loo.elpd_loo
+            assert np.isfinite(az.waic(idata).elpd_waic)
+        assert np.isfinite(elpd) and elpd < 0
+    plt.close("all")
     ll = idata.log_likelihood["y"].values
     assert ll.shape == (2, 40, X.shape[0])
     pp = idata.posterior_predictive["y"].values
@@ -91,7 +177,7 @@ def test_classifier_and_ordinal_stats():
     llsum = idata.sample_stats["train_log_likelihood"].values
     assert llsum.shape == (2, 40) and np.all(llsum < 0)
     assert set(np.unique(idata.observed_data["y"].values)) == {0, 1}
-    assert idata.attrs["classes"] == ["False", "True"]
+    assert list(idata.attrs["classes"]) == ["False", "True"]
     ordinal = FMOrdinalRegressor(**KW).fit(X, np.digitize(y, [-1, 0, 1]))
     idata = ordinal.to_inference_data(X=X[:20], y=np.digitize(y[:20], [-1, 0, 1]),
                                       log_likelihood=True, posterior_predictive=True)

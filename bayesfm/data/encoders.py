@@ -2,7 +2,14 @@
 
 ``TableEncoder`` learns a column layout from a frame at ``fit`` and turns any frame with the same
 columns into a float64 CSR matrix ``X`` (n rows x p features), with ``groups_`` holding, for every
-feature, the name of the source column it came from (one hyperprior group per source column).
+feature, its hyperprior group: the name of the source column it came from for categorical and
+multi-hot columns, and one group ``"numeric"`` shared by all numeric columns (as the columns of a
+plain matrix share one group by default; ``numeric_groups="per_column"`` gives each its own).
+
+Numbers are data, not something to encode: by default a numeric column enters the design as it
+is, so a frame of numeric columns gives the same design, the same groups and the same fit as the
+matrix of its values (the estimators scale every column internally, so units do not matter; see
+``bayesfm.data.scaling``).
 
 How each source column is encoded (decided at ``fit``, in the frame's column order):
 
@@ -12,9 +19,10 @@ How each source column is encoded (decided at ``fit``, in the frame's column ord
   dropped. Feature names are ``"col=value"``, e.g. ``"user=42"``.
   Integer or float columns are *numeric* unless listed in ``categorical`` (for id columns such as
   ``categorical=["user", "item"]``), or cast first (``df["user"].astype("category")``).
-* **numeric** -- int and float columns (not bool): one feature named after the column. With
-  ``numeric_scaling="standardize"`` the value is ``(x - mean) / sd``, mean and population sd
-  (ddof=0) learned at fit (an sd of 0 is replaced by 1); with ``"none"`` the value is used as is.
+* **numeric** -- int and float columns (not bool): one feature named after the column, the value
+  as is (``numeric_scaling="none"``, the default); with ``"standardize"`` it is
+  ``(x - mean) / sd``, mean and population sd (ddof=0) learned at fit (an sd of 0 is replaced by
+  1), which centres the column (and so makes it dense).
   Missing or infinite values are an error (ValueError naming the column and the first bad row,
   0-based position).
 * **multi-hot** -- columns whose cells are lists, tuples, sets or numpy arrays (detected
@@ -52,7 +60,10 @@ __all__ = ["TableEncoder"]
 
 _LIST_TYPES = (list, tuple, set, frozenset, np.ndarray)
 DEFAULT_SEPARATOR = "|"
-_SCALINGS = ("standardize", "none")
+_SCALINGS = ("none", "standardize")
+_NUMERIC_GROUPS = ("shared", "per_column")
+#: the group label of the numeric columns with numeric_groups="shared"
+NUMERIC_GROUP = "numeric"
 
 
 def _pandas():
@@ -209,9 +220,14 @@ class TableEncoder:
         ndarray cells are detected without this). Given as names, string cells are split on
         ``"|"``; given as a dict column -> separator, on that separator (None: each string is a
         single item).
-    numeric_scaling : {"standardize", "none"}
-        ``"standardize"``: numeric features are ``(x - mean) / sd`` with mean and sd (ddof=0) of
-        the fit frame, sd 0 replaced by 1. ``"none"``: raw values.
+    numeric_scaling : {"none", "standardize"}, default "none"
+        ``"none"``: numeric features are the values as they are (the estimators make the fit
+        independent of each column's units). ``"standardize"``: ``(x - mean) / sd`` with mean
+        and sd (ddof=0) of the fit frame, sd 0 replaced by 1 (centred columns).
+    numeric_groups : {"shared", "per_column"}, default "shared"
+        Hyperprior groups of the numeric features: one group ``"numeric"`` for all of them (as
+        the columns of a matrix share one group by default), or one per column (a group of one
+        weight learns its prior from that weight alone).
     min_count : int >= 1
         Categories and multi-hot items seen in fewer than ``min_count`` rows of the fit frame get
         no feature (they then contribute nothing, like unseen values).
@@ -228,29 +244,33 @@ class TableEncoder:
     feature_names_ : ndarray (p,) of str
         For example "user=42", "genres=Comedy", "age".
     groups_ : ndarray (p,)
-        The source column name of each feature (pass as ``groups``).
+        The hyperprior group of each feature (pass as ``groups``): its source column's name,
+        or ``"numeric"`` for the numeric columns with ``numeric_groups="shared"`` (``"numeric_"``
+        if a column is itself named "numeric").
     n_features_ : int
         p, the number of features.
 
     See the module docstring for how missing, unseen and extra values and columns are handled.
     """
 
-    def __init__(self, multi_hot=None, numeric_scaling="standardize", min_count=1,
-                 categorical=None):
+    def __init__(self, multi_hot=None, numeric_scaling="none", min_count=1,
+                 categorical=None, numeric_groups="shared"):
         self.multi_hot = multi_hot
         self.numeric_scaling = numeric_scaling
         self.min_count = min_count
         self.categorical = categorical
+        self.numeric_groups = numeric_groups
 
     def __repr__(self):
         return (f"TableEncoder(multi_hot={self.multi_hot!r}, "
                 f"numeric_scaling={self.numeric_scaling!r}, min_count={self.min_count!r}, "
-                f"categorical={self.categorical!r})")
+                f"categorical={self.categorical!r}, numeric_groups={self.numeric_groups!r})")
 
     def get_params(self, deep: bool = True) -> dict:
         """The constructor arguments (scikit-learn style, so ``clone`` copies the encoder)."""
         return {"multi_hot": self.multi_hot, "numeric_scaling": self.numeric_scaling,
-                "min_count": self.min_count, "categorical": self.categorical}
+                "min_count": self.min_count, "categorical": self.categorical,
+                "numeric_groups": self.numeric_groups}
 
     def set_params(self, **params) -> "TableEncoder":
         """Set constructor arguments; unknown names raise ValueError. Returns self."""
@@ -274,6 +294,9 @@ class TableEncoder:
         if self.numeric_scaling not in _SCALINGS:
             raise ValueError(f"numeric_scaling must be one of {_SCALINGS}, "
                              f"got {self.numeric_scaling!r}")
+        if self.numeric_groups not in _NUMERIC_GROUPS:
+            raise ValueError(f"numeric_groups must be one of {_NUMERIC_GROUPS}, "
+                             f"got {self.numeric_groups!r}")
         mc = self.min_count
         if isinstance(mc, bool) or not isinstance(mc, numbers.Integral) or mc < 1:
             raise ValueError(f"min_count must be an integer >= 1, got {mc!r}")
@@ -297,6 +320,11 @@ class TableEncoder:
             raise ValueError(f"columns both categorical and multi_hot: {both}")
         min_count = int(self.min_count)
         blocks, names, groups = [], [], []
+        numeric_label = None                      # "per_column": the column's own name
+        if self.numeric_groups == "shared":
+            numeric_label = NUMERIC_GROUP
+            while numeric_label in present:       # never share a group with a column's
+                numeric_label += "_"
         start = 0
         for col in df.columns:
             s = df[col]
@@ -340,7 +368,8 @@ class TableEncoder:
             start += len(feats)
             blocks.append(block)
             names += feats
-            groups += [col] * len(feats)
+            shared = kind == "numeric" and numeric_label is not None
+            groups += [numeric_label if shared else col] * len(feats)
         if start == 0:
             raise ValueError("TableEncoder.fit: no features -- every column is categorical or "
                              "multi-hot with no value kept (all missing, or below min_count)")

@@ -6,11 +6,14 @@ Every error names the argument and, where it applies, the first offending row (0
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["check_matrix", "check_target", "check_groups"]
+from bayesfm.exceptions import DataConversionWarning
+
+__all__ = ["check_matrix", "check_target", "check_groups", "check_labels"]
 
 
 def _first_bad_row_sparse(M: sp.spmatrix) -> int | None:
@@ -21,33 +24,44 @@ def _first_bad_row_sparse(M: sp.spmatrix) -> int | None:
     return int(coo.row[bad].min())
 
 
-def check_matrix(X, name: str = "X", n_features: int | None = None) -> sp.csr_matrix:
+def _no_complex(a, name):
+    if np.iscomplexobj(a):
+        raise ValueError(f"{name} has dtype {a.dtype}. Complex data not supported: {name} must "
+                         f"hold real numbers")
+
+
+def check_matrix(X, name: str = "X", n_features: int | None = None,
+                 owner: str = "the estimator") -> sp.csr_matrix:
     """Return ``X`` (dense array-like or any scipy.sparse format) as a float64 CSR matrix.
 
-    Raises TypeError for non-numeric input and ValueError for a wrong number of dimensions, an
-    empty matrix, NaN or infinite entries (naming the first bad row), or, when ``n_features`` is
-    given, a different number of columns.
+    Raises TypeError for non-numeric input and ValueError for complex numbers, a wrong number of
+    dimensions, an empty matrix, NaN or infinite entries (naming the first bad row), or, when
+    ``n_features`` is given, a different number of columns (``owner`` names who expects them).
+    The messages contain the phrases of scikit-learn's own (``Reshape your data``, ``0
+    feature(s)``, ``is expecting``), so code written for scikit-learn recognises them.
     """
     if X is None:
         raise TypeError(f"{name} must be a 2-d array or a scipy.sparse matrix, got None")
     if sp.issparse(X):
         if X.ndim != 2:
             raise ValueError(f"{name} must be 2-d, got {X.ndim} dimensions")
+        _no_complex(X, name)
         if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
             raise TypeError(f"{name} must hold numbers, got dtype {X.dtype}")
         M = sp.csr_matrix(X, dtype=np.float64, copy=True)
         bad = _first_bad_row_sparse(M)
     else:
         A = np.asarray(X)
+        _no_complex(A, name)
         if A.dtype == object or not (np.issubdtype(A.dtype, np.number) or A.dtype == np.bool_):
             try:
                 A = A.astype(np.float64)
             except (TypeError, ValueError) as exc:
                 raise TypeError(f"{name} must hold numbers, got dtype {A.dtype}: {exc}") from None
-        if np.iscomplexobj(A):
-            raise TypeError(f"{name} must hold real numbers, got dtype {A.dtype}")
         if A.ndim != 2:
-            raise ValueError(f"{name} must be 2-d (rows x features), got shape {A.shape}")
+            raise ValueError(f"{name} must be 2-d (rows x features), got shape {A.shape}. "
+                             f"Reshape your data: {name}.reshape(-1, 1) if it is one feature, "
+                             f"{name}.reshape(1, -1) if it is one row")
         A = A.astype(np.float64, copy=False)
         finite = np.isfinite(A)
         bad = None
@@ -57,31 +71,52 @@ def check_matrix(X, name: str = "X", n_features: int | None = None) -> sp.csr_ma
     if bad is not None:
         raise ValueError(f"{name} contains NaN or infinity; first bad row: {bad}")
     n, p = M.shape
-    if n == 0 or p == 0:
-        raise ValueError(f"{name} is empty: shape {M.shape}; it needs at least one row and column")
+    if n == 0:
+        raise ValueError(f"{name} is empty: found array with 0 sample(s) (shape={M.shape}) while "
+                         f"a minimum of 1 is required")
+    if p == 0:
+        raise ValueError(f"{name} is empty: found array with 0 feature(s) (shape={M.shape}) "
+                         f"while a minimum of 1 is required.")
     if n_features is not None and p != n_features:
-        raise ValueError(
-            f"{name} has {p} columns (features) but the estimator was fitted with {n_features}")
+        raise ValueError(f"{name} has {p} features, but {owner} is expecting {n_features} "
+                         f"features as input (the columns of the training data)")
     M.sum_duplicates()
     M.sort_indices()
     return M
 
 
-def check_target(y, n_rows: int, name: str = "y") -> np.ndarray:
-    """Return ``y`` as a float64 vector of length ``n_rows``; errors name the first bad row."""
+def _one_d(a, name):
+    """``a`` as 1-d: a column vector (n, 1) is raveled with a DataConversionWarning."""
+    if a.ndim == 2 and a.shape[1] == 1:
+        warnings.warn(DataConversionWarning(
+            f"A column-vector y was passed when a 1d array was expected: {name} of shape "
+            f"{a.shape} is read as shape ({a.shape[0]},); pass {name}.ravel() to avoid this "
+            f"warning"), stacklevel=4)
+        return a.ravel()
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-d, got shape {a.shape}")
+    return a
+
+
+def _not_none(y, name):
     if y is None:
-        raise TypeError(f"{name} must be a 1-d array of numbers, got None")
+        raise ValueError(f"this estimator requires y to be passed, but the target {name} is "
+                         f"None")
+
+
+def check_target(y, n_rows: int, name: str = "y") -> np.ndarray:
+    """Return ``y`` as a float64 vector of length ``n_rows``; errors name the first bad row.
+
+    A column vector (n, 1) is accepted with a ``DataConversionWarning``."""
+    _not_none(y, name)
     a = np.asarray(y)
+    _no_complex(a, name)
     if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
         try:
             a = a.astype(np.float64)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{name} must hold numbers, got dtype {a.dtype}: {exc}") from None
-    if np.iscomplexobj(a):
-        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
-    if a.ndim != 1:
-        raise ValueError(f"{name} must be 1-d, got shape {a.shape}")
-    a = a.astype(np.float64)
+    a = _one_d(a, name).astype(np.float64)
     if a.shape[0] != n_rows:
         raise ValueError(f"{name} has {a.shape[0]} entries but X has {n_rows} rows")
     finite = np.isfinite(a)
@@ -124,13 +159,10 @@ def check_labels(y, n_rows: int, name: str = "y") -> np.ndarray:
     """Return class labels ``y`` as a 1-d array of length ``n_rows`` (any dtype).
 
     Raises ValueError for a wrong shape or length, and for missing labels (None or NaN), naming
-    the first bad row.
+    the first bad row. A column vector (n, 1) is accepted with a ``DataConversionWarning``.
     """
-    if y is None:
-        raise TypeError(f"{name} must be a 1-d array of labels, got None")
-    a = np.asarray(y)
-    if a.ndim != 1:
-        raise ValueError(f"{name} must be 1-d, got shape {a.shape}")
+    _not_none(y, name)
+    a = _one_d(np.asarray(y), name)
     if a.shape[0] != n_rows:
         raise ValueError(f"{name} has {a.shape[0]} entries but X has {n_rows} rows")
     if a.dtype.kind == "f":

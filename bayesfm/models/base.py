@@ -19,8 +19,9 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from bayesfm.atomic import atomic_write, atomic_write_path
+from bayesfm.atomic import atomic_write
 from bayesfm.data.relational import RelationalData
+from bayesfm.data.scaling import column_scales, relational_scales, scale_columns
 from bayesfm.data.validation import check_matrix
 from bayesfm.exceptions import NotFittedError
 from bayesfm.priors import Priors
@@ -158,6 +159,11 @@ class BaseFM:
 
     _estimator_type = "regressor"
     _common_param_doc = _COMMON_DOC
+    #: classifiers: whether more than two classes can be fitted (scikit-learn's tag)
+    _multi_class = False
+    #: scikit-learn conformance checks that fail by design, with the reason (passed as
+    #: ``expected_failed_checks`` to ``check_estimator`` / ``parametrize_with_checks``)
+    _sklearn_expected_failed_checks: dict = {}
 
     # -- parameters ---------------------------------------------------------------------------
     @classmethod
@@ -167,17 +173,39 @@ class BaseFM:
                       if p.name != "self" and p.kind != p.VAR_KEYWORD)
 
     def get_params(self, deep: bool = True) -> dict:
-        """The constructor arguments, as scikit-learn's ``get_params``."""
-        return {name: getattr(self, name) for name in self._param_names()}
+        """The constructor arguments, as scikit-learn's ``get_params``: with ``deep``, also the
+        parameters of nested objects that have ``get_params`` (the encoder), as
+        ``encoder__min_count`` and so on, so ``GridSearchCV`` can tune them."""
+        out = {}
+        for name in self._param_names():
+            value = getattr(self, name)
+            out[name] = value
+            if deep and hasattr(value, "get_params") and not isinstance(value, type):
+                for key, sub in value.get_params(deep=True).items():
+                    out[f"{name}__{key}"] = sub
+        return out
 
     def set_params(self, **params):
-        """Set constructor arguments; unknown names raise ValueError. Returns self."""
+        """Set constructor arguments, and nested ones as ``encoder__min_count=2`` (scikit-learn's
+        convention); unknown names raise ValueError. Returns self."""
         valid = set(self._param_names())
-        for name, value in params.items():
+        nested: dict = {}
+        for key, value in params.items():
+            name, sep, sub = key.partition("__")
             if name not in valid:
                 raise ValueError(f"invalid parameter {name!r} for {type(self).__name__}; "
                                  f"valid parameters: {sorted(valid)}")
-            setattr(self, name, value)
+            if sep:
+                nested.setdefault(name, {})[sub] = value
+            else:
+                setattr(self, name, value)
+        for name, sub_params in nested.items():
+            target = getattr(self, name)
+            if not hasattr(target, "set_params"):
+                raise ValueError(f"cannot set {sorted(name + '__' + k for k in sub_params)}: "
+                                 f"{name} is {target!r}, which has no parameters (set {name} "
+                                 f"first, e.g. {name}=TableEncoder())")
+            target.set_params(**sub_params)
         return self
 
     def __sklearn_tags__(self):
@@ -188,7 +216,8 @@ class BaseFM:
         return Tags(
             estimator_type=kind,
             target_tags=TargetTags(required=True),
-            classifier_tags=ClassifierTags(multi_class=False) if kind == "classifier" else None,
+            classifier_tags=(ClassifierTags(multi_class=self._multi_class)
+                             if kind == "classifier" else None),
             regressor_tags=RegressorTags() if kind == "regressor" else None,
             input_tags=InputTags(sparse=True),
             non_deterministic=False,
@@ -315,15 +344,15 @@ class BaseFM:
             return X
         if isinstance(X, RelationalData):
             if X.n_features != self.n_features_in_:
-                raise ValueError(f"X has {X.n_features} features but the estimator was fitted "
-                                 f"with {self.n_features_in_}")
+                raise ValueError(f"X has {X.n_features} features, but {type(self).__name__} is "
+                                 f"expecting {self.n_features_in_} features as input")
             return _RelationalRows(X)
         if _is_frame(X):
             if getattr(self, "encoder_", None) is None:
                 raise TypeError(f"this {type(self).__name__} was fitted on a matrix; pass a "
                                 f"matrix with {self.n_features_in_} columns, not a DataFrame")
             X = self.encoder_.transform(X)
-        return check_matrix(X, "X", n_features=self.n_features_in_)
+        return check_matrix(X, "X", n_features=self.n_features_in_, owner=type(self).__name__)
 
     # -- fitting ------------------------------------------------------------------------------
     def _eval_matrices(self, eval_sets, p):
@@ -361,10 +390,22 @@ class BaseFM:
                                       f"{type(self).__name__} (FMRegressor and FMClassifier "
                                       f"have it)")
         evals = self._eval_matrices(eval_sets, Xr.shape[1])
+        # every column divided by its scale (bayesfm.data.scaling): the sampler works on
+        # unit-free coefficients, mapped back to the units of X in _absorb
         if isinstance(Xr, RelationalData):
-            data = RelationalFMData.from_parts(*Xr.parts(), gidx)
+            direct, mats, idx = Xr.parts()
+            scale = relational_scales(direct, mats, idx, gidx)
+            p0 = direct.shape[1]
+            offsets = np.cumsum([p0] + [M.shape[1] for M in mats])
+            data = RelationalFMData.from_parts(
+                scale_columns(direct, scale[:p0]),
+                [scale_columns(M, scale[a:b]) for M, a, b in zip(mats, offsets, offsets[1:])],
+                idx, gidx)
         else:
-            data = FMData.from_matrix(Xr, gidx)
+            scale = column_scales(Xr, gidx)
+            data = FMData.from_matrix(scale_columns(Xr, scale), gidx)
+        evals = {name: scale_columns(Xe, scale) for name, Xe in evals.items()}
+        self.column_scale_ = scale
         chains = [new_chain(data, self._new_likelihood(), rank, seed, init_scale, n_burn, thin,
                             keep_weights=self.keep_draws, eval_sets=evals)
                   for seed in self._chain_seeds()]
@@ -389,16 +430,25 @@ class BaseFM:
             self._run(n_iter, client)
         return self
 
-    def _run(self, n_sweeps, client=None, on_chunk=None):
+    def _progress(self, total, description=None):
+        """A progress bar over ``total`` more sweeps per chain (None: open-ended)."""
+        return ProgressBar(total, len(self._chains), self.progress,
+                           scale=None if self._likelihood_is_probit else self.y_scale_,
+                           description=description,
+                           start=min(c.sweeps_done for c in self._chains))
+
+    def _run(self, n_sweeps, client=None, on_chunk=None, bar=None):
         """Bring every chain to (sweeps all chains have done) + n_sweeps, in parallel as
-        configured, then absorb the draws. Returns False when interrupted by Ctrl-C."""
+        configured, then absorb the draws. Returns False when interrupted by Ctrl-C. ``bar``:
+        a progress bar to advance (and leave open); by default one for these sweeps."""
         if client is None:
             client = active_dask_client()
         n_jobs = resolve_n_jobs(self.n_jobs, len(self._chains))
         target = min(c.sweeps_done for c in self._chains) + n_sweeps
         counts = [target - c.sweeps_done for c in self._chains]
-        bar = ProgressBar(n_sweeps, len(self._chains), self.progress,
-                          scale=getattr(self, "y_scale_", 1.0))
+        own_bar = bar is None
+        if own_bar:
+            bar = self._progress(n_sweeps)
 
         def after_chunk(chains):
             bar.update(chains)
@@ -418,7 +468,8 @@ class BaseFM:
                           f"{self.draws_per_chain_} draws per chain x {len(self._chains)} chains "
                           f"(continue with sample_more)", RuntimeWarning, stacklevel=3)
             return False
-        bar.close()
+        if own_bar:
+            bar.close()
         self.interrupted_ = False
         self._absorb()
         return True
@@ -444,7 +495,8 @@ class BaseFM:
         start = time.perf_counter()
         checks = []
         n_burn, step = self.n_burn, self.check_every
-        done = self._run(n_burn + step, client)
+        bar = self._progress(self.max_iter, description=f"{len(self._chains)} chains, auto")
+        done = self._run(n_burn + step, client, bar=bar)
         while done:
             report = diagnose(self)
             sweeps = self.sweeps_per_chain_
@@ -461,9 +513,10 @@ class BaseFM:
             if self.max_time is not None and elapsed >= self.max_time:
                 reason = "max_time reached"
                 break
-            done = self._run(step, client)
+            done = self._run(step, client, bar=bar)
         else:
             reason = "interrupted"
+        bar.close(finished=reason != "interrupted")
         self.convergence_ = {
             "converged": bool(checks and reason == "converged"),
             "reason": reason,
@@ -493,9 +546,14 @@ class BaseFM:
         m = min(chain.store.n_draws for chain in self._chains)
         before = getattr(self, "draws_per_chain_", 0) if self._draw_lists else 0
         self.sweeps_per_chain_ = min(chain.sweeps_done for chain in self._chains)
+        scale = self.column_scale_
         for c, chain in enumerate(self._chains):
             new = chain.store.take(m).arrays()
-            for name, arr in self._user_draws(new, chain, before).items():
+            user = self._user_draws(new, chain, before)
+            if user["w"].shape[1]:                       # (keep_draws=False keeps none)
+                user["w"] = user["w"] / scale[None, :]
+                user["V"] = user["V"] / scale[None, :, None]
+            for name, arr in user.items():
                 self._draw_lists.setdefault(name, [[] for _ in range(C)])[c].append(arr)
         draws = {}
         for name, per_chain in self._draw_lists.items():
@@ -507,6 +565,7 @@ class BaseFM:
         S = draws["w0"].shape[1]
         self.n_chains_ = C
         self.draws_per_chain_ = S
+        self.n_iter_ = self.sweeps_per_chain_
         for name, arr in draws.items():
             setattr(self, name + "_", arr.reshape((C * S,) + arr.shape[2:]))
         self._after_absorb()
@@ -542,15 +601,19 @@ class BaseFM:
         return diagnose(self, **kwargs)
 
     def to_inference_data(self, X=None, y=None, feature_names=None, **kwargs):
-        """ArviZ InferenceData of the fit; see ``bayesfm.inference_data.to_inference_data``."""
+        """The fit as an ArviZ container (``InferenceData`` under ArviZ 0.x, ``xarray.DataTree``
+        under 1.x); see ``bayesfm.inference_data.to_inference_data``."""
         from bayesfm.inference_data import to_inference_data
 
         return to_inference_data(self, X=X, y=y, feature_names=feature_names, **kwargs)
 
     def to_netcdf(self, path, **kwargs) -> None:
-        """Write ``to_inference_data(**kwargs)`` to a NetCDF file, atomically."""
-        idata = self.to_inference_data(**kwargs)
-        atomic_write_path(path, lambda tmp: idata.to_netcdf(tmp))
+        """Write ``to_inference_data(**kwargs)`` to a NetCDF file, atomically (read it back
+        with ``arviz.from_netcdf``). Needs a NetCDF engine: h5netcdf, which ArviZ 0.x installs
+        and ArviZ 1.x does not (``pip install 'bayesfm-gibbs[netcdf]'``)."""
+        from bayesfm.inference_data import write_netcdf
+
+        write_netcdf(self.to_inference_data(**kwargs), path)
 
     # -- prediction ---------------------------------------------------------------------------
     @property
@@ -593,10 +656,6 @@ class BaseFM:
         For regression this is the predicted mean of y; for the probit models it is the mean of
         the latent variable."""
         return self._draws_csr(self._check_predict_X(X))
-
-    def decision_function(self, X) -> np.ndarray:
-        """Posterior mean of the FM regression function yhat at each row of X: array (n,)."""
-        return self._predict_mean(X)
 
     def _predict_mean(self, X) -> np.ndarray:
         Xr = self._check_predict_X(X)

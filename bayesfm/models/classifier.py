@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import log_ndtr, logsumexp, ndtr, ndtri_exp
 
 from bayesfm.data.validation import (check_groups, check_labels, encode_labels,
                                      sorted_classes)
@@ -77,13 +77,18 @@ class FMClassifier(BaseFM):
         self._check_params()
         Xr, groups = self._encode_for_fit(X, groups)
         labels = check_labels(y, Xr.shape[0])
+        if labels.dtype.kind == "f" and np.any(labels != np.round(labels)):
+            raise ValueError("Unknown label type: continuous. FMClassifier needs class labels, "
+                             "and y holds numbers that are not integers (use FMRegressor for a "
+                             "continuous target)")
         classes = sorted_classes(labels)
         if classes.shape[0] != 2:
             if classes.shape[0] == 1:
-                raise ValueError(f"y has a single class ({classes[0]!r}); a classifier needs "
+                raise ValueError(f"y has one class only ({classes[0]!r}); a classifier needs "
                                  f"two")
-            raise ValueError(f"y has {classes.shape[0]} classes; FMClassifier is binary (use "
-                             f"FMOrdinalRegressor for ordered labels)")
+            raise ValueError(f"Only binary classification is supported. The type of the target "
+                             f"is multiclass: y has {classes.shape[0]} classes, and FMClassifier "
+                             f"is binary (use FMOrdinalRegressor for ordered labels)")
         gidx, group_labels = check_groups(groups, Xr.shape[1])
         self._cls = encode_labels(labels, classes)
         self._y_train = labels
@@ -100,6 +105,24 @@ class FMClassifier(BaseFM):
     def predict_draws(self, X) -> np.ndarray:
         """P(y = classes_[1] | x) for every kept draw: array (n_draws, n_rows)."""
         return ndtr(self.decision_draws(X))
+
+    def decision_function(self, X) -> np.ndarray:
+        """The probit of the posterior predictive probability, Phi^-1(P(y = classes_[1] | x)):
+        array (n,); positive where ``predict`` gives ``classes_[1]``, and ranking the rows as
+        ``predict_proba`` does.
+
+        (The posterior mean of yhat, ``decision_draws(X).mean(axis=0)``, is not a decision
+        function of this classifier: the mean of Phi(yhat) over the draws need not rank, nor
+        cross 1/2, as the mean of yhat does.) Computed in log space, so it stays finite where
+        the probability rounds to 0 or 1."""
+        Xr = self._check_predict_X(X)
+        out = np.empty(Xr.shape[0])
+        for rows, draws in self._blocks(Xr):
+            log_n = np.log(draws.shape[0])
+            log_p1 = logsumexp(log_ndtr(draws), axis=0) - log_n        # log P(y = 1)
+            log_p0 = logsumexp(log_ndtr(-draws), axis=0) - log_n       # log P(y = 0)
+            out[rows] = np.where(log_p1 < log_p0, ndtri_exp(log_p1), -ndtri_exp(log_p0))
+        return out
 
     def predict_proba(self, X) -> np.ndarray:
         """Posterior mean class probabilities: array (n, 2), columns in the order of classes_."""

@@ -55,6 +55,13 @@ class FMRegressor(BaseFM):
         Accumulated predictions of the ``eval_sets`` given to ``fit`` (mean, sd, intervals).
     n_chains_, draws_per_chain_, sweeps_per_chain_ : int
         Chains, kept draws per chain and sweeps per chain.
+    n_iter_ : int
+        Sweeps per chain run so far (scikit-learn's name for ``sweeps_per_chain_``).
+    column_scale_ : ndarray (p,)
+        The scale each column of X was divided by for sampling (``bayesfm.data.scaling``: the
+        largest |x| of the column, shared within one-hot groups, 1 for 0/1 columns); the
+        priors of w and V apply to the coefficients of the scaled columns, the draws above are
+        in the units of X.
     convergence_ : dict
         With ``n_iter="auto"``: what the convergence stopping did.
     interrupted_ : bool

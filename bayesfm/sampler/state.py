@@ -7,27 +7,10 @@ from dataclasses import dataclass, fields
 import numpy as np
 import scipy.sparse as sp
 
+from bayesfm.data.scaling import constant_group_sums, row_group_sums
 from bayesfm.sampler.colouring import balanced_order, colour_classes
 
-__all__ = ["FMData", "FMState", "RelationalFMData", "constant_group_sums"]
-
-
-def constant_group_sums(row_group_sums: sp.spmatrix, rtol: float = 1e-12) -> np.ndarray:
-    """For an (n x G) sparse matrix of per-row sums of each group's columns, the constant c_g
-    when group g's columns add up to the same non-zero c_g on every row (one-hot blocks,
-    normalised multi-hot blocks), else 0. Such a group trades off against w0: adding c_g t to w0
-    and subtracting t from every weight of the group leaves every prediction unchanged."""
-    S = sp.csc_matrix(row_group_sums)
-    S.sum_duplicates()
-    n, G = S.shape
-    out = np.zeros(G)
-    for g in range(G):
-        vals = S.data[S.indptr[g]:S.indptr[g + 1]]
-        if n and vals.shape[0] == n:
-            c = vals[0]
-            if c != 0 and np.all(np.abs(vals - c) <= rtol * abs(c)):
-                out[g] = c
-    return out
+__all__ = ["FMData", "FMState", "RelationalFMData"]
 
 
 def _check_groups(gidx, p):
@@ -59,11 +42,6 @@ def _check_classes(classes, Xc):
     return order, cptr
 
 
-def _group_indicator(gidx, G):
-    return sp.csr_matrix((np.ones(gidx.shape[0]), (np.arange(gidx.shape[0]), gidx)),
-                         shape=(gidx.shape[0], G))
-
-
 @dataclass(frozen=True)
 class FMData:
     """A design matrix prepared for the sweep: CSC arrays plus feature groups.
@@ -81,7 +59,8 @@ class FMData:
     gsize : ndarray (G,) of float64
         Number of features in each group (every group has at least one).
     gsum : ndarray (G,)
-        The constant per-row sum of each group's columns, or 0 (see ``constant_group_sums``).
+        The constant per-row sum of each group's columns, or 0
+        (``bayesfm.data.scaling.constant_group_sums``).
     order, cptr : ndarray of int64
         Colour classes of the columns (``sampler.colouring.colour_classes``): the order in which
         a sweep draws them, class c being ``order[cptr[c]:cptr[c + 1]]``. ``porder`` is the
@@ -137,7 +116,7 @@ class FMData:
         Xr = Xc.tocsr()
         Xr.sort_indices()
         colsq = np.asarray(Xc.multiply(Xc).sum(axis=0), dtype=np.float64).ravel()
-        gsum = constant_group_sums(Xr @ _group_indicator(gidx, G))
+        gsum = constant_group_sums(row_group_sums(Xr, [], [], gidx, G))
         if classes is None:
             order, cptr = colour_classes(Xc.indptr, Xc.indices, Xr.indptr, Xr.indices, p)
         else:
@@ -301,13 +280,7 @@ class RelationalFMData:
         for jb in range(Bc.shape[1]):
             lo, hi = sq.indptr[jb], sq.indptr[jb + 1]
             colsq[p0 + jb] = float(np.dot(sq.data[lo:hi], counts[sq.indices[lo:hi]]))
-        # per-row group sums: direct part, plus each block's block-row sums through psi
-        sums = sp.csr_matrix(D) @ _group_indicator(gidx[:p0], G)
-        if mats:
-            block_sums = Bstack @ _group_indicator(gidx[p0:], G)
-            for b in range(len(mats)):
-                sums = sums + block_sums[psi[b]]
-        gsum = constant_group_sums(sums)
+        gsum = constant_group_sums(row_group_sums(D, mats, indices, gidx, G))
         Dr = D.tocsr()
         Dr.sort_indices()
         order, cptr = colour_classes(D.indptr, D.indices, Dr.indptr, Dr.indices, p0)

@@ -48,10 +48,32 @@ def test_one_hot_layout_and_names():
     np.testing.assert_array_equal(A[:, 3:6], [[0, 1, 0], [1, 0, 0], [0, 0, 1], [1, 0, 0]])
 
 
-def test_groups_one_per_source_column():
-    enc = TableEncoder().fit(_frame())
-    assert list(enc.groups_) == ["user"] * 3 + ["item"] * 3 + ["genres"] * 3 + ["age"]
+def test_groups_one_per_categorical_column_and_one_for_the_numeric_ones():
+    df = _frame().assign(height=[1.5, 1.7, 1.8, 1.6])
+    enc = TableEncoder().fit(df)
+    assert list(enc.groups_) == (["user"] * 3 + ["item"] * 3 + ["genres"] * 3
+                                 + ["numeric", "numeric"])
     assert enc.groups_.shape == enc.feature_names_.shape == (enc.n_features_,)
+    enc = TableEncoder(numeric_groups="per_column").fit(df)
+    assert list(enc.groups_[-2:]) == ["age", "height"]
+    # a column named "numeric" keeps its own group
+    enc = TableEncoder().fit(df.assign(numeric=["a", "b", "a", "b"]))
+    assert list(enc.groups_[-4:]) == ["numeric_", "numeric_", "numeric", "numeric"]
+    with pytest.raises(ValueError, match="numeric_groups"):
+        TableEncoder(numeric_groups="none").fit(df)
+
+
+def test_numeric_frame_is_the_matrix_of_its_values():
+    """A frame of numbers is the same data as the matrix of those numbers: same design, one
+    group (as a matrix's columns share one by default)."""
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(30, 4))
+    A[A < -1] = 0.0
+    enc = TableEncoder()
+    X = enc.fit_transform(pd.DataFrame(A))
+    np.testing.assert_array_equal(X.toarray(), A)
+    assert (X != sp.csr_matrix(A)).nnz == 0 and X.nnz == np.count_nonzero(A)
+    assert set(enc.groups_) == {"numeric"}
 
 
 def test_bool_column_is_one_hot():
@@ -68,8 +90,10 @@ def test_min_count_drops_rare_categories_and_items():
     np.testing.assert_array_equal(enc.transform(df).toarray(), [[1, 1], [1, 1], [0, 0]])
 
 
-def test_numeric_standardised_with_fit_statistics():
-    enc = TableEncoder()
+def test_numeric_as_is_by_default_or_standardised_with_fit_statistics():
+    X = TableEncoder().fit_transform(_frame())
+    np.testing.assert_array_equal(X[:, 9].toarray().ravel(), [20.0, 30.0, 40.0, 50.0])
+    enc = TableEncoder(numeric_scaling="standardize")
     X = enc.fit_transform(_frame())
     age = np.array([20.0, 30.0, 40.0, 50.0])
     np.testing.assert_allclose(X[:, 9].toarray().ravel(), (age - age.mean()) / age.std())
@@ -82,7 +106,7 @@ def test_numeric_standardised_with_fit_statistics():
 
 def test_numeric_constant_column_scale_one_and_none_scaling():
     df = pd.DataFrame({"k": [5, 5, 5], "n": pd.array([1, 2, 4], dtype="Int64")})
-    X = TableEncoder().fit_transform(df)
+    X = TableEncoder(numeric_scaling="standardize").fit_transform(df)
     np.testing.assert_allclose(X.toarray()[:, 0], 0.0)
     X = TableEncoder(numeric_scaling="none").fit_transform(df)
     np.testing.assert_array_equal(X.toarray(), [[5, 1], [5, 2], [5, 4]])

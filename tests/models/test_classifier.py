@@ -264,7 +264,13 @@ def test_decision_function_and_draws(fitted_c, sim):
     df = fitted.decision_function(Xt)
     assert dd.shape == (C * S, N_TEST)
     assert df.shape == (N_TEST,)
-    np.testing.assert_allclose(dd.mean(axis=0), df, rtol=1e-12, atol=1e-12)
+    # the probit of the predictive probability: ranks and thresholds as predict_proba does
+    p1 = fitted.predict_proba(Xt)[:, 1]
+    np.testing.assert_allclose(ndtr(df), p1, rtol=1e-10, atol=1e-14)
+    np.testing.assert_array_equal(fitted.predict(Xt), fitted.classes_[(df > 0).astype(int)])
+    # and stays finite (and ordered) where the probability rounds to 0 or 1
+    far = fitted.decision_function(Xt * 50.0)
+    assert np.all(np.isfinite(far))
     # the probit link: the per-draw probability is Phi of the per-draw latent mean
     np.testing.assert_array_equal(fitted.predict_draws(Xt), ndtr(dd))
 
@@ -362,7 +368,7 @@ def test_single_class(tiny, y):
     X, _ = tiny
     with pytest.raises(ValueError) as ei:
         small_model().fit(X, y)
-    assert_msg(ei, r"\by\b", "single class", "two")
+    assert_msg(ei, r"\by\b", "one class", "two")
 
 
 @pytest.mark.parametrize("y", [np.array([0, 1, 2] * 10), np.array(["a", "b", "c"] * 10)])
@@ -407,13 +413,23 @@ def test_wrong_length_y(tiny, n_y):
 def test_two_dimensional_y(tiny):
     X, y = tiny
     with pytest.raises(ValueError) as ei:
-        small_model().fit(X, y.reshape(-1, 1))
+        small_model().fit(X, np.column_stack([y, y]))
     assert_msg(ei, r"\by\b", "1-d")
+    with pytest.warns(UserWarning, match="column-vector y"):      # (n, 1): read as (n,)
+        small_model().fit(X, y.reshape(-1, 1))
+
+
+def test_continuous_target_is_refused(tiny):
+    X, _ = tiny
+    with pytest.raises(ValueError, match="continuous") as ei:
+        small_model().fit(X, np.linspace(0, 1, X.shape[0]))
+    assert_msg(ei, "FMRegressor")
+    small_model(n_iter=3, n_burn=1).fit(X, (np.arange(X.shape[0]) % 2).astype(float))
 
 
 def test_none_y(tiny):
     X, _ = tiny
-    with pytest.raises(TypeError) as ei:
+    with pytest.raises(ValueError) as ei:
         small_model().fit(X, None)
     assert_msg(ei, r"\by\b")
 
@@ -562,7 +578,8 @@ CTOR = dict(rank=3, n_iter=40, n_burn=5, thin=2, init_scale=0.5, priors=Priors(b
 
 
 def test_get_params():
-    assert FMClassifier(**CTOR).get_params() == CTOR
+    nested = {f"encoder__{k}": v for k, v in CTOR["encoder"].get_params().items()}
+    assert FMClassifier(**CTOR).get_params() == {**CTOR, **nested}
     assert FMClassifier(**CTOR).get_params(deep=False) == CTOR
     assert FMClassifier().get_params() == dict(rank=8, n_iter=300, n_burn=100, thin=1,
                                                init_scale=0.1, priors=None, keep_draws=True, n_chains=4,

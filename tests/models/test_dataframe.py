@@ -32,7 +32,7 @@ def test_fit_frame_equals_fit_on_the_encoded_matrix():
     X = TableEncoder(categorical=["user"]).fit_transform(df)
     ref = FMRegressor(**KW).fit(X, y, groups=list(model.encoder_.groups_))
     assert np.array_equal(model.V_, ref.V_)
-    assert model.groups_ == ["user", "item", "age", "genres"]
+    assert model.groups_ == ["user", "item", "numeric", "genres"]
     np.testing.assert_array_equal(model.predict(df), ref.predict(X))
     np.testing.assert_array_equal(model.predict(X), ref.predict(X))   # a matrix still works
     assert model.feature_names_in_[0] == "user=1" and "age" in list(model.feature_names_in_)
@@ -59,7 +59,25 @@ def test_feature_names_reach_arviz():
     idata = model.to_inference_data()
     names = list(idata.posterior.coords["feature"].values)
     assert names == list(model.feature_names_in_)
-    assert list(idata.posterior.coords["group"].values) == ["user", "item", "age", "genres"]
+    assert list(idata.posterior.coords["group"].values) == ["user", "item", "numeric", "genres"]
+
+
+@pytest.mark.parametrize("Model", [FMRegressor, FMClassifier])
+def test_a_frame_of_numbers_fits_as_the_matrix_of_its_values(Model):
+    """The same data in another container gives the same draws (scikit-learn's
+    check_estimators_data_not_an_array): numeric columns enter the design as they are, in one
+    group, as a matrix's columns do."""
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(120, 4)) * [1.0, 100.0, 0.01, 3.0]
+    y = A @ [1.0, 0.01, 50.0, -0.2] + rng.normal(size=120)
+    if Model is FMClassifier:
+        y = y > 0
+    frame = Model(**KW).fit(pd.DataFrame(A, columns=list("abcd")), pd.Series(y))
+    matrix = Model(**KW).fit(A, y)
+    np.testing.assert_array_equal(frame.V_, matrix.V_)
+    np.testing.assert_array_equal(frame.w_, matrix.w_)
+    np.testing.assert_array_equal(frame.predict(pd.DataFrame(A, columns=list("abcd"))),
+                                  matrix.predict(A))
 
 
 def test_classifier_on_a_frame_and_errors():

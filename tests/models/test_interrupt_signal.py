@@ -34,7 +34,7 @@ def _press_ctrl_c_after_progress(proc):
     send SIGINT to the whole process group, as a terminal's Ctrl-C does."""
     deadline = time.time() + 120
     seen = ""
-    while time.time() < deadline and not re.search(r"\r\[[#.]+\] [1-9]\d*/20000", seen):
+    while time.time() < deadline and not re.search(r"\| *[1-9]\d*/20000 \[", seen):
         seen += os.read(proc.stderr.fileno(), 4096).decode()
     os.killpg(proc.pid, signal.SIGINT)
 

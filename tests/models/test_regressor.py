@@ -501,8 +501,10 @@ CTOR = dict(rank=3, n_iter=40, n_burn=5, thin=2, init_scale=0.5, priors=Priors(a
 
 def test_get_params_returns_constructor_args():
     model = FMRegressor(**CTOR)
-    assert model.get_params() == CTOR
     assert model.get_params(deep=False) == CTOR
+    nested = {f"encoder__{k}": v for k, v in CTOR["encoder"].get_params().items()}
+    assert model.get_params() == {**CTOR, **nested}
+    assert model.get_params()["encoder__min_count"] == 2
     defaults = FMRegressor().get_params()
     assert defaults == dict(rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1,
                             priors=None, keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None,
@@ -732,12 +734,24 @@ def test_groups_nan_label(data):
     assert_msg(ei, "groups", r"\b2\b")
 
 
-@pytest.mark.parametrize("shape", [(N, 1), (1, N)])
+@pytest.mark.parametrize("shape", [(1, N), (N // 2, 2)])
 def test_y_two_dimensional(data, shape):
     X, y = data
     with pytest.raises(ValueError) as ei:
         small_model().fit(X, y.reshape(shape))
     assert_msg(ei, r"\by\b")
+
+
+def test_y_column_vector_is_read_as_1d_with_a_warning(data):
+    """As scikit-learn estimators do: y of shape (n, 1) is raveled, with a
+    DataConversionWarning (an instance of scikit-learn's when scikit-learn is imported)."""
+    from bayesfm.exceptions import DataConversionWarning
+
+    X, y = data
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        a = small_model(random_state=0).fit(X, y.reshape(-1, 1))
+    b = small_model(random_state=0).fit(X, y)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
 
 
 def test_X_one_dimensional(data):
@@ -814,11 +828,14 @@ def test_string_y_type_error(data):
     assert_msg(ei, r"\by\b")
 
 
-def test_complex_X_type_error(data):
+def test_complex_X_value_error(data):
     X, y = data
-    with pytest.raises(TypeError) as ei:
+    with pytest.raises(ValueError, match="Complex data not supported") as ei:
         small_model().fit(X + 1j, y)
     assert_msg(ei, r"\bX\b")
+    with pytest.raises(ValueError, match="Complex data not supported") as ei:
+        small_model().fit(X, y + 1j)
+    assert_msg(ei, r"\by\b")
 
 
 @pytest.mark.parametrize("which", ["X", "y"])
@@ -826,7 +843,7 @@ def test_none_inputs(data, which):
     X, y = data
     args = {"X": X, "y": y}
     args[which] = None
-    with pytest.raises(TypeError) as ei:
+    with pytest.raises(TypeError if which == "X" else ValueError) as ei:
         small_model().fit(args["X"], args["y"])
     assert_msg(ei, rf"\b{which}\b")
 

@@ -1,0 +1,117 @@
+"""Feature groups of a design and the column scaling that makes a fit independent of units.
+
+**Constant-sum groups.** A group whose columns add up to the same non-zero c_g on every row (a
+one-hot user id, a normalised multi-hot block) trades off against w0: adding c_g t to w0 and
+subtracting t from every weight of the group changes no prediction (``constant_group_sums``).
+
+**Column scales.** The estimators divide every column j of the design by a scale s_j > 0 before
+sampling and map the draws back (w_j = w'_j / s_j, v_j = v'_j / s_j), so the priors act on
+unit-free coefficients: ``fit(X @ D)`` predicts what ``fit(X)`` predicts, up to rounding, for any
+positive diagonal D, as ``fit(a * y + b)`` does for the target. s_j is the largest |x_ij| over the
+training rows (max-abs keeps sparsity, and leaves one-hot and 0/1 columns exactly as they are);
+the columns of a constant-sum group share one scale, the largest over the group, so the group
+keeps summing to a constant (and keeps its exact translation moves); a column that is zero on
+every training row keeps s_j = 1 (its coefficients then follow their group's prior). For a
+relational design the scale of a block column is over the block rows the observations use, so
+the relational and the expanded form of a design get the same scales.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["constant_group_sums", "row_group_sums", "column_scales", "relational_scales",
+           "scale_columns"]
+
+
+def group_indicator(gidx: np.ndarray, G: int) -> sp.csr_matrix:
+    """(p x G) 0/1 matrix: feature j belongs to group gidx[j]."""
+    return sp.csr_matrix((np.ones(gidx.shape[0]), (np.arange(gidx.shape[0]), gidx)),
+                         shape=(gidx.shape[0], G))
+
+
+def row_group_sums(direct, blocks, indices, gidx, G: int) -> sp.csr_matrix:
+    """(n x G) sums of each group's columns on every row of the design
+    ``[direct | blocks[0][indices[0]] | ...]`` (no expansion); ``gidx`` (p,) over all features."""
+    direct = sp.csr_matrix(direct)
+    p0 = direct.shape[1]
+    sums = direct @ group_indicator(gidx[:p0], G)
+    start = p0
+    for M, index in zip(blocks, indices):
+        stop = start + M.shape[1]
+        block_sums = sp.csr_matrix(M) @ group_indicator(gidx[start:stop], G)
+        sums = sums + block_sums[np.asarray(index)]
+        start = stop
+    return sp.csr_matrix(sums)
+
+
+def constant_group_sums(row_sums: sp.spmatrix, rtol: float = 1e-12) -> np.ndarray:
+    """For an (n x G) sparse matrix of per-row sums of each group's columns, the constant c_g
+    when group g's columns add up to the same non-zero c_g on every row (one-hot blocks,
+    normalised multi-hot blocks), else 0."""
+    S = sp.csc_matrix(row_sums)
+    S.sum_duplicates()
+    n, G = S.shape
+    out = np.zeros(G)
+    for g in range(G):
+        vals = S.data[S.indptr[g]:S.indptr[g + 1]]
+        if n and vals.shape[0] == n:
+            c = vals[0]
+            if c != 0 and np.all(np.abs(vals - c) <= rtol * abs(c)):
+                out[g] = c
+    return out
+
+
+def _maxabs(M: sp.spmatrix, rows_used=None) -> np.ndarray:
+    """Largest |entry| of every column of M (over ``rows_used``, a boolean mask, if given)."""
+    M = sp.csc_matrix(M)
+    if rows_used is not None:
+        M = sp.csc_matrix(M[np.flatnonzero(rows_used)])
+    out = np.zeros(M.shape[1])
+    data = np.abs(M.data)
+    for j in np.flatnonzero(np.diff(M.indptr)):
+        out[j] = data[M.indptr[j]:M.indptr[j + 1]].max()
+    return out
+
+
+def _scales(maxabs: np.ndarray, gidx: np.ndarray, gsum: np.ndarray) -> np.ndarray:
+    """Column scales from per-column max-abs values: shared within constant-sum groups, 1 for
+    columns (or constant-sum groups) that are zero on every training row."""
+    s = maxabs.astype(np.float64, copy=True)
+    for g in np.flatnonzero(gsum):
+        members = gidx == g
+        s[members] = s[members].max()
+    s[~(s > 0)] = 1.0
+    return s
+
+
+def column_scales(X, gidx: np.ndarray) -> np.ndarray:
+    """Scales s (p,) of the columns of a matrix X (n x p) with feature groups ``gidx`` (p,)."""
+    gidx = np.asarray(gidx, dtype=np.int64)
+    G = int(gidx.max()) + 1 if gidx.size else 1
+    gsum = constant_group_sums(row_group_sums(X, [], [], gidx, G))
+    return _scales(_maxabs(X), gidx, gsum)
+
+
+def relational_scales(direct, blocks, indices, gidx: np.ndarray) -> np.ndarray:
+    """Scales s (p,) of the features of a relational design (direct columns, then every
+    block's): those of its expanded matrix, computed without expanding it."""
+    gidx = np.asarray(gidx, dtype=np.int64)
+    G = int(gidx.max()) + 1 if gidx.size else 1
+    gsum = constant_group_sums(row_group_sums(direct, blocks, indices, gidx, G))
+    parts = [_maxabs(direct)]
+    for M, index in zip(blocks, indices):
+        used = np.zeros(M.shape[0], dtype=bool)
+        used[np.asarray(index)] = True
+        parts.append(_maxabs(M, used))
+    return _scales(np.concatenate(parts), gidx, gsum)
+
+
+def scale_columns(M, scale: np.ndarray) -> sp.csr_matrix:
+    """The CSR matrix M with column j divided by ``scale[j]`` (a new matrix; entries of columns
+    with scale 1 are copied exactly)."""
+    out = sp.csr_matrix(M, dtype=np.float64, copy=True)
+    if np.any(scale != 1.0):
+        out.data = out.data / scale[out.indices]
+    return out
