@@ -34,7 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 from bayesfm.priors import Priors
 from bayesfm.sampler import driver
-from bayesfm.sampler.state import FMData
+from bayesfm.sampler.design import FMData
 n, k, sweeps, threads = {n}, {k}, {sweeps}, {threads}
 if threads:
     numba.set_num_threads(threads)

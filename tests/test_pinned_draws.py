@@ -97,7 +97,7 @@ def _driver_runs():
     from bayesfm.priors import Priors
     from bayesfm.sampler.chain import advance, new_chain
     from bayesfm.sampler.likelihoods import Gaussian
-    from bayesfm.sampler.state import FMData, RelationalFMData
+    from bayesfm.sampler.design import FMData, RelationalFMData
     from bayesfm.sampler.threads import KERNEL_LOCK, num_threads
 
     X, groups, y, _ = _one_hot_design(seed=4, n=200)

@@ -20,41 +20,37 @@ import numpy as np
 import scipy.sparse as sp
 
 from bayesfm.atomic import atomic_write
-from bayesfm.data.relational import RelationalData
+from bayesfm.data.relational import RelationalData, stack_blocks
 from bayesfm.data.scaling import column_scales, relational_scales, scale_columns
 from bayesfm.data.validation import check_matrix
 from bayesfm.exceptions import NotFittedError
 from bayesfm.priors import Priors
 from bayesfm.progress import ProgressBar
 from bayesfm.sampler.chain import new_chain
-from bayesfm.sampler import dispatch
+from bayesfm.sampler import kernels, relational
+from bayesfm.sampler._jit import for_threads
 from bayesfm.sampler.kernels import PAR_MIN
 from bayesfm.models.evaluation import EvalPrediction, pool_moments
 from bayesfm.sampler.parallel import active_dask_client, resolve_n_jobs, run_chains
 from bayesfm.sampler.threads import (KERNEL_LOCK, num_threads, resolve_n_threads,
                                      threads_for_work)
-from bayesfm.sampler.state import FMData, RelationalFMData
+from bayesfm.sampler.design import FMData, RelationalFMData, _csr
+from bayesfm.sampler.records import RelationalRows
 
 __all__ = ["BaseFM", "load"]
 
 
 class _RelationalRows:
-    """Rows start..stop-1 of a RelationalData, in the form the prediction kernel reads; sliced
-    like a matrix by ``_blocks`` (no expansion)."""
+    """Rows start..stop-1 of a RelationalData, in the form the prediction kernel reads
+    (``records.RelationalRows``); sliced like a matrix by ``_blocks`` (no expansion)."""
 
     def __init__(self, rel, start=0, stop=None, arrays=None):
         if arrays is None:
             D, mats, idx = rel.parts()
             D = sp.csr_matrix(D)
             D.sort_indices()
-            stacked = sp.block_diag(mats, format="csr") if mats else sp.csr_matrix((0, 0))
-            roff = np.concatenate([[0], np.cumsum([M.shape[0] for M in mats])]).astype(np.int64)
-            psi = np.zeros((len(mats), D.shape[0]), dtype=np.int64)
-            for b, index in enumerate(idx):
-                psi[b] = index + roff[b]
-            arrays = (D.indptr.astype(np.int64), D.indices.astype(np.int64), D.data,
-                      stacked.indptr.astype(np.int64), stacked.indices.astype(np.int64),
-                      stacked.data.astype(np.float64), psi, int(D.shape[1]))
+            stacked, _, psi = stack_blocks(mats, idx, D.shape[0])
+            arrays = RelationalRows(_csr(D), _csr(stacked), psi, int(D.shape[1]))
         self.arrays = arrays
         self.n_rows = rel.n_rows if rel is not None else None
         self.start = start
@@ -634,12 +630,11 @@ class BaseFM:
         threads = threads_for_work(resolve_n_threads(getattr(self, "n_threads", None)), work)
         with KERNEL_LOCK, num_threads(threads):
             if isinstance(Xr, _RelationalRows):
-                dispatch.get("relational_predict_draws")(*Xr.arrays, Xr.start, Xr.stop,
-                                                         self.w0_, self.w_, self.V_, out)
+                for_threads(relational.relational_predict_draws)(
+                    Xr.arrays, Xr.start, Xr.stop, self.w0_, self.w_, self.V_, out)
                 return out
-            dispatch.get("predict_draws_csr")(Xr.indptr.astype(np.int64),
-                                              Xr.indices.astype(np.int64), Xr.data, Xr.shape[0],
-                                              self.w0_, self.w_, self.V_, out)
+            for_threads(kernels.predict_draws_csr)(_csr(Xr), Xr.shape[0], self.w0_, self.w_,
+                                                   self.V_, out)
         return out
 
     def _blocks(self, Xr):

@@ -7,7 +7,8 @@ from scipy.special import ndtri
 
 from bayesfm.data.validation import check_groups, check_target
 from bayesfm.models.base import _COMMON_DOC, BaseFM
-from bayesfm.sampler import dispatch
+from bayesfm.sampler._jit import for_threads
+from bayesfm.sampler.kernels import mixture_normal_quantiles
 from bayesfm.sampler.likelihoods import Gaussian
 from bayesfm.sampler.threads import KERNEL_LOCK, num_threads, resolve_n_threads
 
@@ -174,7 +175,7 @@ class FMRegressor(BaseFM):
                 block = np.empty((draws.shape[1], 2))
                 threads = resolve_n_threads(getattr(self, "n_threads", None))
                 with KERNEL_LOCK, num_threads(threads):
-                    dispatch.get("mixture_normal_quantiles")(draws, sds, probs, ndtri(probs),
+                    for_threads(mixture_normal_quantiles)(draws, sds, probs, ndtri(probs),
                                                              block)
                 out[rows] = block
         return out

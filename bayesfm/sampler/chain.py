@@ -17,7 +17,8 @@ import numpy as np
 from bayesfm.priors import Priors
 from bayesfm.sampler import driver
 from bayesfm.sampler.accumulate import PredictionMoments
-from bayesfm.sampler.state import FMData, FMState
+from bayesfm.sampler.design import FMData
+from bayesfm.sampler.state import FMState
 from bayesfm.sampler.storage import DrawStore
 
 __all__ = ["Chain", "new_chain", "advance"]

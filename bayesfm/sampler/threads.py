@@ -2,7 +2,7 @@
 
 * **Layer.** Numba's own choice (OpenMP where available, whose parallel loops start in about a
   microsecond; its ``workqueue`` fallback takes about 0.1 ms). A kernel run on one thread uses its
-  serial build (``sampler.dispatch``), which never enters the layer: chains in forked worker
+  serial build (``sampler._jit``), which never enters the layer: chains in forked worker
   processes with one thread each are therefore safe even after the parent used GNU OpenMP (which
   aborts a forked child at its first parallel loop). Workers that need several threads are
   forked only when ``fork_safe()``, else spawned.

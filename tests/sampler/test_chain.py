@@ -8,7 +8,7 @@ from bayesfm.priors import Priors
 from bayesfm.sampler.chain import advance, kept_between, new_chain
 from bayesfm.sampler.likelihoods import Gaussian, OrderedProbit
 from bayesfm.sampler.parallel import resolve_n_jobs, run_chains
-from bayesfm.sampler.state import FMData
+from bayesfm.sampler.design import FMData
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ from bayesfm.priors import Priors
 from bayesfm.sampler import driver
 from bayesfm.sampler.kernels import mixture_normal_quantiles, predict_draws_csr
 from bayesfm.sampler.likelihoods import Gaussian
-from bayesfm.sampler.state import FMData
+from bayesfm.sampler.design import FMData
+from bayesfm.sampler.records import CSR
 
 
 def brute_force_fm(X, w0, w, V):
@@ -95,8 +96,8 @@ def test_predict_draws_matches_definition():
     Vs = rng.normal(size=(S, p, k))
     out = np.empty((S, X.shape[0]))
     Xr = X.tocsr()
-    predict_draws_csr(Xr.indptr.astype(np.int64), Xr.indices.astype(np.int64), Xr.data,
-                      Xr.shape[0], w0s, ws, Vs, out)
+    rows = CSR(Xr.indptr.astype(np.int64), Xr.indices.astype(np.int64), Xr.data)
+    predict_draws_csr(rows, Xr.shape[0], w0s, ws, Vs, out)
     for s in range(S):
         np.testing.assert_allclose(out[s], brute_force_fm(X, w0s[s], ws[s], Vs[s]), atol=1e-12)
 

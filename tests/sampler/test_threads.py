@@ -11,7 +11,7 @@ from bayesfm.priors import Priors
 from bayesfm.sampler.chain import advance, new_chain
 from bayesfm.sampler.colouring import colour_classes
 from bayesfm.sampler.likelihoods import Gaussian
-from bayesfm.sampler.state import FMData, RelationalFMData
+from bayesfm.sampler.design import FMData, RelationalFMData
 from bayesfm.sampler import threads
 from bayesfm.sampler.threads import num_threads, threads_for_work
 
