@@ -35,13 +35,6 @@ from bayesfm.sampler.relational import relational_recompute, relational_sweep
 __all__ = ["FMData", "RelationalFMData"]
 
 
-def _csr(M) -> CSR:
-    """The compressed arrays of a scipy matrix (CSR or CSC) as a ``records.CSR``."""
-    return CSR(np.ascontiguousarray(M.indptr, dtype=np.int64),
-               np.ascontiguousarray(M.indices, dtype=np.int64),
-               np.ascontiguousarray(M.data, dtype=np.float64))
-
-
 def _serial() -> bool:
     """Whether the calling thread runs kernels on one thread (serial builds and orders)."""
     return numba.get_num_threads() == 1
@@ -164,9 +157,10 @@ class FMData:
                                         sample_alpha, stages)
 
     def large_class_share(self) -> float:
-        """Share of the non-zeros in colour classes of at least ``kernels.PAR_MIN`` columns."""
+        """Share of the non-zeros in colour classes of at least ``kernels.PAR_MIN`` columns
+        (1 for a design without non-zeros)."""
         if not self.nnz:
-            return 0.0
+            return 1.0
         sizes = np.diff(self.cptr)
         lengths = np.diff(self.indptr)[self.order]
         in_big = np.repeat(sizes >= PAR_MIN, sizes)
@@ -198,7 +192,7 @@ class FMData:
             order, cptr = colour_classes(Xc.indptr, Xc.indices, Xr.indptr, Xr.indices, p)
         else:
             order, cptr = _check_classes(classes, Xc)
-        cols, rows = _csr(Xc), _csr(Xr)
+        cols, rows = CSR.of(Xc), CSR.of(Xr)
         return cls(
             indptr=cols.indptr, indices=cols.indices, data=cols.data,
             r_indptr=rows.indptr, r_indices=rows.indices, r_data=rows.data,
@@ -364,8 +358,8 @@ class RelationalFMData:
             bcls.append(bcls[-1] + c.shape[0] - 1)
         border = (np.concatenate(borders) if borders else np.zeros(0)).astype(np.int64)
         bcptr = np.concatenate(bcptrs).astype(np.int64)
-        direct_cols, direct_rows = _csr(D), _csr(Dr)
-        block_cols, block_rows = _csr(Bc), _csr(Bstack)
+        direct_cols, direct_rows = CSR.of(D), CSR.of(Dr)
+        block_cols, block_rows = CSR.of(Bc), CSR.of(Bstack)
         return cls(
             indptr=direct_cols.indptr, indices=direct_cols.indices, data=direct_cols.data,
             bc_indptr=block_cols.indptr, bc_indices=block_cols.indices,

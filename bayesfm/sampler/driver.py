@@ -1,7 +1,8 @@
 """The thin driver around the kernels: initialise, step, and run a chain with burn-in and thinning.
 
 ``init_state`` and ``step`` are the sampler core (in the spirit of blackjax: small functions over a
-small state record); ``run_chain`` loops ``step`` and hands kept draws to a ``DrawStore``.
+small state record); ``run_chain`` loops ``step`` and hands kept draws and sweep statistics to a
+``DrawStore``.
 All randomness comes from one ``numpy.random.Generator``: per sweep, one block of standard normals
 and one block of standard gammas, always the same number whatever is held fixed, so a seed fixes
 the draws bit for bit.
@@ -191,20 +192,19 @@ def run_chain(data: FMData, likelihood, state: FMState, priors: Priors,
 
     ``likelihood`` is an observation model of ``bayesfm.sampler.likelihoods`` (for latent
     models, each sweep first redraws the latent target given the current yhat). ``sample_alpha``
-    None means the likelihood's own choice. Returns ``(state, store, resid_rms)`` where
-    ``resid_rms`` (n_iter,) is the root mean square of the residual (target - yhat) after each
-    sweep, on the sampler's scale. ``callback(it, state)``, if given, runs after every sweep.
-    ``accum``, a ``sampler.accumulate.PredictionMoments``, adds every kept draw's predictions.
-    ``start`` is the global index of the first sweep (for the cache refresh schedule,
-    ``REFRESH_EVERY``).
+    None means the likelihood's own choice. Every kept draw (with the likelihood's extra fields)
+    and every sweep's statistics (``resid_rms``, the root mean square of the residual target -
+    yhat after the sweep, on the sampler's scale, and the likelihood's) go to ``store`` (a new
+    one when None). Returns ``(state, store)``. ``callback(it, state)``, if given, runs after
+    every sweep. ``accum``, a ``sampler.accumulate.PredictionMoments``, adds every kept draw's
+    predictions. ``start`` is the global index of the first sweep (for the cache refresh
+    schedule, ``REFRESH_EVERY``).
     """
     if sample_alpha is None:
         sample_alpha = likelihood.sample_alpha
     noise = SweepNoise.build(data, state.rank, priors)
     if store is None:
-        store = DrawStore(n_kept(n_iter, n_burn, thin), data.n_features, state.rank,
-                          data.n_groups)
-    resid_rms = np.empty(n_iter)
+        store = new_store(data, state.rank, likelihood, n_kept(n_iter, n_burn, thin))
     target = likelihood.target
     for it in range(n_iter):
         if likelihood.latent:
@@ -212,13 +212,21 @@ def run_chain(data: FMData, likelihood, state: FMState, priors: Priors,
             target = likelihood.update_target(rng, yhat)
         step(data, target, state, priors, rng, noise, sample_alpha, sample_hyper,
              refresh=(start + it) % REFRESH_EVERY == 0, target_changed=likelihood.latent)
-        resid_rms[it] = np.sqrt(np.mean(state.e * state.e)) if data.n_rows else 0.0
+        stats = likelihood.sweep_stats()
+        stats["resid_rms"] = np.sqrt(np.mean(state.e * state.e)) if data.n_rows else 0.0
+        store.record_sweep(stats)
         if it >= n_burn and (it - n_burn) % thin == 0:
-            store.record(state)
-            likelihood.record()
+            store.record(state, likelihood.extras())
             if accum is not None:
                 with KERNEL_LOCK:
                     accum.record(state)
         if callback is not None:
             callback(it, state)
-    return state, store, resid_rms
+    return state, store
+
+
+def new_store(data, rank: int, likelihood, n_draws: int = 0,
+              keep_weights: bool = True) -> DrawStore:
+    """An empty ``DrawStore`` for chains on ``data`` with ``likelihood``'s extra fields."""
+    return DrawStore(n_draws, data.n_features, rank, data.n_groups, keep_weights,
+                     extras=likelihood.extra_shapes, sweep_stats=likelihood.sweep_stat_names)

@@ -36,11 +36,11 @@ def _init_worker(data, priors, n_threads):
 
 
 def _detach(chain: Chain) -> Chain:
-    """A light copy of the chain to run a chunk on: no kept draws (they stay here). The caches
-    e, q travel with the state: a chunk continues from them exactly as a single run would."""
+    """A light copy of the chain to run a chunk on: an empty store (the draws and sweep
+    statistics recorded so far stay here). The caches e, q travel with the state: a chunk
+    continues from them exactly as a single run would."""
     light = copy.copy(chain)
     light.store = chain.store.empty_like()
-    light.resid_rms = []
     light.state = chain.state.copy()
     light.rng = copy.deepcopy(chain.rng)
     light.likelihood = copy.deepcopy(chain.likelihood)
@@ -65,7 +65,6 @@ def _merge(chain: Chain, done: Chain) -> None:
     chain.likelihood = done.likelihood
     chain.accum = done.accum
     chain.sweeps_done = done.sweeps_done
-    chain.resid_rms.extend(done.resid_rms)
 
 
 def active_dask_client():

@@ -31,6 +31,13 @@ class CSR(NamedTuple):
     indices: np.ndarray
     data: np.ndarray
 
+    @classmethod
+    def of(cls, M) -> "CSR":
+        """The compressed arrays of a scipy CSR (or CSC) matrix, as the kernels type them."""
+        return cls(np.ascontiguousarray(M.indptr, dtype=np.int64),
+                   np.ascontiguousarray(M.indices, dtype=np.int64),
+                   np.ascontiguousarray(M.data, dtype=np.float64))
+
 
 class FlatDesign(NamedTuple):
     """A design matrix as the flat sweep reads it."""

@@ -299,11 +299,11 @@ def test_decision_function(fitted_c, sim):
 
 
 def test_blocked_prediction_matches_unblocked(fitted, sim, monkeypatch):
-    import bayesfm.models.base as base
+    import bayesfm.models._predict as predict
 
     Xt = sim[2]
     full = fitted.predict_proba(Xt)
-    monkeypatch.setattr(base, "_BLOCK_CELLS", 7 * fitted.n_draws_ + 1)  # blocks of 7 rows
+    monkeypatch.setattr(predict, "BLOCK_CELLS", 7 * fitted.n_draws_ + 1)  # blocks of 7 rows
     assert np.array_equal(fitted.predict_proba(Xt), full)
 
 

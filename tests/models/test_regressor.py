@@ -261,12 +261,12 @@ def test_mean_interval_is_draw_quantile(fitted, data):
 
 def test_blocked_prediction_matches_unblocked(fitted, data, monkeypatch):
     """Row blocking (used to bound memory for large X) does not change any prediction."""
-    import bayesfm.models.base as base
+    import bayesfm.models._predict as predict
 
     X, _ = data
     full = (fitted.predict(X), fitted.predict_interval(X, 0.9, "predictive"),
             fitted.predict_interval(X, 0.9, "mean"))
-    monkeypatch.setattr(base, "_BLOCK_CELLS", 3 * fitted.n_draws_ + 1)  # blocks of 3 rows
+    monkeypatch.setattr(predict, "BLOCK_CELLS", 3 * fitted.n_draws_ + 1)  # blocks of 3 rows
     blocked = (fitted.predict(X), fitted.predict_interval(X, 0.9, "predictive"),
                fitted.predict_interval(X, 0.9, "mean"))
     for f, b in zip(full, blocked):

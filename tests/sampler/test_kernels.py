@@ -133,8 +133,8 @@ def test_same_seed_same_draws_bit_for_bit():
     for _ in range(2):
         rng = np.random.default_rng(42)
         state = driver.init_state(data, y, 3, rng)
-        _, store, rmse = driver.run_chain(data, Gaussian(y), state, Priors(), rng, 30, 10, 2)
-        runs.append((store.arrays(), rmse))
+        _, store = driver.run_chain(data, Gaussian(y), state, Priors(), rng, 30, 10, 2)
+        runs.append((store.arrays(), store.sweeps()["resid_rms"]))
     for name, arr in runs[0][0].items():
         assert np.array_equal(arr, runs[1][0][name]), name
     assert np.array_equal(runs[0][1], runs[1][1])
