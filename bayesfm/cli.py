@@ -90,7 +90,8 @@ def _parser():
                      help="comma-separated CSV columns to one-hot encode even if numeric")
     fit.add_argument("--level", type=_level, default=0.9, help="interval level")
     fit.add_argument("--out", help="predictions for the test file (CSV)")
-    fit.add_argument("--save", help="save the fitted model (pickle) here")
+    fit.add_argument("--save", help="save the fitted model here (bayesfm's model format; "
+                                    "bayesfm predict --model reads it)")
     fit.add_argument("--no-progress", action="store_true")
 
     pred = sub.add_parser("predict", help="predict a file with a saved model")
@@ -238,7 +239,9 @@ def _cmd_predict(args, out):
         model = load(args.model)
     except FileNotFoundError:
         raise InputError(f"{args.model}: no such file") from None
-    except Exception as exc:  # unreadable or not a model: one clear line
+    except ValueError as exc:  # not a model file, damaged, a pickle: the message names the file
+        raise InputError(str(exc)) from None
+    except Exception as exc:  # anything else unreadable: one clear line
         raise InputError(f"{args.model}: not a saved bayesfm model ({exc})") from None
     csv = _is_csv(args.data, args.format)
     X, y, _ = _read(args.data, args.format, args.one_based, args.target,

@@ -25,8 +25,8 @@ container lists its groups (``groups`` below). Neither generation has a conversi
 third-party objects, so ``az.summary(model)`` cannot work: call ``model.to_inference_data()``.
 
 NetCDF: ArviZ 1.x installs no NetCDF engine; ``to_netcdf`` needs h5netcdf with h5py (``pip
-install 'bayesfm-gibbs[netcdf]'``) or netCDF4. Files written under one generation read under the other
-(``az.from_netcdf``). Plots need matplotlib (``[plots]``), which ArviZ 1.x does not install
+install 'bayesfm-gibbs[netcdf]'``) or netCDF4. Files written under one generation read under the
+other (``az.from_netcdf``). Plots need matplotlib (``[plots]``), which ArviZ 1.x does not install
 either.
 """
 
@@ -36,7 +36,6 @@ import importlib.util
 from functools import lru_cache
 
 import numpy as np
-import scipy.sparse as sp
 
 from bayesfm import __version__
 from bayesfm.atomic import atomic_write_path

@@ -23,6 +23,7 @@ sweeps, as ``run_chain`` does (``step``). The builds are those ``--threads`` sel
 one thread).
 
     BAYESFM_DATA=/path/to/data python benchmarks/profile_sweep.py [--sweeps 50] [--threads N]
+        [--cases ids:10 ...] [--markdown]
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ for _p in (_ROOT, _ROOT / "benchmarks"):
         sys.path.insert(0, str(_p))
 
 import numba  # noqa: E402
+from _tables import Col, Stream  # noqa: E402
 
 from bayesfm.data.movielens import load_movielens_100k  # noqa: E402
 from bayesfm.priors import Priors  # noqa: E402
@@ -129,20 +131,21 @@ def main(argv=None):
     ap.add_argument("--cases", nargs="+", default=["ids:10", "ids:32", "relational:10"],
                     help="case:rank items; cases ids, relational (MovieLens-100k u1), ml1m "
                          "(ml-1m/pmf_moviedata), epinions (epinions_tang)")
+    ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = ap.parse_args(argv)
     if args.threads:
         numba.set_num_threads(args.threads)
     print(f"numba threads: {numba.get_num_threads()}; ms per sweep, mean of {args.sweeps}")
-    cols = " ".join(f"{p:>11}" for p in PARTS)
-    print(f"{'case':<22} {'nnz':>9} {cols} {'sum':>8} {'step':>8}")
+    table = Stream([Col("case", width=22, left=True), Col("nnz", "d", 9, gap=1),
+                    *(Col(p, ".2f", 11, gap=1) for p in PARTS),
+                    Col("sum", ".2f", 8, gap=1), Col("step", ".2f", 8, gap=1)],
+                   markdown=args.markdown)
     for item in args.cases:
         case, rank = item.split(":")
         rank = int(rank)
         data, parts, step_ms = profile(case, rank, args.data, args.sweeps)
-        nnz = data.nnz
-        vals = " ".join(f"{parts[p]:11.2f}" for p in PARTS)
-        print(f"{case + ' rank ' + str(rank):<22} {nnz:>9} {vals} {sum(parts.values()):8.2f} "
-              f"{step_ms:8.2f}")
+        table.row([f"{case} rank {rank}", data.nnz, *(parts[p] for p in PARTS),
+                   sum(parts.values()), step_ms])
     return 0
 
 

@@ -35,7 +35,8 @@ def _one_hot_design(seed=0, n=120, n_users=12, n_items=9, dense=2):
              sp.csr_matrix(rng.normal(size=(n, dense)) * [1.0, 30.0][:dense])]
     X = sp.hstack(parts, format="csr")
     groups = ["user"] * n_users + ["item"] * n_items + ["side"] * dense
-    f = rng.normal(size=n_users)[u] + rng.normal(size=n_items)[i] + 0.3 * X[:, -dense:].toarray() @ [1.0, 0.01][:dense]
+    f = (rng.normal(size=n_users)[u] + rng.normal(size=n_items)[i]
+         + 0.3 * X[:, -dense:].toarray() @ [1.0, 0.01][:dense])
     return X, groups, f + 0.5 * rng.normal(size=n), rng
 
 
@@ -96,8 +97,8 @@ def _driver_runs():
     from bayesfm.data.relational import RelationalData  # noqa: F401
     from bayesfm.priors import Priors
     from bayesfm.sampler.chain import advance, new_chain
-    from bayesfm.sampler.likelihoods import Gaussian
     from bayesfm.sampler.design import FMData, RelationalFMData
+    from bayesfm.sampler.likelihoods import Gaussian
     from bayesfm.sampler.threads import KERNEL_LOCK, num_threads
 
     X, groups, y, _ = _one_hot_design(seed=4, n=200)

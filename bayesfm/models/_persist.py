@@ -233,7 +233,7 @@ def _manifest(model, writer, chains: bool) -> dict:
     for name, value in vars(model).items():
         if not name.endswith("_") or name.startswith("_") or name in _SPECIAL:
             continue
-        if name in post.sweep_names:                # views of the sweep statistics
+        if name[:-1] in post.sweep_names:           # views of the sweep statistics
             continue
         if name == "eval_predictions_":
             arrays[name] = {set_name: {f.name: writer.array(f"eval/{set_name}/{f.name}",
@@ -292,7 +292,7 @@ def save(model, path, chains: bool = False) -> None:
     manifest["arrays"] = {key: {"sha256": hashlib.sha256(blobs[f"arrays/{key}.npy"]).hexdigest(),
                                 "dtype": arr.dtype.str, "shape": list(arr.shape)}
                           for key, arr in writer.arrays.items()}
-    text = json.dumps(manifest, indent=1, allow_nan=True).encode("utf-8")
+    text = json.dumps(manifest, separators=(",", ":"), allow_nan=True).encode("utf-8")
 
     def write(fh):
         with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
@@ -322,7 +322,11 @@ class _Reader:
         if hashlib.sha256(blob).hexdigest() != meta["sha256"]:
             raise ValueError(f"{self.path}: damaged bayesfm model file (array {key!r} does "
                              f"not match its checksum)")
-        arr = np.lib.format.read_array(io.BytesIO(blob), allow_pickle=False)
+        try:
+            arr = np.lib.format.read_array(io.BytesIO(blob), allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise ValueError(f"{self.path}: damaged bayesfm model file (array {key!r}: "
+                             f"{exc})") from None
         if arr.dtype.str != meta["dtype"] or list(arr.shape) != meta["shape"]:
             raise ValueError(f"{self.path}: damaged bayesfm model file (array {key!r} has "
                              f"another dtype or shape than its manifest says)")

@@ -17,10 +17,10 @@ import scipy.sparse as sp
 from bayesfm.data.relational import stack_blocks
 from bayesfm.sampler._jit import for_threads
 from bayesfm.sampler.kernels import predict_draws_csr
-from bayesfm.sampler.records import CSR, RelationalRows as _RowsRecord
+from bayesfm.sampler.records import CSR
+from bayesfm.sampler.records import RelationalRows as _RowsRecord
 from bayesfm.sampler.relational import relational_predict_draws
-from bayesfm.sampler.threads import (KERNEL_LOCK, num_threads, resolve_n_threads,
-                                     threads_for_work)
+from bayesfm.sampler.threads import KERNEL_LOCK, num_threads, resolve_n_threads, threads_for_work
 
 __all__ = ["RelationalRows", "yhat_draws", "row_blocks", "BLOCK_CELLS"]
 

@@ -13,8 +13,6 @@ draws move into one store (``_posterior.Posterior``, O(new draws)); predictions 
 
 from __future__ import annotations
 
-import copy
-import inspect
 import time
 import warnings
 
@@ -22,11 +20,14 @@ import numpy as np
 
 from bayesfm.data.relational import RelationalData
 from bayesfm.data.scaling import column_scales, relational_scales, scale_columns
-from bayesfm.data.validation import check_groups, check_matrix
+from bayesfm.data.validation import check_groups
 from bayesfm.exceptions import NotFittedError
 from bayesfm.models._config import FitConfig, chain_seeds, check_execution, check_int
+from bayesfm.models._docs import _COMMON_DOC
+from bayesfm.models._inputs import check_rows, encode_for_fit, eval_matrices
 from bayesfm.models._posterior import Posterior
-from bayesfm.models._predict import RelationalRows, row_blocks, yhat_draws
+from bayesfm.models._predict import row_blocks, yhat_draws
+from bayesfm.models._protocol import EstimatorProtocol
 from bayesfm.models.evaluation import EvalPrediction, pool_moments
 from bayesfm.progress import ProgressBar
 from bayesfm.sampler.chain import new_chain
@@ -38,78 +39,6 @@ __all__ = ["BaseFM"]
 
 #: training rows whose yhat is tracked by the convergence diagnostics
 _N_DIAGNOSTIC_ROWS = 50
-
-
-def _is_frame(X) -> bool:
-    """A pandas DataFrame, recognised without importing pandas."""
-    return type(X).__module__.split(".")[0] == "pandas" and hasattr(X, "columns")
-
-
-_COMMON_DOC = """
-    rank : int, default 8
-        Number of latent factors k (>= 1).
-    n_iter : int or "auto", default 300
-        Gibbs sweeps per chain. "auto" samples until the convergence diagnostics pass (R-hat <
-        1.01 and bulk/tail ESS > 400 on identified quantities, see ``diagnose``), checking every
-        ``check_every`` sweeps after burn-in, within ``max_iter`` sweeps and ``max_time``
-        seconds; ``convergence_`` reports what happened.
-    n_burn : int, default 100
-        Sweeps discarded at the start of each chain (must be < n_iter).
-    thin : int, default 1
-        Keep every ``thin``-th sweep after burn-in.
-    init_scale : float, default 0.1
-        Standard deviation of the initial latent factors. The posterior does not depend on it,
-        but the burn-in does: very small values (0.01) start the chain on a plateau where the
-        interactions are near zero, and it takes longer to leave it.
-    priors : bayesfm.Priors or None
-        Hyperprior constants; None means ``Priors()`` (libFM's defaults).
-    keep_draws : bool, default True
-        Keep the draws of w and V (needed to predict new rows afterwards). False is the
-        bounded-memory mode: only the scalar and hyperparameter draws are kept (w0, alpha, mu,
-        lambda), and predictions are accumulated during sampling for the ``eval_sets`` given to
-        ``fit`` (``eval_predictions_``). Memory per chain, S kept draws, p features, rank k, G
-        groups: kept draws 8 S (2 + p (k + 1) + 2 G (k + 1)) bytes; bounded 8 S (2 + 2 G (k + 1))
-        bytes plus 64 bytes per evaluation row (and the sampler state, about 8 (k + 2) n bytes
-        for n training rows, in both modes).
-    n_chains : int, default 4
-        Independent chains. Four is the smallest number for which split R-hat is a reliable
-        convergence check (Vehtari et al. 2021); predictions pool the draws of all chains.
-    n_jobs : int or None, default None
-        Worker processes for the chains (None: one per chain, up to the usable CPUs; 1: in this
-        process). The draws are the same whatever n_jobs is. When a ``dask.distributed`` client
-        is active the chains run as Dask tasks on its workers instead.
-    n_threads : int or None, default None
-        Threads for the parallel kernels (None: all usable CPUs), shared out among the chains
-        run at the same time: each of the n_jobs processes gets ``max(1, n_threads // n_jobs)``.
-        Within a chain, coefficients of columns that share no row (the members of a one-hot
-        block) are drawn in parallel, and predictions are computed in parallel. The draws are
-        the same, bit for bit, whatever n_threads is.
-    progress : bool or None, default None
-        Progress bar (sweeps per chain, chains, rate, time left, current training RMSE): a
-        widget in Jupyter, a line on standard error in a terminal. None shows it where someone
-        is watching (a Jupyter kernel, or standard error a terminal), never when the
-        environment variable ``CI`` is set; ``BAYESFM_PROGRESS=0`` or ``1`` overrides that
-        guess (see ``bayesfm.progress``).
-    max_iter : int, default 5000
-        With ``n_iter="auto"``: the most sweeps per chain.
-    max_time : float or None, default None
-        With ``n_iter="auto"``: stop after this many seconds (checked between chunks).
-    check_every : int, default 100
-        With ``n_iter="auto"``: sweeps between two convergence checks.
-    encoder : bayesfm.data.encoders.TableEncoder or None, default None
-        How a pandas DataFrame given to ``fit`` becomes a design matrix (None: ``TableEncoder()``:
-        categorical and string columns one-hot, numeric columns as they are (sharing one
-        hyperprior group, as a matrix's columns do), list-valued columns normalised multi-hot,
-        one hyperprior group per categorical source column; integer id columns need
-        ``TableEncoder(categorical=["user", "item"])`` or a category dtype). The fitted copy is
-        ``encoder_``; predicting on a frame with unseen categories works (they contribute
-        nothing), and the feature names reach ``to_inference_data``.
-    random_state : int, numpy SeedSequence, numpy Generator or None
-        Seed. The chains' generators are spawned from it, so the same int gives the same draws
-        bit for bit, whatever n_jobs is.
-"""
-
-
 
 
 class _PooledDraws:
@@ -130,20 +59,15 @@ class _PooledDraws:
         return post.flat(self.field)
 
 
-class BaseFM:
-    """scikit-learn style parameters, chains and draw-based prediction for the FM estimators.
+class BaseFM(EstimatorProtocol):
+    """Chains, continuation and draw-based prediction for the FM estimators (the scikit-learn
+    protocol comes from ``_protocol.EstimatorProtocol``).
 
     Fitted estimators hold the pooled draws ``w0_`` (S,), ``w_`` (S, p) and ``V_`` (S, p, k)
     (S = chains x draws per chain, chain-major) and per-chain views in ``draws_``.
     """
 
-    _estimator_type = "regressor"
     _common_param_doc = _COMMON_DOC
-    #: classifiers: whether more than two classes can be fitted (scikit-learn's tag)
-    _multi_class = False
-    #: scikit-learn conformance checks that fail by design, with the reason (passed as
-    #: ``expected_failed_checks`` to ``check_estimator`` / ``parametrize_with_checks``)
-    _sklearn_expected_failed_checks: dict = {}
     #: whether ``fit(..., eval_sets=...)`` and ``keep_draws=False`` are available
     _accumulates_predictions = True
 
@@ -157,97 +81,11 @@ class BaseFM:
     lambda_v_ = _PooledDraws()
     cutpoints_ = _PooledDraws()
 
-    # -- parameters ---------------------------------------------------------------------------
-    @classmethod
-    def _param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return sorted(p.name for p in sig.parameters.values()
-                      if p.name != "self" and p.kind != p.VAR_KEYWORD)
-
-    def get_params(self, deep: bool = True) -> dict:
-        """The constructor arguments, as scikit-learn's ``get_params``: with ``deep``, also the
-        parameters of nested objects that have ``get_params`` (the encoder), as
-        ``encoder__min_count`` and so on, so ``GridSearchCV`` can tune them."""
-        out = {}
-        for name in self._param_names():
-            value = getattr(self, name)
-            out[name] = value
-            if deep and hasattr(value, "get_params") and not isinstance(value, type):
-                for key, sub in value.get_params(deep=True).items():
-                    out[f"{name}__{key}"] = sub
-        return out
-
-    def set_params(self, **params):
-        """Set constructor arguments, and nested ones as ``encoder__min_count=2`` (scikit-learn's
-        convention); unknown names raise ValueError. Returns self."""
-        valid = set(self._param_names())
-        nested: dict = {}
-        for key, value in params.items():
-            name, sep, sub = key.partition("__")
-            if name not in valid:
-                raise ValueError(f"invalid parameter {name!r} for {type(self).__name__}; "
-                                 f"valid parameters: {sorted(valid)}")
-            if sep:
-                nested.setdefault(name, {})[sub] = value
-            else:
-                setattr(self, name, value)
-        for name, sub_params in nested.items():
-            target = getattr(self, name)
-            if not hasattr(target, "set_params"):
-                raise ValueError(f"cannot set {sorted(name + '__' + k for k in sub_params)}: "
-                                 f"{name} is {target!r}, which has no parameters (set {name} "
-                                 f"first, e.g. {name}=TableEncoder())")
-            target.set_params(**sub_params)
-        return self
-
-    def __sklearn_tags__(self):
-        """Estimator tags for scikit-learn >= 1.6 (imported only when scikit-learn asks)."""
-        from sklearn.utils import ClassifierTags, InputTags, RegressorTags, Tags, TargetTags
-
-        kind = getattr(self, "_estimator_type", "regressor")
-        return Tags(
-            estimator_type=kind,
-            target_tags=TargetTags(required=True),
-            classifier_tags=(ClassifierTags(multi_class=self._multi_class)
-                             if kind == "classifier" else None),
-            regressor_tags=RegressorTags() if kind == "regressor" else None,
-            input_tags=InputTags(sparse=True),
-            non_deterministic=False,
-        )
-
-    def __repr__(self) -> str:
-        sig = inspect.signature(type(self).__init__)
-        parts = []
-        for name in self._param_names():
-            value = getattr(self, name)
-            default = sig.parameters[name].default
-            if default is inspect.Parameter.empty or value is not default and value != default:
-                parts.append(f"{name}={value!r}")
-        return f"{type(self).__name__}({', '.join(parts)})"
-
-    def __getstate__(self):
-        """Pickling: the whole estimator, chains included, stamped with the bayesfm version
-        (a mismatch warns at unpickling, as scikit-learn's estimators do)."""
-        from bayesfm import __version__
-
-        state = dict(self.__dict__)
-        state["_bayesfm_version"] = __version__
-        return state
-
-    def __setstate__(self, state):
-        from bayesfm import __version__
-
-        version = state.pop("_bayesfm_version", None)
-        if version is not None and version != __version__:
-            warnings.warn(f"unpickling a {type(self).__name__} pickled by bayesfm {version} "
-                          f"with bayesfm {__version__}: it may not work", UserWarning,
-                          stacklevel=2)
-        self.__dict__.update(state)
-
     # -- the subclass hook --------------------------------------------------------------------
     def _make_observation(self, y, n_rows: int, config: FitConfig):
         """(observation model of ``bayesfm.models.observation``, y encoded as the sampler's
-        likelihood reads it, y validated) for the target ``y`` of a fit. Subclasses define it."""
+        likelihood reads it, y validated) for the target ``y`` of a fit, without touching the
+        estimator (a fit refused later keeps the previous fit whole). Subclasses define it."""
         raise NotImplementedError
 
     # -- fitting ------------------------------------------------------------------------------
@@ -282,6 +120,8 @@ class BaseFM:
             self.feature_names_in_ = names
         self.encoder_ = encoder
         self.observation_ = observation
+        for name, value in observation.fitted_attributes().items():
+            setattr(self, name, value)
         self.X_train_ = Xr
         self.y_train_ = y_valid
         self.n_features_in_ = Xr.shape[1]
@@ -508,68 +348,20 @@ class BaseFM:
                                  f"fit was interrupted during burn-in); call sample_more(n)")
 
     def _encode_for_fit(self, X, groups):
-        """(X as a CSR matrix or RelationalData, groups, fitted encoder or None, feature names
-        or None): a pandas DataFrame goes through a fitted copy of ``encoder`` (its source
-        columns give the default groups)."""
-        if isinstance(X, RelationalData):
-            return X, (X.default_groups() if groups is None else groups), None, None
-        if _is_frame(X):
-            from bayesfm.data.encoders import TableEncoder
-
-            encoder = copy.deepcopy(self.encoder) if self.encoder is not None else TableEncoder()
-            if not hasattr(encoder, "fit_transform"):
-                raise TypeError(f"encoder must be a bayesfm.data.encoders.TableEncoder (or have "
-                                f"fit_transform/transform), got {type(encoder).__name__}")
-            Xr = check_matrix(encoder.fit_transform(X), "X")
-            if groups is None:
-                groups = list(encoder.groups_)
-            return Xr, groups, encoder, np.asarray(encoder.feature_names_, dtype=object)
-        return check_matrix(X, "X"), groups, None, None
+        return encode_for_fit(self.encoder, X, groups)
 
     def _check_rows(self, X, n_features, encoder, name="X"):
-        """Rows to predict: a CSR matrix of ``n_features`` columns, or ``RelationalRows``."""
-        if isinstance(X, RelationalRows):
-            return X
-        if isinstance(X, RelationalData):
-            if X.n_features != n_features:
-                raise ValueError(f"{name} has {X.n_features} features, but "
-                                 f"{type(self).__name__} is expecting {n_features} features as "
-                                 f"input")
-            return RelationalRows(X)
-        if _is_frame(X):
-            if encoder is None:
-                raise TypeError(f"this {type(self).__name__} was fitted on a matrix; pass a "
-                                f"matrix with {n_features} columns, not a DataFrame")
-            X = encoder.transform(X)
-        return check_matrix(X, name, n_features=n_features, owner=type(self).__name__)
+        return check_rows(type(self).__name__, X, n_features, encoder, name)
 
     def _check_predict_X(self, X):
         self._check_fitted()
         return self._check_rows(X, self.n_features_in_, getattr(self, "encoder_", None))
 
     def _eval_matrices(self, eval_sets, p, encoder):
-        """Validate ``eval_sets`` (dict name -> X) into CSR matrices with p columns."""
-        if eval_sets is None:
-            return {}
-        if not isinstance(eval_sets, dict):
-            raise TypeError(f"eval_sets must be a dict of name -> X, got "
-                            f"{type(eval_sets).__name__}")
-        if not self._accumulates_predictions:
+        if eval_sets is not None and not self._accumulates_predictions:
             raise NotImplementedError(f"{type(self).__name__} does not accumulate predictions "
                                       f"of eval_sets (FMRegressor and FMClassifier do)")
-        out = {}
-        for name, X in eval_sets.items():
-            if not isinstance(name, str):
-                raise TypeError(f"eval_sets: names must be strings, got {name!r}")
-            try:
-                Xe = self._check_rows(X, p, encoder)
-            except (TypeError, ValueError) as err:
-                raise type(err)(f"eval_sets[{name!r}]: {err}") from None
-            if isinstance(Xe, RelationalRows):
-                raise TypeError(f"eval_sets[{name!r}]: give a matrix (a relational design's "
-                                f"rows: RelationalData.expand()), not RelationalData")
-            out[name] = Xe
-        return out
+        return eval_matrices(type(self).__name__, eval_sets, p, encoder)
 
     # -- saving -------------------------------------------------------------------------------
     def save(self, path, chains: bool = False) -> None:

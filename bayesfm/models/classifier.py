@@ -6,7 +6,8 @@ import numpy as np
 from scipy.special import log_ndtr, logsumexp, ndtr, ndtri_exp
 
 from bayesfm.data.validation import check_labels, encode_labels
-from bayesfm.models.base import _COMMON_DOC, BaseFM
+from bayesfm.models._docs import _COMMON_DOC
+from bayesfm.models.base import BaseFM
 from bayesfm.models.observation import ProbitObservation
 
 __all__ = ["FMClassifier"]
@@ -76,9 +77,7 @@ class FMClassifier(BaseFM):
         return self._fit(X, y, groups, client, eval_sets)
 
     def _make_observation(self, y, n_rows, config):
-        observation, cls, labels = ProbitObservation.from_target(y, n_rows)
-        self.classes_ = observation.classes
-        return observation, cls, labels
+        return ProbitObservation.from_target(y, n_rows)
 
     def predict_draws(self, X) -> np.ndarray:
         """P(y = classes_[1] | x) for every kept draw: array (n_draws, n_rows)."""

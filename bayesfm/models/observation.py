@@ -27,8 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_ndtr, ndtri
 
-from bayesfm.data.validation import (check_labels, check_target, encode_labels,
-                                     sorted_classes)
+from bayesfm.data.validation import check_labels, check_target, encode_labels, sorted_classes
 from bayesfm.sampler.likelihoods import Gaussian, OrderedProbit
 from bayesfm.sampler.ordinal import delta_from_cutpoints
 
@@ -111,6 +110,10 @@ class GaussianObservation:
         return {"RMSE": float(np.sqrt(np.mean((point - y) ** 2))),
                 "MAE": float(np.mean(np.abs(point - y))), "coverage": float(inside.mean())}
 
+    def fitted_attributes(self) -> dict:
+        """The estimator's fitted attributes that come from y."""
+        return {"y_mean_": self.y_mean, "y_scale_": self.y_scale}
+
     def describe(self) -> dict:
         return {"kind": self.kind, "y_mean": self.y_mean, "y_scale": self.y_scale}
 
@@ -124,6 +127,10 @@ class _ProbitBase:
 
     def __init__(self, classes):
         self.classes = classes
+
+    def fitted_attributes(self) -> dict:
+        """The estimator's fitted attributes that come from y."""
+        return {"classes_": self.classes}
 
     def encode(self, y, n_rows: int) -> np.ndarray:
         return encode_labels(check_labels(y, n_rows), self.classes)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr, ndtri
+from scipy.special import ndtr
 
 from bayesfm.data.validation import check_labels, encode_labels, sorted_classes
-from bayesfm.models.base import _COMMON_DOC, BaseFM
+from bayesfm.models._docs import _COMMON_DOC
+from bayesfm.models.base import BaseFM
 from bayesfm.models.observation import OrderedProbitObservation
 from bayesfm.sampler.ordinal import class_probabilities
 
@@ -125,10 +126,8 @@ class FMOrdinalRegressor(BaseFM):
         if classes.shape[0] < 2:
             raise ValueError(f"y has one class only ({classes[0]!r}); ordinal regression needs "
                              f"at least two")
-        observation, cls, labels = OrderedProbitObservation.from_target(
-            y, n_rows, classes, config.priors.cut_loc, config.priors.cut_scale)
-        self.classes_ = classes
-        return observation, cls, labels
+        return OrderedProbitObservation.from_target(y, n_rows, classes, config.priors.cut_loc,
+                                                    config.priors.cut_scale)
 
     _accumulates_predictions = False
 

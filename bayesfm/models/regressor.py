@@ -6,7 +6,8 @@ import numpy as np
 from scipy.special import ndtri
 
 from bayesfm.data.validation import check_target
-from bayesfm.models.base import _COMMON_DOC, BaseFM
+from bayesfm.models._docs import _COMMON_DOC
+from bayesfm.models.base import BaseFM
 from bayesfm.models.observation import GaussianObservation
 from bayesfm.sampler._jit import for_threads
 from bayesfm.sampler.kernels import mixture_normal_quantiles
@@ -111,10 +112,7 @@ class FMRegressor(BaseFM):
         return self._fit(X, y, groups, client, eval_sets)
 
     def _make_observation(self, y, n_rows, config):
-        observation, target, yv = GaussianObservation.from_target(y, n_rows)
-        self.y_mean_ = observation.y_mean
-        self.y_scale_ = observation.y_scale
-        return observation, target, yv
+        return GaussianObservation.from_target(y, n_rows)
 
     def predict(self, X) -> np.ndarray:
         """Posterior mean of the regression function at each row of X: array (n,)."""

@@ -23,8 +23,9 @@ Conventions (see ``docs/model.md`` and the reference notes for the full conditio
   sharing no row, whose coefficients are drawn in parallel (``prange``) when the class is large.
 * The top-level kernels take the records of ``sampler.records`` (design, parameters, prior
   constants, noise); the small helpers take arrays. A ``prange`` body never reads a record's
-  field (Numba 0.68 cannot lower that): kernels unpack the fields they need before the loop. Kernels with a parallel loop, or calling one,
-  are declared with ``sampler._jit.kernel``, which also makes their serial builds.
+  field (Numba 0.68 cannot lower that): kernels unpack the fields they need before the loop.
+  Kernels with a parallel loop, or calling one, are declared with ``sampler._jit.kernel``,
+  which also makes their serial builds.
 
 Every coordinate update is the same Gaussian full conditional (``normal_coordinate``), and every
 row value the same FM formula (``row_value``); both are written once here.
@@ -468,7 +469,8 @@ def _mixture_quantile(prob, zprob, means, sds):
     """Quantile of the equal-weight mixture of Normal(means[s], sds[s]**2).
 
     Starts from the moment-matched normal's quantile (``zprob`` is the standard normal quantile of
-    ``prob``), then Newton's method safeguarded by bisection on a bracket that always holds the root.
+    ``prob``), then Newton's method safeguarded by bisection on a bracket that always holds the
+    root.
     """
     S = means.shape[0]
     lo = np.inf

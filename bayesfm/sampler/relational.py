@@ -25,9 +25,9 @@ order from the same random numbers as ``kernels.gibbs_sweep`` on the expanded X 
 factor, columns in ``RelationalFMData.sweep_classes`` order), so the two agree up to rounding.
 
 Parallel parts (exact for any number of threads): aggregates are summed over fixed slices of
-the observations whose partial sums are added in slice order (``_aggregate``), the members of a colour class of a
-block's columns (no block row in common: e.g. a block's one-hot ids) are drawn at once, and the
-final pass over the observations writes each observation on its own.
+the observations whose partial sums are added in slice order (``_aggregate``), the members of a
+colour class of a block's columns (no block row in common: e.g. a block's one-hot ids) are
+drawn at once, and the final pass over the observations writes each observation on its own.
 """
 
 from __future__ import annotations
@@ -36,11 +36,25 @@ import numpy as np
 from numba import njit, prange
 
 from bayesfm.sampler._jit import kernel
-from bayesfm.sampler.kernels import (CHUNK, PAR_MIN, STAGE_ALPHA_W0, STAGE_HYPER_V,
-                                     STAGE_HYPER_W, STAGE_TRANSLATION, STAGE_V, STAGE_W,
-                                     _accumulate_row, _alpha_and_w0, _factor_columns,
-                                     _factor_hyper, _hyper_update, _linear_columns, _pair,
-                                     _translation_moves, normal_coordinate)
+from bayesfm.sampler.kernels import (
+    CHUNK,
+    PAR_MIN,
+    STAGE_ALPHA_W0,
+    STAGE_HYPER_V,
+    STAGE_HYPER_W,
+    STAGE_TRANSLATION,
+    STAGE_V,
+    STAGE_W,
+    _accumulate_row,
+    _alpha_and_w0,
+    _factor_columns,
+    _factor_hyper,
+    _hyper_update,
+    _linear_columns,
+    _pair,
+    _translation_moves,
+    normal_coordinate,
+)
 
 __all__ = ["relational_recompute", "relational_sweep", "relational_predict_draws"]
 

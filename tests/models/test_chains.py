@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from bayesfm import FMClassifier, FMOrdinalRegressor, FMRegressor, load
-from bayesfm.models import base as base_module
 from bayesfm.atomic import atomic_write
+from bayesfm.models import base as base_module
 
 
 def _data(seed=0, n=200, p=8):

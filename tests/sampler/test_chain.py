@@ -6,9 +6,9 @@ import scipy.sparse as sp
 
 from bayesfm.priors import Priors
 from bayesfm.sampler.chain import advance, kept_between, new_chain
+from bayesfm.sampler.design import FMData
 from bayesfm.sampler.likelihoods import Gaussian, OrderedProbit
 from bayesfm.sampler.parallel import resolve_n_jobs, run_chains
-from bayesfm.sampler.design import FMData
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ from scipy.stats import norm
 
 from bayesfm.priors import Priors
 from bayesfm.sampler import driver
+from bayesfm.sampler.design import FMData
 from bayesfm.sampler.kernels import mixture_normal_quantiles, predict_draws_csr
 from bayesfm.sampler.likelihoods import Gaussian
-from bayesfm.sampler.design import FMData
 from bayesfm.sampler.records import CSR
 
 
