@@ -8,6 +8,9 @@ $(error PYTHON=$(PYTHON) does not run; give an interpreter, e.g. make test PYTHO
 endif
 VENV   := .venv/$(PYVER)
 BIN    := $(VENV)/bin
+# Numba's cache keyed by the sources (bayesfm/_numba_cache.py): compiled code never outlives
+# the source it came from, even when a kernel calls one defined in another file
+export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba-cache/$(shell $(PYTHON) bayesfm/_numba_cache.py . | xargs basename)
 
 .PHONY: demo test test-fast docs bench clean
 
@@ -31,8 +34,9 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/python -m bayesfm.demo
 
-## test: install with the test extras, run the whole test suite (notebooks included), build the docs
+## test: install with the test extras, lint, run the whole test suite (notebooks included), build the docs
 test: $(VENV)/.installed-test
+	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/python -m mkdocs build --strict --site-dir build/site
 
@@ -40,8 +44,9 @@ test: $(VENV)/.installed-test
 docs: $(VENV)/.installed-test
 	$(BIN)/python -m mkdocs build --strict --site-dir build/site
 
-## test-fast: the unit tests only (no statistical-correctness or dataset tests)
+## test-fast: lint and the unit tests only (no statistical-correctness or dataset tests)
 test-fast: $(VENV)/.installed-test
+	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest -m "not statistical and not dataset and not notebook" $(PYTEST_ARGS)
 
 ## bench: bayesfm against myFM on MovieLens-100k and a9a (needs BAYESFM_DATA)
@@ -51,4 +56,4 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_relational.py
 
 clean:
-	rm -rf .venv build dist *.egg-info .pytest_cache
+	rm -rf .venv build dist *.egg-info .pytest_cache .numba-cache

@@ -6,7 +6,7 @@ Public names: ``FMRegressor``, ``FMClassifier``, ``FMOrdinalRegressor``, ``Prior
 
 from bayesfm.exceptions import NotFittedError
 from bayesfm.models import FMClassifier, FMOrdinalRegressor, FMRegressor
-from bayesfm.models.base import load
+from bayesfm.models._persist import load
 from bayesfm.priors import Priors
 
 __version__ = "0.1.0"

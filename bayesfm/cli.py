@@ -90,7 +90,8 @@ def _parser():
                      help="comma-separated CSV columns to one-hot encode even if numeric")
     fit.add_argument("--level", type=_level, default=0.9, help="interval level")
     fit.add_argument("--out", help="predictions for the test file (CSV)")
-    fit.add_argument("--save", help="save the fitted model (pickle) here")
+    fit.add_argument("--save", help="save the fitted model here (bayesfm's model format; "
+                                    "bayesfm predict --model reads it)")
     fit.add_argument("--no-progress", action="store_true")
 
     pred = sub.add_parser("predict", help="predict a file with a saved model")
@@ -159,55 +160,14 @@ def _estimator(args):
 
 
 # -- predictions and metrics -----------------------------------------------------------------
-def _auc(score, positive):
-    ranks = np.argsort(np.argsort(score, kind="mergesort"), kind="mergesort") + 1.0
-    n1, n0 = positive.sum(), (~positive).sum()
-    if n1 == 0 or n0 == 0:
-        return float("nan")
-    return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-
-
 def _predictions(model, X, level):
-    """(columns dict in output order, point prediction used for metrics)."""
-    kind = type(model).__name__
-    if kind == "FMRegressor":
-        mean = model.predict(X)
-        lo, hi = model.predict_interval(X, level=level).T
-        return {"prediction": mean, "lower": lo, "upper": hi}, mean
-    if kind == "FMClassifier":
-        draws = model.predict_draws(X)
-        p = draws.mean(axis=0)
-        lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
-        labels = model.classes_[(p > 0.5).astype(np.int64)]
-        return {"probability": p, "lower": lo, "upper": hi, "label": labels}, p
-    proba = model.predict_proba(X)
-    cols = {}
-    numeric = np.issubdtype(np.asarray(model.classes_).dtype, np.number)
-    if numeric:
-        cols["expected"] = proba @ model.classes_.astype(np.float64)
-    cols["label"] = model.classes_[np.argmax(proba, axis=1)]
-    for k, c in enumerate(model.classes_):
-        cols[f"p_{c}"] = proba[:, k]
-    return cols, cols.get("expected")
+    """(columns dict in output order, point prediction used for metrics): the model's
+    observation model says which (``bayesfm.models.observation``)."""
+    return model.observation_.prediction_columns(model, X, level)
 
 
 def _metrics(model, point, cols, y):
-    kind = type(model).__name__
-    if kind == "FMRegressor":
-        y = np.asarray(y, dtype=np.float64)
-        inside = (y >= cols["lower"]) & (y <= cols["upper"])
-        return {"RMSE": float(np.sqrt(np.mean((point - y) ** 2))),
-                "MAE": float(np.mean(np.abs(point - y))), "coverage": float(inside.mean())}
-    if kind == "FMClassifier":
-        positive = np.asarray(y) == model.classes_[1]
-        p = np.clip(point, 1e-15, 1 - 1e-15)
-        return {"accuracy": float(np.mean(cols["label"] == np.asarray(y))),
-                "AUC": _auc(point, positive),
-                "log-loss": float(-np.mean(np.where(positive, np.log(p), np.log(1 - p))))}
-    out = {"accuracy": float(np.mean(cols["label"] == np.asarray(y)))}
-    if point is not None:
-        out["RMSE"] = float(np.sqrt(np.mean((point - np.asarray(y, dtype=float)) ** 2)))
-    return out
+    return model.observation_.metrics(model, point, cols, y)
 
 
 def _write_csv(path, cols):
@@ -279,7 +239,9 @@ def _cmd_predict(args, out):
         model = load(args.model)
     except FileNotFoundError:
         raise InputError(f"{args.model}: no such file") from None
-    except Exception as exc:  # unreadable or not a model: one clear line
+    except ValueError as exc:  # not a model file, damaged, a pickle: the message names the file
+        raise InputError(str(exc)) from None
+    except Exception as exc:  # anything else unreadable: one clear line
         raise InputError(f"{args.model}: not a saved bayesfm model ({exc})") from None
     csv = _is_csv(args.data, args.format)
     X, y, _ = _read(args.data, args.format, args.one_based, args.target,

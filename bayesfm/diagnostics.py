@@ -273,48 +273,58 @@ def _block(draws, names, identified=True):
 
 def constant_sum_groups(model) -> list:
     """Feature groups whose columns add up to the same non-zero value on every training row
-    (one-hot or normalised multi-hot blocks): the weights of such a group trade off against w0."""
-    return [int(g) for g in np.flatnonzero(model._data.gsum)]
+    (one-hot or normalised multi-hot blocks): the weights of such a group trade off against w0
+    (the fitted ``constant_sum_groups_``)."""
+    return list(model.constant_sum_groups_)
 
 
-def diagnose(model, include_weights: bool = True) -> Diagnosis:
+def diagnose(model, include_weights: bool = True, verdict_only: bool = False) -> Diagnosis:
     """R-hat and bulk/tail ESS of a fitted estimator's identified quantities.
 
     Reports w0, alpha (regression), mu_w and lambda_w per group, the factor-averaged mu_v and
     lambda_v per group, every w_j (``include_weights``), the cutpoints (ordinal) and yhat at
-    ``model.diagnostic_rows_`` (a fixed random subset of training rows). Needs >= 2 chains for
-    R-hat; with fewer than 4 draws per chain the values are NaN.
+    ``model.diagnostic_rows_`` (a fixed random subset of training rows, whose draws the fit
+    tracks: ``model.diagnostic_yhat_``). Needs >= 2 chains for R-hat; with fewer than 4 draws
+    per chain the values are NaN. ``verdict_only``: only the blocks the verdict uses (what the
+    automatic stop checks; the same verdict at a fraction of the cost).
 
     R-hat is the rank-normalised split R-hat and bulk ESS the rank-normalised split-chain ESS,
     equal (to rounding) to ``az.rhat`` and ``az.ess(method="bulk")`` of both ArviZ generations.
     Tail ESS is at the 5% and 95% quantiles (``TAIL_PROB``), as ArviZ 0.x's ``az.summary``
     reports it; ArviZ 1.x's ``az.summary`` computes ``ess_tail`` at (0.11, 0.89) instead, so its
     column is smaller for the same draws (see ``ess_tail``).
+
+    Reads public and fitted attributes only (``draws_``, ``groups_``,
+    ``constant_sum_groups_``, ``diagnostic_yhat_``, ``keep_draws_``).
     """
-    model._check_fitted()
     d = model.draws_
     C, S = d["w0"].shape[:2]
     groups = [str(g) for g in model.groups_]
     gauge = constant_sum_groups(model)
     linear_ok = not gauge
-    blocks = {"w0": _block(d["w0"], ["w0"], linear_ok)}
+    blocks = {}
+
+    def add(name, draws, names, identified=True):
+        if identified or not verdict_only:
+            blocks[name] = _block(draws, names, identified)
+
+    add("w0", d["w0"], ["w0"], linear_ok)
     if "alpha" in d:
-        blocks["alpha"] = _block(d["alpha"], ["alpha"])
-    blocks["mu_w"] = _block(d["mu_w"], [f"mu_w[{g}]" for g in groups], linear_ok)
-    blocks["lambda_w"] = _block(d["lambda_w"], [f"lambda_w[{g}]" for g in groups], linear_ok)
-    blocks["mu_v_mean"] = _block(d["mu_v"].mean(axis=3),
-                                 [f"mean_f mu_v[{g}, f]" for g in groups], False)
-    blocks["lambda_v_mean"] = _block(d["lambda_v"].mean(axis=3),
-                                     [f"mean_f lambda_v[{g}, f]" for g in groups], False)
+        add("alpha", d["alpha"], ["alpha"])
+    add("mu_w", d["mu_w"], [f"mu_w[{g}]" for g in groups], linear_ok)
+    add("lambda_w", d["lambda_w"], [f"lambda_w[{g}]" for g in groups], linear_ok)
+    add("mu_v_mean", d["mu_v"].mean(axis=3), [f"mean_f mu_v[{g}, f]" for g in groups], False)
+    add("lambda_v_mean", d["lambda_v"].mean(axis=3),
+        [f"mean_f lambda_v[{g}, f]" for g in groups], False)
     if "cutpoints" in d and d["cutpoints"].shape[2] > 1:
-        blocks["cutpoints"] = _block(d["cutpoints"][:, :, 1:],
-                                     [f"c[{k + 2}]" for k in range(d["cutpoints"].shape[2] - 1)])
+        add("cutpoints", d["cutpoints"][:, :, 1:],
+            [f"c[{k + 2}]" for k in range(d["cutpoints"].shape[2] - 1)])
     if include_weights and d["w"].shape[2]:
-        blocks["w"] = _block(d["w"], [f"w[{j}]" for j in range(d["w"].shape[2])], linear_ok)
+        add("w", d["w"], [f"w[{j}]" for j in range(d["w"].shape[2])], linear_ok)
     notes = []
     if getattr(model, "keep_draws_", True):
-        yhat = model._draws_csr(model._diag_X).reshape(C, S, -1)
-        blocks["yhat"] = _block(yhat, [f"yhat[row {i}]" for i in model.diagnostic_rows_])
+        add("yhat", model.diagnostic_yhat_,
+            [f"yhat[row {i}]" for i in model.diagnostic_rows_])
     else:
         notes.append("keep_draws=False: no draws of w and V, so no yhat rows are checked")
     if gauge:

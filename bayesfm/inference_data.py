@@ -25,8 +25,8 @@ container lists its groups (``groups`` below). Neither generation has a conversi
 third-party objects, so ``az.summary(model)`` cannot work: call ``model.to_inference_data()``.
 
 NetCDF: ArviZ 1.x installs no NetCDF engine; ``to_netcdf`` needs h5netcdf with h5py (``pip
-install 'bayesfm-gibbs[netcdf]'``) or netCDF4. Files written under one generation read under the other
-(``az.from_netcdf``). Plots need matplotlib (``[plots]``), which ArviZ 1.x does not install
+install 'bayesfm-gibbs[netcdf]'``) or netCDF4. Files written under one generation read under the
+other (``az.from_netcdf``). Plots need matplotlib (``[plots]``), which ArviZ 1.x does not install
 either.
 """
 
@@ -36,16 +36,11 @@ import importlib.util
 from functools import lru_cache
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.special import log_ndtr
 
 from bayesfm import __version__
 from bayesfm.atomic import atomic_write_path
-from bayesfm.data.validation import check_labels, check_target, encode_labels
-from bayesfm.models.classifier import FMClassifier
-from bayesfm.models.regressor import FMRegressor
 
-__all__ = ["to_inference_data", "write_netcdf", "arviz_major", "groups"]
+__all__ = ["to_inference_data", "build", "write_netcdf", "arviz_major", "groups"]
 
 @lru_cache(maxsize=1)
 def arviz_major() -> int:
@@ -63,57 +58,10 @@ def groups(idata) -> list:
 
 
 def _kept_sweeps(model):
-    n_burn, thin = model.n_burn, model.thin
-    return np.arange(n_burn, model.sweeps_per_chain_, thin)[: model.draws_per_chain_]
-
-
-def _training_matrix(model):
-    X = model._train_X
-    if hasattr(X, "expand"):           # relational: predicted without expanding
-        return model._check_predict_X(X)
-    return sp.csr_matrix(X)
-
-
-def _pointwise(model, Xr, yobs, rng, want_pp):
-    """Pointwise log-likelihood (C, S, n) and optionally one replicate per draw (C, S, n)."""
-    C, S = model.n_chains_, model.draws_per_chain_
-    yhat = model._draws_csr(Xr).reshape(C, S, -1)
-    pp = None
-    if isinstance(model, FMRegressor):
-        sd = 1.0 / np.sqrt(model.draws_["alpha"])[:, :, None]
-        z = (yobs[None, None, :] - yhat) / sd
-        ll = -0.5 * z**2 - np.log(sd) - 0.5 * np.log(2 * np.pi)
-        if want_pp:
-            pp = yhat + sd * rng.standard_normal(yhat.shape)
-        return ll, pp
-    if isinstance(model, FMClassifier):
-        sign = np.where(yobs == 1, 1.0, -1.0)[None, None, :]
-        ll = log_ndtr(sign * yhat)
-        if want_pp:
-            pp = (yhat + rng.standard_normal(yhat.shape) > 0).astype(np.int64)
-        return ll, pp
-    cuts = model.draws_["cutpoints"]                                    # (C, S, K-1)
-    lo = np.concatenate([np.full((C, S, 1), -np.inf), cuts], axis=2)
-    hi = np.concatenate([cuts, np.full((C, S, 1), np.inf)], axis=2)
-    k = yobs.astype(np.int64)
-    a = np.take_along_axis(lo, np.broadcast_to(k[None, None, :], (C, S, k.size)), axis=2) - yhat
-    b = np.take_along_axis(hi, np.broadcast_to(k[None, None, :], (C, S, k.size)), axis=2) - yhat
-    # log(Phi(b) - Phi(a)) on the side of the median, without cancellation
-    flip = a > 0
-    a2, b2 = np.where(flip, -b, a), np.where(flip, -a, b)
-    lb, la = log_ndtr(b2), log_ndtr(a2)
-    with np.errstate(divide="ignore"):
-        ll = lb + np.log1p(-np.exp(la - lb))
-    if want_pp:
-        z = yhat + rng.standard_normal(yhat.shape)
-        pp = (z[:, :, :, None] > cuts[:, :, None, :]).sum(axis=3)
-    return ll, pp
-
-
-def _observed(model, y, n_rows):
-    if isinstance(model, FMRegressor):
-        return check_target(y, n_rows)
-    return encode_labels(check_labels(y, n_rows), model.classes_)
+    """The global indices of the sweeps whose draws were kept (from the fit's own burn-in and
+    thinning, ``n_burn_`` and ``thin_``)."""
+    return np.arange(model.n_burn_, model.sweeps_per_chain_, model.thin_)[
+        : model.draws_per_chain_]
 
 
 def _build(data: dict, coords: dict, dims: dict, attrs: dict):
@@ -138,11 +86,20 @@ def to_inference_data(model, X=None, y=None, feature_names=None, posterior_predi
     ``arviz.InferenceData`` under ArviZ 0.x, ``xarray.DataTree`` under ArviZ 1.x.
 
     ``X, y``: rows for ``observed_data``, ``posterior_predictive`` and ``log_likelihood``
-    (default: the training rows). ``feature_names`` (p,) names the features (default:
-    ``model.feature_names_in_`` when the model has it, else "0", "1", ...).
-    ``random_state`` seeds the posterior predictive replicates.
+    (default: the training rows, ``X_train_`` and ``y_train_``). ``feature_names`` (p,) names
+    the features (default: ``model.feature_names_in_`` when the model has it, else "0", "1",
+    ...). ``random_state`` seeds the posterior predictive replicates.
     """
-    model._check_fitted()
+    return model.to_inference_data(X=X, y=y, feature_names=feature_names,
+                                   posterior_predictive=posterior_predictive,
+                                   log_likelihood=log_likelihood, random_state=random_state)
+
+
+def build(model, rows, yobs, training: bool, feature_names=None, posterior_predictive=False,
+          log_likelihood=False, random_state=0):
+    """The container of ``to_inference_data`` for validated ``rows`` and their observed values
+    ``yobs`` (encoded by ``model.observation_``; ``training``: they are the training rows).
+    Reads public and fitted attributes of ``model`` only."""
     d = model.draws_
     p = model.n_features_in_
     if feature_names is None:
@@ -168,35 +125,27 @@ def to_inference_data(model, X=None, y=None, feature_names=None, posterior_predi
         dims["cutpoints"] = ["cutpoint"]
 
     kept = _kept_sweeps(model)
-    sample_stats = {}
-    if hasattr(model, "train_rmse_"):
-        sample_stats["train_rmse"] = model.train_rmse_[:, kept]
-    if hasattr(model, "cutpoint_accepted_") and model.cutpoint_accepted_.size:
-        sample_stats["cutpoint_accepted"] = model.cutpoint_accepted_[:, kept]
+    sample_stats = {name: stats[:, kept] for name, stats in model.sweep_stats_.items()
+                    if stats.shape[1]}
 
     rng = np.random.default_rng(random_state)
-    if X is None:
-        if y is not None:
-            raise ValueError("y was given without X")
-        Xr = _training_matrix(model)
-        yobs = _observed(model, model._y_train, Xr.shape[0])
-    else:
-        if y is None:
-            raise ValueError("X was given without y")
-        Xr = model._check_predict_X(X)
-        yobs = _observed(model, y, Xr.shape[0])
-    regression = isinstance(model, FMRegressor)
+    observation = model.observation_
     ll = pp = None
-    if log_likelihood or posterior_predictive or not regression:
-        ll, pp = _pointwise(model, Xr, yobs, rng, posterior_predictive)
-    if not regression and X is None:
+    C, S = model.n_chains_, model.draws_per_chain_
+    want_stat = observation.probit and training
+    if log_likelihood or posterior_predictive or want_stat:
+        yhat = model.decision_draws(rows).reshape(C, S, -1)
+        ll = observation.log_likelihood(yobs, yhat, d)
+        if posterior_predictive:
+            pp = observation.replicate(rng, yhat, d)
+    if want_stat:
         sample_stats["train_log_likelihood"] = ll.sum(axis=2)
 
     coords["obs"] = np.arange(yobs.shape[0])
     dims["y"] = ["obs"]
     attrs = {"inference_library": "bayesfm", "inference_library_version": __version__,
-             "model": type(model).__name__, "n_burn": int(model.n_burn),
-             "thin": int(model.thin)}
+             "model": type(model).__name__, "n_burn": int(model.n_burn_),
+             "thin": int(model.thin_)}
     if hasattr(model, "classes_"):
         attrs["classes"] = [str(c) for c in model.classes_]
     data = {"posterior": posterior}          # in ArviZ's order of groups

@@ -78,7 +78,7 @@ class ProgressBar:
         if self._bar is None:
             return
         done = min(c.sweeps_done for c in chains) - self.start
-        rms = [c.resid_rms[-1] for c in chains if c.resid_rms]
+        rms = [r for r in (c.store.last_sweep("resid_rms") for c in chains) if r is not None]
         if self.scale is not None and rms:
             self._bar.set_postfix_str(f"train RMSE {self.scale * sum(rms) / len(rms):.4f}",
                                       refresh=False)

@@ -19,21 +19,22 @@ Matched settings, as in ``bench_regression.py``: the same rank and number of Gib
 (``--n-iter``); the same feature groups (MovieLens: bayesfm ``groups=data.groups``, myFM
 ``group_shapes=[943, 1682]``; a9a: one group on both sides); the same initial scale of the latent
 factors (0.1); the same kept draws (bayesfm discards ``--n-burn`` sweeps, myFM keeps
-``n_kept_samples = n_iter - n_burn``); fixed seeds; single-threaded prediction. The priors are each
-library's defaults.
+``n_kept_samples = n_iter - n_burn``); fixed seeds; each library's default threads. The priors
+are each library's defaults.
 
 Timing: ``time.perf_counter`` around ``fit`` and around the prediction on the test rows (the call
 that produces what the metrics need: expected ratings or class probabilities); each timing is
-repeated ``--repeats`` times and the minimum is reported. bayesfm's Numba kernels (the FM sweep,
-the truncated-normal latent draws, the ordered-probit likelihood and class probabilities) are
-warmed up on tiny problems first, so compile time is excluded and the warm-up time is printed.
-myFM's tqdm progress bar is silenced by pointing file descriptor 2 at /dev/null during its calls.
+repeated ``--repeats`` times and the minimum is reported. bayesfm's Numba code (every registered
+kernel in its serial and parallel build, the truncated-normal latent draws, the ordered-probit
+likelihood and class probabilities) is warmed up by short runs of every case first (as in
+``bench_regression.py``), so compile time is excluded and the warm-up time is printed. myFM's tqdm
+progress bar is silenced by pointing file descriptor 2 at /dev/null during its calls.
 
 Run (from the repository root)::
 
     BAYESFM_DATA=/path/to/data python benchmarks/bench_classification.py
         [--cases ml100k-ordinal ml100k-binary a9a] [--n-iter 200] [--n-burn 5] [--repeats 1]
-        [--seed 0] [--split u1] [--json out.json]
+        [--seed 0] [--split u1] [--json out.json] [--markdown]
 
 The data is found under --data or $BAYESFM_DATA: ``ml-100k/`` (GroupLens files) and ``a9a/``
 (the LIBSVM files ``a9a`` and ``a9a.t``). Exit status: 0 on success, 2 when the data of a
@@ -59,13 +60,10 @@ if str(_BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(_BENCH_DIR))
 
 import bench_regression as _br  # noqa: E402
-from bench_regression import (_fmt, _json_float, machine_info, rmse,  # noqa: E402
-                              stderr_silenced, write_json_atomic)
+from _tables import Col, best_of, table  # noqa: E402
 
 from bayesfm import FMClassifier, FMOrdinalRegressor  # noqa: E402
-from bayesfm.data.movielens import (DATA_ENV, N_ITEMS, N_USERS, SPLITS,  # noqa: E402
-                                    load_movielens_100k)
-from bayesfm.sampler import kernels as _kernels  # noqa: E402
+from bayesfm.data.movielens import DATA_ENV, N_ITEMS, N_USERS, load_movielens_100k  # noqa: E402
 from bayesfm.sampler import ordinal as _ordinal  # noqa: E402
 from bayesfm.sampler import truncnorm as _truncnorm  # noqa: E402
 
@@ -75,10 +73,9 @@ _MYFM_ERROR = _br._MYFM_ERROR
 CASES = ("ml100k-ordinal", "ml100k-binary", "a9a")
 A9A_FEATURES = 123
 
-#: the Numba dispatchers whose compiled signatures we watch (to detect compilation in timings)
-_WATCHED = {
-    **{f"kernels.{n}": getattr(_kernels, n)
-       for n in ("recompute_cache", "gibbs_sweep", "_hyper_update", "predict_draws_csr")},
+#: the Numba code, besides the registered kernels and their serial builds, whose compiled
+#: signatures we watch (to detect compilation in timings): called from Python, not a kernel
+_WATCHED_EXTRA = {
     "truncnorm.draw_interval_latent": _truncnorm.draw_interval_latent,
     **{f"ordinal.{n}": getattr(_ordinal, n)
        for n in ("ordinal_loglik", "ordinal_loglik_derivs", "class_probabilities")},
@@ -119,37 +116,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--cases", type=_cases_arg, nargs="+", default=[list(CASES)],
                     help=f"cases to run, e.g. '--cases a9a ml100k-binary' or '--cases a9a,"
                          f"ml100k-binary' (default: all = {' '.join(CASES)})")
-    ap.add_argument("--n-iter", type=int, default=200,
-                    help="Gibbs iterations for both libraries (default 200)")
-    ap.add_argument("--n-burn", type=int, default=5,
-                    help="burn-in sweeps of bayesfm; myFM keeps n_iter - n_burn samples "
-                         "(default 5, myFM's own default)")
     ap.add_argument("--ml100k-rank", type=int, default=10,
                     help="rank of the two MovieLens cases (default 10)")
     ap.add_argument("--a9a-rank", type=int, default=8, help="rank of the a9a case (default 8)")
-    ap.add_argument("--repeats", type=int, default=1,
-                    help="repeat every timing this many times and report the minimum (default 1)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of both samplers (default 0)")
-    ap.add_argument("--split", default="u1", choices=SPLITS,
-                    help="MovieLens-100k split u1..u5, ua, ub (default u1)")
-    ap.add_argument("--data", default=None,
-                    help=f"directory holding ml-100k/ and a9a/ (default: ${DATA_ENV})")
-    ap.add_argument("--json", metavar="PATH", default=None,
-                    help="also write the results as JSON to PATH (written atomically)")
+    _br.add_common_args(ap, "ml-100k/ and a9a/")
     args = ap.parse_args(argv)
     seen = []
     for group in args.cases:
         seen += [c for c in group if c not in seen]
     args.cases = [c for c in CASES if c in seen]  # canonical order, no duplicates
-    if args.n_iter < 1:
-        ap.error(f"--n-iter must be >= 1, got {args.n_iter}")
-    if not 0 <= args.n_burn < args.n_iter:
-        ap.error(f"--n-burn must be in [0, n_iter) = [0, {args.n_iter}), got {args.n_burn}")
-    for name in ("ml100k_rank", "a9a_rank", "repeats"):
-        if getattr(args, name) < 1:
-            ap.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if args.seed < 0:
-        ap.error(f"--seed must be >= 0, got {args.seed}")
+    _br.check_common_args(ap, args, ("ml100k_rank", "a9a_rank", "repeats"))
     return args
 
 
@@ -287,7 +263,7 @@ def run_bayesfm(case, n_iter, n_burn, seed):
     if case["kind"] == "ordinal":
         expected = model.predict_expected(case["X_test"])
         t2 = time.perf_counter()
-        metrics = {"rmse": rmse(expected, case["y_test"])}
+        metrics = {"rmse": _br.rmse(expected, case["y_test"])}
         extra = {"cutpoint_acceptance": float(model.cutpoint_acceptance_)}
     else:
         proba = model.predict_proba(case["X_test"])
@@ -303,7 +279,7 @@ def run_myfm(case, n_iter, n_burn, seed):
     cls = myfm.MyFMOrderedProbit if case["kind"] == "ordinal" else myfm.MyFMGibbsClassifier
     model = cls(rank=case["rank"], init_stdev=0.1, random_seed=seed)
     gc.collect()
-    with stderr_silenced():
+    with _br.stderr_silenced():
         t0 = time.perf_counter()
         model.fit(case["X_train"], case["y_train_myfm"], n_iter=n_iter,
                   n_kept_samples=n_iter - n_burn, group_shapes=case["group_shapes"])
@@ -314,120 +290,43 @@ def run_myfm(case, n_iter, n_burn, seed):
             p1 = model.predict_proba(case["X_test"])  # 1-d: P(y = 1)
         t2 = time.perf_counter()
     if case["kind"] == "ordinal":
-        metrics = {"rmse": rmse(expected, case["y_test"])}
+        metrics = {"rmse": _br.rmse(expected, case["y_test"])}
     else:
         metrics = binary_metrics(case["y_test"], p1, case["metrics"])
     return t1 - t0, t2 - t1, metrics, len(model.predictor_.samples), {}
 
 
-def warm_up(seed: int, kinds: set) -> tuple[float, float | None]:
-    """Fit + predict tiny problems with both libraries; returns (bayesfm_s, myfm_s or None).
-
-    For bayesfm this compiles (or loads from Numba's on-disk cache) every kernel used by
-    FMClassifier / FMOrdinalRegressor fit and predict, with the argument types of the real run.
-    """
-    rng = np.random.default_rng(seed)
-    n, nu, ni = 80, 7, 5
-    users = rng.integers(0, nu, n)
-    items = rng.integers(0, ni, n)
-    X = sp.csr_matrix((np.ones(2 * n), np.stack([users, nu + items], 1).ravel(),
-                       np.arange(0, 2 * n + 1, 2)), shape=(n, nu + ni))
-    groups = np.array(["user"] * nu + ["item"] * ni)
-    y_ord = np.tile(np.arange(1.0, 6.0), n // 5)          # every level present
-    y_bin = (y_ord >= 4).astype(np.int64)
-
-    t0 = time.perf_counter()
-    if "ordinal" in kinds:
-        FMOrdinalRegressor(rank=2, n_iter=4, n_burn=1, n_chains=1, n_jobs=1, random_state=seed) \
-            .fit(X, y_ord, groups=groups).predict_expected(X)
-    if "binary" in kinds:
-        FMClassifier(rank=2, n_iter=4, n_burn=1, n_chains=1, n_jobs=1, random_state=seed) \
-            .fit(X, y_bin, groups=groups).predict_proba(X)
-    t_bfm = time.perf_counter() - t0
-
-    t_myfm = None
-    if myfm is not None:
-        t0 = time.perf_counter()
-        with stderr_silenced():
-            if "ordinal" in kinds:
-                m = myfm.MyFMOrderedProbit(rank=2, init_stdev=0.1, random_seed=seed)
-                m.fit(X, (y_ord - 1).astype(np.int64), n_iter=4, n_kept_samples=3,
-                      group_shapes=[nu, ni])
-                m.predict_proba(X)
-            if "binary" in kinds:
-                m = myfm.MyFMGibbsClassifier(rank=2, init_stdev=0.1, random_seed=seed)
-                m.fit(X, y_bin, n_iter=4, n_kept_samples=3, group_shapes=[nu, ni])
-                m.predict_proba(X)
-        t_myfm = time.perf_counter() - t0
-    return t_bfm, t_myfm
-
-
-def kernel_signature_counts() -> dict:
-    return {name: len(d.signatures) for name, d in _WATCHED.items()}
-
-
-def kernel_cache_stats() -> tuple[int, int]:
-    """(signatures loaded from Numba's on-disk cache, signatures compiled) over the kernels."""
-    hits = misses = 0
-    for d in _WATCHED.values():
-        stats = getattr(d, "stats", None)
-        if stats is not None:
-            hits += sum(stats.cache_hits.values())
-            misses += sum(stats.cache_misses.values())
-    return hits, misses
+def cutpoint_note(b: dict) -> str:
+    """The ordinal case's addition to its "done" line."""
+    if "cutpoint_acceptance" not in b:
+        return ""
+    return f"; bayesfm cutpoint MH acceptance {b['cutpoint_acceptance']:.2f}"
 
 
 def summarise(runs: list[tuple]) -> dict:
     """Minimum over repeats of fit, predict and fit+predict; metrics of the first run."""
-    fits = [r[0] for r in runs]
-    preds = [r[1] for r in runs]
-    return {
-        "fit_s": min(fits),
-        "predict_s": min(preds),
-        "total_s": min(f + p for f, p in zip(fits, preds)),
-        "metrics": runs[0][2],
-        "metrics_all_repeats": [r[2] for r in runs],
-        "fit_s_all_repeats": fits,
-        "predict_s_all_repeats": preds,
-        "n_draws": runs[0][3],
-        **runs[0][4],
-    }
+    return {**best_of([r[0] for r in runs], [r[1] for r in runs]),
+            "metrics": runs[0][2], "metrics_all_repeats": [r[2] for r in runs],
+            "n_draws": runs[0][3], **runs[0][4]}
 
 
 # ------------------------------------------------------------------------------------------------
 # output
 # ------------------------------------------------------------------------------------------------
-def format_table(results: list[dict]) -> str:
+def format_table(results: list[dict], markdown: bool = False) -> str:
     """One row per (case, metric); the timings sit on the first row of each case."""
-    head = ["case", "rank", "metric", "bayesfm", "myFM", "fit bayesfm s", "fit myFM s",
-            "fit ratio", "pred bayesfm s", "pred myFM s", "total ratio"]
-    left = {0, 2}  # left-aligned columns
+    cols = [Col("case", left=True), Col("rank", "d"), Col("metric", left=True),
+            Col("bayesfm", ".4f"), Col("myFM", ".4f"), *_br.TIMING_COLS]
     rows = []
     for r in results:
         b, m = r["bayesfm"], r["myfm"]
         for j, name in enumerate(r["metrics"]):
             label, better = _METRICS[name]
-            cells = [r["case"] if j == 0 else "", str(r["rank"]) if j == 0 else "",
-                     f"{label} ({better})",
-                     _fmt(b["metrics"][name], ".4f"),
-                     _fmt(m["metrics"][name], ".4f") if m else "n/a"]
-            if j == 0:
-                cells += [_fmt(b["fit_s"], ".2f"), _fmt(m["fit_s"], ".2f") if m else "n/a",
-                          _fmt(r["fit_ratio"], ".2f"),
-                          _fmt(b["predict_s"], ".3f"), _fmt(m["predict_s"], ".3f") if m else "n/a",
-                          _fmt(r["total_ratio"], ".2f")]
-            else:
-                cells += [""] * 6
-            rows.append(cells)
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
-
-    def line(cells):
-        return "  ".join(c.ljust(w) if i in left else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
-    out = [line(head), "  ".join("-" * w for w in widths)]
-    out += [line(row) for row in rows]
-    return "\n".join(out)
+            first = [r["case"], r["rank"]] if j == 0 else ["", ""]
+            rows.append([*first, f"{label} ({better})", b["metrics"][name],
+                         m["metrics"][name] if m else None,
+                         *(_br.timing_cells(r) if j == 0 else [""] * len(_br.TIMING_COLS))])
+    return table(cols, rows, markdown=markdown)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -451,107 +350,45 @@ def main(argv=None) -> int:
               f"data you have with --cases.", file=sys.stderr)
         return 2
 
-    info = machine_info()
+    info = _br.machine_info()
     n_kept = args.n_iter - args.n_burn
     print("bayesfm vs myFM: Bayesian FM probit models by Gibbs sampling "
           "(ordinal and binary targets)")
-    print(f"machine : {info['platform']}, {info['processor']}, cpu_count={info['cpu_count']}"
-          f" (available to this process: {info['cpus_available']}), Python {info['python']}")
-    print(f"versions: numpy {info['numpy']}, scipy {info['scipy']}, numba {info['numba']}, "
-          f"scikit-learn {sklearn.__version__}, bayesfm {info['bayesfm']} "
-          f"({info['bayesfm_path']}), "
-          f"myfm {info['myfm'] if myfm is not None else 'NOT AVAILABLE'}")
-    if myfm is None:
-        print(f"NOTE: myfm could not be imported ({_MYFM_ERROR}); running bayesfm only. "
-              f"Install it with: pip install myfm==0.4.0")
+    _br.print_machine(info, f"scikit-learn {sklearn.__version__}, ")
     for c in cases:
         groups = (f"groups user={N_USERS} item={N_ITEMS}" if c["group_shapes"]
                   else "one group")
         print(f"data    : {c['name']}: {c['describe']}; {c['shape']}; {groups}")
     print(f"settings: n_iter {args.n_iter}, bayesfm n_burn {args.n_burn} / myFM n_kept_samples "
           f"{n_kept}, init scale 0.1, seed {args.seed}, repeats {args.repeats} (minimum "
-          f"reported), single-threaded predict")
+          f"reported), default threads")
 
-    t_warm_bfm, t_warm_myfm = warm_up(args.seed, {c["kind"] for c in cases})
-    sig_after_warmup = kernel_signature_counts()
-    hits, misses = kernel_cache_stats()
-    print(f"warm-up : bayesfm Numba kernels ready after tiny fits+predicts in {t_warm_bfm:.2f} s "
-          f"({hits} signature(s) loaded from the on-disk cache, {misses} compiled)"
-          + (f"; myFM warm-up {t_warm_myfm:.2f} s" if t_warm_myfm is not None else "")
-          + ". Compile time is EXCLUDED from the timings below.")
-    sys.stdout.flush()
+    def bfm(case, n_iter, n_burn):
+        return run_bayesfm(case, n_iter, n_burn, args.seed)
 
-    results = []
-    for case in cases:
-        bfm_runs, myfm_runs = [], []
-        for _ in range(args.repeats):
-            bfm_runs.append(run_bayesfm(case, args.n_iter, args.n_burn, args.seed))
-            if myfm is not None:
-                myfm_runs.append(run_myfm(case, args.n_iter, args.n_burn, args.seed))
-        b = summarise(bfm_runs)
-        m = summarise(myfm_runs) if myfm_runs else None
-        res = {
-            "case": case["name"],
-            "rank": case["rank"],
-            "metrics": case["metrics"],
-            "bayesfm": b,
-            "myfm": m,
-            "fit_ratio": b["fit_s"] / m["fit_s"] if m else None,
-            "predict_ratio": b["predict_s"] / m["predict_s"] if m else None,
-            "total_ratio": b["total_s"] / m["total_s"] if m else None,
-        }
-        results.append(res)
-        note = f"kept draws bayesfm {b['n_draws']}" + (f", myFM {m['n_draws']}" if m else "")
-        if "cutpoint_acceptance" in b:
-            note += f"; bayesfm cutpoint MH acceptance {b['cutpoint_acceptance']:.2f}"
-        print(f"  {case['name']:<15} done: {note}", flush=True)
-        for name, s in (("bayesfm", b), ("myFM", m)):
-            if s and any(r != s["metrics"] for r in s["metrics_all_repeats"]):
-                print(f"  WARNING: {name} metrics differ between repeats with a fixed seed: "
-                      f"{s['metrics_all_repeats']}")
+    def other(case, n_iter, n_burn):
+        return run_myfm(case, n_iter, n_burn, args.seed)
 
-    sig_after_runs = kernel_signature_counts()
-    recompiled = {k: (sig_after_warmup[k], sig_after_runs[k]) for k in _WATCHED
-                  if sig_after_runs[k] != sig_after_warmup[k]}
+    results, recompiled, checks = _br.compare(
+        args, cases, bfm, other if myfm is not None else None, summarise,
+        fields=lambda c: {"case": c["name"], "rank": c["rank"], "metrics": c["metrics"]},
+        label=lambda c: f"{c['name']:<15}", check=("metrics", "metrics differ"),
+        extra_watched=_WATCHED_EXTRA, note=cutpoint_note,
+        warm=f"a {_br.WARM_ITER}-sweep fit+predict of every case")
 
     print()
     print(f"n_iter {args.n_iter}, kept draws {n_kept}; metrics on the test rows, "
           f"(lower)/(higher) = which is better; times in seconds (min of {args.repeats}); "
           f"ratio = bayesfm / myFM (> 1: bayesfm slower); total = fit + predict")
-    print(format_table(results))
-    if recompiled:
-        print(f"WARNING: Numba compiled new signatures during the timed runs {recompiled}; "
-              f"some compile time is included.")
-    if myfm is None:
-        print("(myFM columns are n/a: myfm is not importable)")
-
+    print(format_table(results, markdown=args.markdown))
+    _br.print_after_table(recompiled)
     if args.json:
-        def _clean(d):
-            return {k: (_clean(v) if isinstance(v, dict)
-                        else [_clean(x) if isinstance(x, dict) else _json_float(x) for x in v]
-                        if isinstance(v, list) else _json_float(v))
-                    for k, v in d.items()}
-
-        payload = {
-            "benchmark": "bench_classification",
-            "machine": {**info, "scikit_learn": sklearn.__version__},
-            "settings": {
-                "cases": {c["name"]: {"data": c["describe"], "shape": c["shape"],
-                                      "rank": c["rank"], "group_shapes": c["group_shapes"],
-                                      "metrics": c["metrics"]} for c in cases},
-                "split": args.split, "n_iter": args.n_iter, "n_burn": args.n_burn,
-                "myfm_n_kept_samples": n_kept, "init_scale": 0.1, "seed": args.seed,
-                "repeats": args.repeats, "timing": "min over repeats, time.perf_counter",
-                "ece_bins": 10,
-                "myfm_available": myfm is not None, "myfm_import_error": _MYFM_ERROR,
-            },
-            "warmup_s": {"bayesfm": t_warm_bfm, "myfm": t_warm_myfm},
-            "numba_cache": {"hits": hits, "compiled": misses},
-            "compile_time_excluded": not recompiled,
-            "results": [_clean(r) for r in results],
-        }
-        write_json_atomic(args.json, payload)
-        print(f"JSON written to {args.json}")
+        settings = {"cases": {c["name"]: {"data": c["describe"], "shape": c["shape"],
+                                          "rank": c["rank"], "group_shapes": c["group_shapes"],
+                                          "metrics": c["metrics"]} for c in cases},
+                    "split": args.split, **_br.common_settings(args), "ece_bins": 10}
+        machine = {**info, "scikit_learn": sklearn.__version__}
+        _br.write_results(args.json, "bench_classification", machine, settings, checks, results)
     return 0
 
 

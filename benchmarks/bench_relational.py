@@ -11,10 +11,13 @@ In one process run:
    rounding): seconds per sweep of each over ``--expanded-sweeps`` sweeps (default 10; the
    expanded design has about 25 million non-zeros), and the speed-up.
 
-Numba compilation is excluded (a warm-up fit first); myFM's progress bar is silenced.
+Numba compilation is excluded (short runs of every timed problem first, as in
+``bench_regression.py``, and a check that no kernel compiled during the timings); myFM's progress
+bar is silenced.
 
     BAYESFM_DATA=/path/to/data python benchmarks/bench_relational.py [--ranks 10 32]
         [--n-iter 200] [--n-burn 5] [--expanded-sweeps 10] [--seed 0] [--json out.json]
+        [--markdown]
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ _BENCH_DIR = Path(__file__).resolve().parent
 if str(_BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(_BENCH_DIR))
 
-from bench_regression import (machine_info, myfm, rmse, stderr_silenced,  # noqa: E402
-                              write_json_atomic)
+import bench_regression as _br  # noqa: E402
+from _tables import Col, ratio, table  # noqa: E402
 
 from bayesfm import FMRegressor  # noqa: E402
 from bayesfm.data.movielens import DATA_ENV, load_movielens_100k  # noqa: E402
@@ -44,11 +47,15 @@ def parse_args(argv=None):
     ap.add_argument("--n-burn", type=int, default=5)
     ap.add_argument("--expanded-sweeps", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--data", default=None, help=f"directory holding ml-100k/ (default ${DATA_ENV})")
+    ap.add_argument("--data", default=None,
+                    help=f"directory holding ml-100k/ (default ${DATA_ENV})")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = ap.parse_args(argv)
     if not 0 <= args.n_burn < args.n_iter:
         ap.error("--n-burn must be >= 0 and < --n-iter")
+    if args.expanded_sweeps < 1:
+        ap.error("--expanded-sweeps must be >= 1")
     return args
 
 
@@ -63,7 +70,20 @@ def bayesfm_fit(X, y, groups, rank, n_iter, n_burn, seed):
 def myfm_blocks(X):
     """Our RelationalData as myFM RelationBlocks (same matrices, same row indices)."""
     _, mats, idx = X.parts()
-    return [myfm.RelationBlock(index.astype(np.int64), M) for M, index in zip(mats, idx)]
+    return [_br.myfm.RelationBlock(index.astype(np.int64), M) for M, index in zip(mats, idx)]
+
+
+def format_table(results: list[dict], markdown: bool = False) -> str:
+    cols = [Col("rank", "d"), Col("RMSE bayesfm", ".4f"), Col("RMSE myFM", ".4f"),
+            Col("fit bayesfm", ".2f"), Col("fit myFM", ".2f"), Col("fit ratio", ".2f"),
+            Col("total ratio", ".2f")]
+    rows = []
+    for r in results:
+        total_myfm = None if r["fit_myfm"] is None else r["fit_myfm"] + r["pred_myfm"]
+        rows.append([r["rank"], r["rmse_bayesfm"], r["rmse_myfm"], r["fit_bayesfm"],
+                     r["fit_myfm"], ratio(r["fit_bayesfm"], r["fit_myfm"]),
+                     ratio(r["fit_bayesfm"] + r["pred_bayesfm"], total_myfm)])
+    return table(cols, rows, rule=False, markdown=markdown)
 
 
 def main(argv=None) -> int:
@@ -73,33 +93,34 @@ def main(argv=None) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc} (set {DATA_ENV})", file=sys.stderr)
         return 2
-    info = machine_info()
+    info = _br.machine_info()
     print("bayesfm relational blocks vs myFM RelationBlock; MovieLens-100k u1, side + implicit")
-    print(f"machine : {info['platform']}, cpus {info['cpus_available']}, Python {info['python']}")
-    print(f"versions: numpy {info['numpy']}, numba {info['numba']}, bayesfm {info['bayesfm']}, "
-          f"myfm {info['myfm']}")
+    _br.print_machine(info)
     groups = list(d.groups)
     codes = {g: k for k, g in enumerate(dict.fromkeys(groups))}
     grouping = [codes[g] for g in groups]
+    n = args.expanded_sweeps
+    Xe = d.X_train.expand()
     print(f"data    : train {d.X_train.shape[0]} rows x {d.X_train.shape[1]} features in "
-          f"{len(codes)} groups; expanded nnz {d.X_train.expand().nnz}")
-    t0 = time.perf_counter()
-    FMRegressor(rank=2, n_iter=3, n_burn=1, n_chains=1, n_jobs=1, progress=False).fit(
-        d.X_train, d.y_train, groups=groups)
-    print(f"warm-up : {time.perf_counter() - t0:.2f} s (Numba compile/cache load, excluded)")
+          f"{len(codes)} groups; expanded nnz {Xe.nnz}")
+
+    def warm(rank, n_iter, n_burn):
+        if rank == "expanded":      # one sweep of the timed fit on the expanded design
+            return bayesfm_fit(Xe, d.y_train, groups, args.ranks[0], 1, 0, args.seed)
+        return _br.run_bayesfm(d, rank, n_iter, n_burn, args.seed)
+
+    compiled_since, _ = _br.warm_up_watched(
+        warm, None, [*args.ranks, "expanded"],
+        "a short fit+predict at every rank and an expanded sweep")
 
     results = []
     for rank in args.ranks:
-        model, fit_s = bayesfm_fit(d.X_train, d.y_train, groups, rank, args.n_iter,
-                                   args.n_burn, args.seed)
-        t0 = time.perf_counter()
-        pred = model.predict(d.X_test)
-        pred_s = time.perf_counter() - t0
-        row = {"rank": rank, "rmse_bayesfm": rmse(pred, d.y_test), "fit_bayesfm": fit_s,
+        fit_s, pred_s, rmse_b, _ = _br.run_bayesfm(d, rank, args.n_iter, args.n_burn, args.seed)
+        row = {"rank": rank, "rmse_bayesfm": rmse_b, "fit_bayesfm": fit_s,
                "pred_bayesfm": pred_s, "rmse_myfm": None, "fit_myfm": None, "pred_myfm": None}
-        if myfm is not None:
-            fm = myfm.MyFMRegressor(rank=rank, init_stdev=0.1, random_seed=args.seed)
-            with stderr_silenced():
+        if _br.myfm is not None:
+            fm = _br.myfm.MyFMRegressor(rank=rank, init_stdev=0.1, random_seed=args.seed)
+            with _br.stderr_silenced():
                 t0 = time.perf_counter()
                 fm.fit(None, d.y_train, X_rel=myfm_blocks(d.X_train), grouping=grouping,
                        n_iter=args.n_iter, n_kept_samples=args.n_iter - args.n_burn)
@@ -107,37 +128,26 @@ def main(argv=None) -> int:
                 t0 = time.perf_counter()
                 pm = fm.predict(None, myfm_blocks(d.X_test))
                 row["pred_myfm"] = time.perf_counter() - t0
-            row["rmse_myfm"] = rmse(pm, d.y_test)
+            row["rmse_myfm"] = _br.rmse(pm, d.y_test)
         results.append(row)
         print(f"  rank {rank} done")
 
     print(f"\n{args.n_iter} sweeps, one chain each; times in seconds; ratio = bayesfm / myFM")
-    print(f"{'rank':>4}  {'RMSE bayesfm':>12}  {'RMSE myFM':>9}  {'fit bayesfm':>11}  "
-          f"{'fit myFM':>8}  {'fit ratio':>9}  {'total ratio':>11}")
-    for r in results:
-        if r["fit_myfm"] is not None:
-            ratio = r["fit_bayesfm"] / r["fit_myfm"]
-            total = (r["fit_bayesfm"] + r["pred_bayesfm"]) / (r["fit_myfm"] + r["pred_myfm"])
-            print(f"{r['rank']:>4}  {r['rmse_bayesfm']:>12.4f}  {r['rmse_myfm']:>9.4f}  "
-                  f"{r['fit_bayesfm']:>11.2f}  {r['fit_myfm']:>8.2f}  {ratio:>9.2f}  "
-                  f"{total:>11.2f}")
-        else:
-            print(f"{r['rank']:>4}  {r['rmse_bayesfm']:>12.4f}  {'n/a':>9}  "
-                  f"{r['fit_bayesfm']:>11.2f}  {'n/a':>8}  {'n/a':>9}  {'n/a':>11}")
+    print(format_table(results, markdown=args.markdown), flush=True)
 
-    n = args.expanded_sweeps
     rank = args.ranks[0]
-    Xe = d.X_train.expand()
     _, t_rel = bayesfm_fit(d.X_train, d.y_train, groups, rank, n, 0, args.seed)
     _, t_exp = bayesfm_fit(Xe, d.y_train, groups, rank, n, 0, args.seed)
     speedup = t_exp / t_rel
+    recompiled = compiled_since()
     print(f"\nrelational vs expanded, rank {rank}, {n} sweeps: {t_rel / n * 1e3:.1f} ms vs "
           f"{t_exp / n * 1e3:.1f} ms per sweep: speed-up {speedup:.1f}x")
+    _br.print_after_table(recompiled)
     if args.json:
-        write_json_atomic(args.json, {"machine": info, "results": results,
-                                      "relational_vs_expanded": {
-                                          "rank": rank, "sweeps": n, "relational_s": t_rel,
-                                          "expanded_s": t_exp, "speedup": speedup}})
+        _br.write_json_atomic(args.json, {
+            "machine": info, "results": results,
+            "relational_vs_expanded": {"rank": rank, "sweeps": n, "relational_s": t_rel,
+                                       "expanded_s": t_exp, "speedup": speedup}})
     return 0
 
 

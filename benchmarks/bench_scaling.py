@@ -10,7 +10,7 @@ log(non-zeros) at a fixed rank and against log(rank) at a fixed size: linear cos
 near 1.
 
     python benchmarks/bench_scaling.py [--rows 1e5 3e5 1e6 3e6 1e7] [--ranks 4 8 16 32 64]
-        [--base-rows 1e6] [--base-rank 8] [--threads N] [--json out.json]
+        [--base-rows 1e6] [--base-rank 8] [--threads N] [--json out.json] [--markdown]
 """
 
 from __future__ import annotations
@@ -23,8 +23,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from _tables import Col, Stream
 
 _ROOT = Path(__file__).resolve().parent.parent
+
+#: the table: one row per configuration
+COLUMNS = [Col("rows", "d", 10), Col("nnz", "d", 10, gap=1), Col("rank", "d", 5, gap=1),
+           Col("build s", ".2f", 8, gap=1), Col("sweep s", ".4f", 9, gap=1),
+           Col("peak MiB", ".0f", 9, gap=1)]
 
 CHILD = r"""
 import json, resource, sys, time
@@ -34,7 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 from bayesfm.priors import Priors
 from bayesfm.sampler import driver
-from bayesfm.sampler.state import FMData
+from bayesfm.sampler.design import FMData
 n, k, sweeps, threads = {n}, {k}, {sweeps}, {threads}
 if threads:
     numba.set_num_threads(threads)
@@ -88,22 +94,18 @@ def main(argv=None):
     ap.add_argument("--base-rank", type=int, default=8)
     ap.add_argument("--threads", type=int, default=None, help="numba threads (default all)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = ap.parse_args(argv)
     print(f"cpus {len(os.sched_getaffinity(0))}; seconds per sweep (mean of a few sweeps after "
           f"a warm-up); peak RSS of the process")
-    print(f"{'rows':>10} {'nnz':>10} {'rank':>5} {'build s':>8} {'sweep s':>9} "
-          f"{'peak MiB':>9}", flush=True)
+    table = Stream(COLUMNS, markdown=args.markdown)
+    runs = [(n, args.base_rank, 3 if n >= 5e6 else 5) for n in args.rows]
+    runs += [(args.base_rows, k, 5) for k in args.ranks]
     by_rows, by_rank = [], []
-    for n in args.rows:
-        r = run(n, args.base_rank, 3 if n >= 5e6 else 5, args.threads)
-        by_rows.append(r)
-        print(f"{r['rows']:>10} {r['nnz']:>10} {r['rank']:>5} {r['build_s']:>8.2f} "
-              f"{r['sweep_s']:>9.4f} {r['peak_mib']:>9.0f}", flush=True)
-    for k in args.ranks:
-        r = run(args.base_rows, k, 5, args.threads)
-        by_rank.append(r)
-        print(f"{r['rows']:>10} {r['nnz']:>10} {r['rank']:>5} {r['build_s']:>8.2f} "
-              f"{r['sweep_s']:>9.4f} {r['peak_mib']:>9.0f}", flush=True)
+    for j, (n, k, sweeps) in enumerate(runs):
+        r = run(n, k, sweeps, args.threads)
+        (by_rows if j < len(args.rows) else by_rank).append(r)
+        table.row([r[c] for c in ("rows", "nnz", "rank", "build_s", "sweep_s", "peak_mib")])
     s_nnz = slope([r["nnz"] for r in by_rows], [r["sweep_s"] for r in by_rows])
     s_rank = slope([r["rank"] for r in by_rank], [r["sweep_s"] for r in by_rank])
     s_mem = slope([r["nnz"] for r in by_rows], [r["peak_mib"] for r in by_rows])

@@ -17,11 +17,12 @@ initial scale; bayesfm keeps the draws after ``--n-burn`` (5) and myFM keeps as 
 Epinions, keeping 195 draws of a 318k x 16 factor matrix would take 8 GB per library: bayesfm
 runs in its bounded-memory mode (test predictions accumulated during sampling, no draws of w
 and V kept) and myFM keeps its last ``--epinions-kept`` (20) samples. Numba compilation is
-excluded (a warm-up fit first). For each case it prints test RMSE and fit seconds for myFM,
-bayesfm with 1 thread and with all threads, and the ratios bayesfm / myFM.
+excluded: short runs of every case on 1 and on all threads first (as in ``bench_regression.py``),
+and a check that no kernel compiled during the timings. For each case it prints test RMSE and
+fit seconds for myFM, bayesfm with 1 thread and with all threads, and the ratios bayesfm / myFM.
 
     BAYESFM_DATA=/path/to/data python benchmarks/bench_speed.py [--cases ml100k-r10 ...]
-        [--n-iter 200] [--json out.json]
+        [--n-iter 200] [--json out.json] [--markdown]
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ for _p in (_BENCH_DIR, _BENCH_DIR.parent):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
+import bench_regression as _br  # noqa: E402
 import numba  # noqa: E402
-from bench_regression import machine_info, myfm, rmse, stderr_silenced, write_json_atomic  # noqa: E402,E501
+from _tables import Col, Stream, ratio  # noqa: E402
 
 from bayesfm import FMRegressor  # noqa: E402
 from bayesfm.data.movielens import DATA_ENV, load_movielens_100k  # noqa: E402
@@ -108,24 +110,24 @@ def run_bayesfm(case, Xtr, ytr, Xte, yte, groups, rank, n_iter, n_burn, threads,
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     pred = model.eval_predictions_["test"].mean if bounded else model.predict(Xte)
-    return rmse(pred, yte), fit_s, time.perf_counter() - t0
+    return _br.rmse(pred, yte), fit_s, time.perf_counter() - t0
 
 
 def run_myfm(case, Xtr, ytr, Xte, yte, groups, rank, n_iter, n_burn, seed, kept_epinions):
     codes = {g: k for k, g in enumerate(dict.fromkeys(groups))}
     grouping = [codes[g] for g in groups]
     kept = kept_epinions if case == "epinions-r16" else n_iter - n_burn
-    fm = myfm.MyFMRegressor(rank=rank, init_stdev=0.1, random_seed=seed)
-    with stderr_silenced():
+    fm = _br.myfm.MyFMRegressor(rank=rank, init_stdev=0.1, random_seed=seed)
+    with _br.stderr_silenced():
         t0 = time.perf_counter()
         if case == "ml100k-rel":
             _, mats, idx = Xtr.parts()
-            blocks = [myfm.RelationBlock(ix.astype(np.int64), M) for M, ix in zip(mats, idx)]
+            blocks = [_br.myfm.RelationBlock(ix.astype(np.int64), M) for M, ix in zip(mats, idx)]
             fm.fit(None, ytr, X_rel=blocks, grouping=grouping, n_iter=n_iter,
                    n_kept_samples=kept)
             fit_s = time.perf_counter() - t0
             _, mats, idx = Xte.parts()
-            blocks = [myfm.RelationBlock(ix.astype(np.int64), M) for M, ix in zip(mats, idx)]
+            blocks = [_br.myfm.RelationBlock(ix.astype(np.int64), M) for M, ix in zip(mats, idx)]
             t0 = time.perf_counter()
             pred = fm.predict(None, blocks)
         else:
@@ -133,7 +135,7 @@ def run_myfm(case, Xtr, ytr, Xte, yte, groups, rank, n_iter, n_burn, seed, kept_
             fit_s = time.perf_counter() - t0
             t0 = time.perf_counter()
             pred = fm.predict(Xte)
-    return rmse(pred, yte), fit_s, time.perf_counter() - t0
+    return _br.rmse(pred, yte), fit_s, time.perf_counter() - t0
 
 
 def parse_args(argv=None):
@@ -147,10 +149,20 @@ def parse_args(argv=None):
                     help="the 'all threads' setting (default: all usable CPUs)")
     ap.add_argument("--data", default=None, help=f"datasets folder (default ${DATA_ENV})")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = ap.parse_args(argv)
     if not 0 <= args.n_burn < args.n_iter:
         ap.error("need 0 <= --n-burn < --n-iter")
     return args
+
+
+def table_columns(all_threads: int) -> list:
+    t = f"{all_threads}t"
+    return [Col("case", width=13, left=True), Col("rows", "d", 8, gap=1),
+            Col("cols", "d", 7, gap=1), Col("RMSE myFM", ".4f", 9),
+            Col("RMSE 1t", ".4f", 8, gap=1), Col(f"RMSE {t}", ".4f", 8, gap=1),
+            Col("myFM s", ".2f", 7), Col("1t s", ".2f", 7, gap=1), Col(f"{t} s", ".2f", 7, gap=1),
+            Col("ratio 1t", ".2f", 8), Col(f"ratio {t}", ".2f", 8, gap=1)]
 
 
 def main(argv=None) -> int:
@@ -159,53 +171,46 @@ def main(argv=None) -> int:
     if not root or not Path(root).is_dir():
         print(f"error: datasets folder not found (set {DATA_ENV} or --data)", file=sys.stderr)
         return 2
-    info = machine_info()
+    info = _br.machine_info()
     all_threads = args.threads or len(os.sched_getaffinity(0))
-    print(f"machine : {info['platform']}, cpus {info['cpus_available']}, Python {info['python']}")
-    print(f"versions: numpy {info['numpy']}, numba {info['numba']} "
-          f"({numba.config.THREADING_LAYER} layer), bayesfm {info['bayesfm']}, "
-          f"myfm {info['myfm']}")
-    t0 = time.perf_counter()
-    for rel in (False, True):       # every kernel build the cases use: serial and parallel
-        d = load_movielens_100k(path=root, split="u1", side_info=rel, implicit=rel)
-        for threads in (1, all_threads):
-            FMRegressor(rank=2, n_iter=3, n_burn=1, n_chains=1, n_jobs=1, n_threads=threads,
-                        keep_draws=rel, progress=False).fit(
-                d.X_train, d.y_train, groups=d.groups,
-                eval_sets=None if rel else {"test": d.X_test})
-    print(f"warm-up : {time.perf_counter() - t0:.2f} s (Numba compile/cache load, excluded)")
+    _br.print_machine(info)
+    print(f"threads : 1 and {all_threads} (numba {numba.config.THREADING_LAYER} layer)")
+    data = {case: load_case(case, root) for case in args.cases}
+
+    def bfm(item, n_iter, n_burn):
+        case, threads = item
+        Xtr, ytr, Xte, yte, groups, _ = data[case]
+        return run_bayesfm(case, Xtr, ytr, Xte, yte, groups, rank_of(case), n_iter, n_burn,
+                           threads, args.seed)
+
+    compiled_since, _ = _br.warm_up_watched(
+        bfm, None, [(c, t) for c in args.cases for t in (1, all_threads)],
+        "a short run of every case on 1 and all threads")
     print(f"{args.n_iter} sweeps, one chain; seconds; ratio = bayesfm fit / myFM fit\n")
-    head = (f"{'case':<13} {'rows':>8} {'cols':>7}  {'RMSE myFM':>9} {'RMSE 1t':>8} "
-            f"{'RMSE {}t'.format(all_threads):>8}  {'myFM s':>7} {'1t s':>7} "
-            f"{'{}t s'.format(all_threads):>7}  {'ratio 1t':>8} {'ratio {}t'.format(all_threads):>8}")
-    print(head, flush=True)
+    table = Stream(table_columns(all_threads), markdown=args.markdown)
     results = []
     for case in args.cases:
-        Xtr, ytr, Xte, yte, groups, _ = load_case(case, root)
+        Xtr, ytr, Xte, yte, groups, _ = data[case]
         rank = rank_of(case)
         row = {"case": case, "rank": rank, "rows": int(Xtr.shape[0]),
                "cols": int(Xtr.shape[1])}
         for threads in (1, all_threads):
-            r, f, p = run_bayesfm(case, Xtr, ytr, Xte, yte, groups, rank, args.n_iter,
-                                  args.n_burn, threads, args.seed)
+            r, f, p = bfm((case, threads), args.n_iter, args.n_burn)
             row[f"bayesfm_{threads}t"] = {"rmse": r, "fit_s": f, "predict_s": p}
-        if myfm is not None:
+        if _br.myfm is not None:
             r, f, p = run_myfm(case, Xtr, ytr, Xte, yte, groups, rank, args.n_iter,
                                args.n_burn, args.seed, args.epinions_kept)
             row["myfm"] = {"rmse": r, "fit_s": f, "predict_s": p}
         results.append(row)
-        a, b = row["bayesfm_1t"], row[f"bayesfm_{all_threads}t"]
-        m = row.get("myfm")
-        fmt = (lambda x: f"{x:9.4f}") if m else (lambda x: f"{'n/a':>9}")
-        print(f"{case:<13} {row['rows']:>8} {row['cols']:>7}  "
-              f"{fmt(m['rmse']) if m else fmt(0)} {a['rmse']:8.4f} {b['rmse']:8.4f}  "
-              f"{(m['fit_s'] if m else float('nan')):7.2f} {a['fit_s']:7.2f} {b['fit_s']:7.2f}  "
-              f"{(a['fit_s'] / m['fit_s'] if m else float('nan')):8.2f} "
-              f"{(b['fit_s'] / m['fit_s'] if m else float('nan')):8.2f}", flush=True)
+        a, b, m = row["bayesfm_1t"], row[f"bayesfm_{all_threads}t"], row.get("myfm", {})
+        table.row([case, row["rows"], row["cols"], m.get("rmse"), a["rmse"], b["rmse"],
+                   m.get("fit_s"), a["fit_s"], b["fit_s"], ratio(a["fit_s"], m.get("fit_s")),
+                   ratio(b["fit_s"], m.get("fit_s"))])
+    _br.print_after_table(compiled_since())
     if args.json:
-        write_json_atomic(args.json, {"machine": info, "n_iter": args.n_iter,
-                                      "n_burn": args.n_burn, "threads": all_threads,
-                                      "results": results})
+        _br.write_json_atomic(args.json, {"machine": info, "n_iter": args.n_iter,
+                                          "n_burn": args.n_burn, "threads": all_threads,
+                                          "results": results})
     return 0
 
 

@@ -5,7 +5,7 @@
 Each measurement runs in a fresh process with ``NUMBA_CACHE_DIR`` pointing at a new temporary
 folder (cold) and then at the same folder again (warm), ``--repeats`` times (best shown).
 
-    python benchmarks/bench_startup.py [--repeats 3]
+    python benchmarks/bench_startup.py [--repeats 3] [--markdown]
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from _tables import Col, table
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,16 +57,19 @@ def measure(cache_dir):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = ap.parse_args(argv)
     cold, warm = [], []
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory() as d:
             cold.append(measure(d))
             warm.append(measure(d))
-    best = lambda rs, key: min(r[key] for r in rs)  # noqa: E731
-    print(f"{'':<6} {'import bayesfm s':>16} {'first fit s':>12}   (best of {args.repeats})")
-    print(f"{'cold':<6} {best(cold, 'import_s'):>16.3f} {best(cold, 'first_fit_s'):>12.2f}")
-    print(f"{'warm':<6} {best(warm, 'import_s'):>16.3f} {best(warm, 'first_fit_s'):>12.2f}")
+    cols = [Col("", width=6, left=True), Col("import bayesfm s", ".3f", gap=1),
+            Col("first fit s", ".2f", 12, gap=1)]
+    rows = [[name, *(min(r[key] for r in rs) for key in ("import_s", "first_fit_s"))]
+            for name, rs in (("cold", cold), ("warm", warm))]
+    print(f"best of {args.repeats}")
+    print(table(cols, rows, rule=False, markdown=args.markdown))
     print(f"heavy modules loaded by import + fit: {warm[0]['heavy_modules'] or 'none'}")
     return 0
 

@@ -1,7 +1,7 @@
 """Griffe extension for the API pages: fill in the estimators' shared parameter documentation.
 
 ``FMRegressor``, ``FMClassifier`` and ``FMOrdinalRegressor`` write ``{params}`` in their class
-docstring and replace it at import time with ``bayesfm.models.base._COMMON_DOC`` (the parameters
+docstring and replace it at import time with ``bayesfm.models._docs._COMMON_DOC`` (the parameters
 the three share). mkdocstrings reads the source without importing it, so this extension does the
 same replacement on the loaded docstrings. Used by mkdocs.yml; not part of the site.
 """
@@ -21,10 +21,10 @@ class FillSharedParameters(griffe.Extension):
         if pkg.name != "bayesfm":
             return
         try:
-            source = pkg["models.base"].members["_COMMON_DOC"].value
+            source = pkg["models._docs"].members["_COMMON_DOC"].value
             common = ast.literal_eval(str(source))
-        except (KeyError, ValueError, SyntaxError):
-            return
+        except (KeyError, ValueError, SyntaxError) as exc:      # loud: the build must fail
+            raise RuntimeError(f"cannot read bayesfm.models._docs._COMMON_DOC: {exc!r}") from exc
         text = textwrap.dedent(common).rstrip()
         for obj in _classes(pkg):
             doc = obj.docstring

@@ -54,7 +54,7 @@ def _read_csv(path):
 
 
 def test_fit_regression_then_predict_with_the_saved_model(files, tmp_path):
-    out, model = tmp_path / "pred.csv", tmp_path / "model.pkl"
+    out, model = tmp_path / "pred.csv", tmp_path / "model.bfm"
     r = run("fit", "--train", files / "train.libfm", "--test", files / "test.libfm",
             "--group-file", files / "meta.txt", "--out", out, "--save", model, *FAST)
     assert r.returncode == 0, r.stderr
@@ -114,7 +114,7 @@ def test_error_exit_codes(files, tmp_path):
     assert r.returncode == 2
     r = run("predict", "--model", files / "train.libfm", "--data", files / "test.libfm",
             "--out", tmp_path / "p.csv")
-    assert r.returncode == 1 and "not a saved bayesfm model" in r.stderr
+    assert r.returncode == 1 and "not a bayesfm model file" in r.stderr
     # a test file with a feature the model has never seen
     wide = tmp_path / "wide.libfm"
     wide.write_text("1 0:1 77:1\n")

@@ -142,7 +142,7 @@ def _column_kind(s, col, declared: dict, forced: set, pd) -> str:
                         "convert it to numbers or to strings/categories first")
     if t.is_numeric_dtype(dt):
         return "numeric"
-    if dt == object and _first_listlike(s.to_numpy()) is not None:
+    if dt == np.dtype(object) and _first_listlike(s.to_numpy()) is not None:
         return "multi_hot"
     return "categorical"
 

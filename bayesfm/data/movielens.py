@@ -246,13 +246,13 @@ def load_movielens_100k(path=None, split: str = "u1", side_info: bool = True,
     CSR matrices in a ``RatingsData`` (columns 0..942 users 1..943, group "user"; 943..2624 items
     1..1682, group "item").
 
-    With either True (the default: both): a ``RelationalRatings`` whose X are ``RelationalData`` with a user block
-    (one-hot id; with ``side_info`` age bracket, gender, occupation and first zip digit one-hot;
-    with ``implicit`` the items the user rated in the training split, each 1/sqrt|N(u)|) and an item
-    block (one-hot id; genres normalised to sum 1 and release decade; the users who rated the
-    item in the training split, each 1/sqrt|N(i)|). Implicit feedback comes from the training split
-    only, so nothing of the test split is used. ``download``: fetch into the cache if missing
-    (see ``fetch_movielens_100k``).
+    With either True (the default: both): a ``RelationalRatings`` whose X are
+    ``RelationalData`` with a user block (one-hot id; with ``side_info`` age bracket, gender,
+    occupation and first zip digit one-hot; with ``implicit`` the items the user rated in the
+    training split, each 1/sqrt|N(u)|) and an item block (one-hot id; genres normalised to sum 1
+    and release decade; the users who rated the item in the training split, each 1/sqrt|N(i)|).
+    Implicit feedback comes from the training split only, so nothing of the test split is used.
+    ``download``: fetch into the cache if missing (see ``fetch_movielens_100k``).
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from bayesfm.data.validation import check_matrix
 
-__all__ = ["RelationBlock", "RelationalData"]
+__all__ = ["RelationBlock", "RelationalData", "stack_blocks"]
 
 
 @dataclass
@@ -116,3 +116,22 @@ class RelationalData:
     def parts(self):
         """(X_direct CSR, [block matrices CSR], [indices int64]) as validated."""
         return self._direct, self._mats, self._idx
+
+
+def stack_blocks(mats, indices, n_rows: int):
+    """The blocks of a relational design stacked, as the sampler and the prediction read them:
+    ``(stacked, roff, psi)`` with ``stacked`` the block-diagonal CSR matrix of the block
+    matrices (M x sum p_b; block b's rows start at ``roff[b]``, its columns at the sum of the
+    earlier blocks' widths; duplicates summed, indices sorted), ``roff`` (B + 1,) int64 and
+    ``psi`` (B, n_rows) int64, the global (stacked) block row of every observation in every
+    block."""
+    mats = [sp.csr_matrix(M, dtype=np.float64) for M in mats]
+    stacked = sp.block_diag(mats, format="csr") if mats else sp.csr_matrix((0, 0))
+    stacked = sp.csr_matrix(stacked, dtype=np.float64)
+    stacked.sum_duplicates()
+    stacked.sort_indices()
+    roff = np.concatenate([[0], np.cumsum([M.shape[0] for M in mats])]).astype(np.int64)
+    psi = np.zeros((len(mats), n_rows), dtype=np.int64)
+    for b, index in enumerate(indices):
+        psi[b] = np.asarray(index, dtype=np.int64) + roff[b]
+    return stacked, roff, psi

@@ -8,12 +8,20 @@ subtracting t from every weight of the group changes no prediction (``constant_g
 sampling and map the draws back (w_j = w'_j / s_j, v_j = v'_j / s_j), so the priors act on
 unit-free coefficients: ``fit(X @ D)`` predicts what ``fit(X)`` predicts, up to rounding, for any
 positive diagonal D, as ``fit(a * y + b)`` does for the target. s_j is the largest |x_ij| over the
-training rows (max-abs keeps sparsity, and leaves one-hot and 0/1 columns exactly as they are);
-the columns of a constant-sum group share one scale, the largest over the group, so the group
-keeps summing to a constant (and keeps its exact translation moves); a column that is zero on
-every training row keeps s_j = 1 (its coefficients then follow their group's prior). For a
-relational design the scale of a block column is over the block rows the observations use, so
-the relational and the expanded form of a design get the same scales.
+training rows (max-abs keeps sparsity, and leaves one-hot and 0/1 columns exactly as they are).
+
+A group whose columns are one unit keeps its internal weighting: the columns of a *multi-hot*
+group (some row has several non-zeros in it, and on every row those non-zeros are equal: a
+normalised multi-hot block such as genres 1/k or implicit feedback 1/sqrt(n)) and of a
+constant-sum group with several non-zeros per row share one scale, the largest over the group,
+so the per-row weights stay what the data says and a constant row sum stays constant (with its
+exact translation moves). Such a group is invariant to a unit change common to its columns,
+not to one that differs between them (that would make it another kind of design). Columns of a
+group with at most one non-zero per row (one-hot) and of any other group are scaled one by one.
+A column that is zero on every training row keeps s_j = 1 (its coefficients then follow their
+group's prior). For a relational design the scale of a block column is over the block rows the
+observations use, so the relational and the expanded form of a design get the same scales (a
+group spread over several parts of a relational design is scaled column by column).
 """
 
 from __future__ import annotations
@@ -21,8 +29,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["constant_group_sums", "row_group_sums", "column_scales", "relational_scales",
-           "scale_columns"]
+__all__ = ["constant_group_sums", "row_group_sums", "row_structure", "column_scales",
+           "relational_scales", "scale_columns", "SINGLE", "MULTI_HOT", "GENERAL"]
 
 
 def group_indicator(gidx: np.ndarray, G: int) -> sp.csr_matrix:
@@ -75,11 +83,43 @@ def _maxabs(M: sp.spmatrix, rows_used=None) -> np.ndarray:
     return out
 
 
-def _scales(maxabs: np.ndarray, gidx: np.ndarray, gsum: np.ndarray) -> np.ndarray:
-    """Column scales from per-column max-abs values: shared within constant-sum groups, 1 for
-    columns (or constant-sum groups) that are zero on every training row."""
+#: group row structures (``row_structure``)
+SINGLE, MULTI_HOT, GENERAL = 0, 1, 2
+
+
+def row_structure(M, gidx: np.ndarray, G: int, rows_used=None) -> np.ndarray:
+    """The structure (G,) of every group's entries on the rows of M (``rows_used``: a mask):
+    ``SINGLE`` when no row has more than one non-zero in the group, ``MULTI_HOT`` when some row
+    has several and on every row they are equal, ``GENERAL`` otherwise. O(nnz log nnz)."""
+    M = sp.csr_matrix(M)
+    if rows_used is not None:
+        M = sp.csr_matrix(M[np.flatnonzero(rows_used)])
+    M.sum_duplicates()
+    out = np.full(G, SINGLE, dtype=np.int64)
+    if M.nnz == 0:
+        return out
+    row = np.repeat(np.arange(M.shape[0], dtype=np.int64), np.diff(M.indptr))
+    group = np.asarray(gidx, dtype=np.int64)[M.indices]
+    key = row * G + group
+    order = np.argsort(key, kind="stable")
+    key, data, group = key[order], M.data[order], group[order]
+    same_cell = key[1:] == key[:-1]                       # two entries of one (row, group)
+    several = np.zeros(G, dtype=bool)
+    several[group[1:][same_cell]] = True
+    unequal = np.zeros(G, dtype=bool)
+    unequal[group[1:][same_cell & (data[1:] != data[:-1])]] = True
+    out[several] = MULTI_HOT
+    out[unequal] = GENERAL
+    return out
+
+
+def _scales(maxabs, gidx, gsum, structure) -> np.ndarray:
+    """Column scales from per-column max-abs values (module docstring): shared within
+    multi-hot groups and within constant-sum groups with several non-zeros per row, 1 for
+    columns (or such groups) that are zero on every training row."""
     s = maxabs.astype(np.float64, copy=True)
-    for g in np.flatnonzero(gsum):
+    shared = (structure == MULTI_HOT) | ((gsum != 0) & (structure != SINGLE))
+    for g in np.flatnonzero(shared):
         members = gidx == g
         s[members] = s[members].max()
     s[~(s > 0)] = 1.0
@@ -91,7 +131,7 @@ def column_scales(X, gidx: np.ndarray) -> np.ndarray:
     gidx = np.asarray(gidx, dtype=np.int64)
     G = int(gidx.max()) + 1 if gidx.size else 1
     gsum = constant_group_sums(row_group_sums(X, [], [], gidx, G))
-    return _scales(_maxabs(X), gidx, gsum)
+    return _scales(_maxabs(X), gidx, gsum, row_structure(X, gidx, G))
 
 
 def relational_scales(direct, blocks, indices, gidx: np.ndarray) -> np.ndarray:
@@ -100,12 +140,23 @@ def relational_scales(direct, blocks, indices, gidx: np.ndarray) -> np.ndarray:
     gidx = np.asarray(gidx, dtype=np.int64)
     G = int(gidx.max()) + 1 if gidx.size else 1
     gsum = constant_group_sums(row_group_sums(direct, blocks, indices, gidx, G))
+    p0 = direct.shape[1]
     parts = [_maxabs(direct)]
+    structure = row_structure(direct, gidx[:p0], G)
+    present = np.bincount(gidx[:p0], minlength=G) > 0
+    start = p0
     for M, index in zip(blocks, indices):
+        stop = start + M.shape[1]
         used = np.zeros(M.shape[0], dtype=bool)
         used[np.asarray(index)] = True
         parts.append(_maxabs(M, used))
-    return _scales(np.concatenate(parts), gidx, gsum)
+        block_groups = gidx[start:stop]
+        here = np.bincount(block_groups, minlength=G) > 0
+        structure = np.maximum(structure, row_structure(M, block_groups, G, used))
+        structure[here & present] = GENERAL           # a group spread over several parts
+        present |= here
+        start = stop
+    return _scales(np.concatenate(parts), gidx, gsum, structure)
 
 
 def scale_columns(M, scale: np.ndarray) -> sp.csr_matrix:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_ndtr, logsumexp, ndtr, ndtri_exp
 
-from bayesfm.data.validation import (check_groups, check_labels, encode_labels,
-                                     sorted_classes)
-from bayesfm.models.base import _COMMON_DOC, BaseFM
-from bayesfm.sampler.likelihoods import OrderedProbit
+from bayesfm.data.validation import check_labels, encode_labels
+from bayesfm.models._docs import _COMMON_DOC
+from bayesfm.models.base import BaseFM
+from bayesfm.models.observation import ProbitObservation
 
 __all__ = ["FMClassifier"]
 
@@ -74,33 +74,10 @@ class FMClassifier(BaseFM):
         ``groups``, ``client`` and ``eval_sets`` as in ``FMRegressor.fit`` (the accumulated
         ``eval_predictions_[name].proba`` is the predicted probability of ``classes_[1]``).
         Returns self."""
-        self._check_params()
-        Xr, groups = self._encode_for_fit(X, groups)
-        labels = check_labels(y, Xr.shape[0])
-        if labels.dtype.kind == "f" and np.any(labels != np.round(labels)):
-            raise ValueError("Unknown label type: continuous. FMClassifier needs class labels, "
-                             "and y holds numbers that are not integers (use FMRegressor for a "
-                             "continuous target)")
-        classes = sorted_classes(labels)
-        if classes.shape[0] != 2:
-            if classes.shape[0] == 1:
-                raise ValueError(f"y has one class only ({classes[0]!r}); a classifier needs "
-                                 f"two")
-            raise ValueError(f"Only binary classification is supported. The type of the target "
-                             f"is multiclass: y has {classes.shape[0]} classes, and FMClassifier "
-                             f"is binary (use FMOrdinalRegressor for ordered labels)")
-        gidx, group_labels = check_groups(groups, Xr.shape[1])
-        self._cls = encode_labels(labels, classes)
-        self._y_train = labels
-        self.classes_ = classes
-        return self._fit(Xr, gidx, group_labels, client, eval_sets)
+        return self._fit(X, y, groups, client, eval_sets)
 
-    def _new_likelihood(self):
-        return OrderedProbit(self._cls, 2)
-
-    def _user_draws(self, d, chain, start):
-        return {"w0": d["w0"], "w": d["w"], "V": d["V"], "mu_w": d["mu_w"],
-                "lambda_w": d["lam_w"], "mu_v": d["mu_v"], "lambda_v": d["lam_v"]}
+    def _make_observation(self, y, n_rows, config):
+        return ProbitObservation.from_target(y, n_rows)
 
     def predict_draws(self, X) -> np.ndarray:
         """P(y = classes_[1] | x) for every kept draw: array (n_draws, n_rows)."""

@@ -6,10 +6,40 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtri
 
-from bayesfm.sampler.accumulate import _central, cornish_fisher_quantiles
+__all__ = ["EvalPrediction", "pool_moments", "cornish_fisher_quantiles"]
 
-__all__ = ["EvalPrediction", "pool_moments"]
+
+def _central(raw1, raw2, raw3, raw4):
+    """Mean, variance, skewness and excess kurtosis from raw moments E[Y^r]."""
+    mu = raw1
+    var = np.maximum(raw2 - mu**2, 0.0)
+    m3 = raw3 - 3 * mu * raw2 + 2 * mu**3
+    m4 = raw4 - 4 * mu * raw3 + 6 * mu**2 * raw2 - 3 * mu**4
+    sd = np.sqrt(var)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        skew = np.where(var > 0, m3 / np.where(var > 0, sd**3, 1.0), 0.0)
+        kurt = np.where(var > 0, m4 / np.where(var > 0, var**2, 1.0) - 3.0, 0.0)
+    return mu, var, skew, kurt
+
+
+def cornish_fisher_quantiles(mean, var, skew, kurt, probs):
+    """Quantiles (n, m) at ``probs`` (m,) from the first four moments (n,) each, by the
+    Cornish-Fisher expansion:
+
+        q = mean + sd (z + (z^2 - 1) g1/6 + (z^3 - 3z) g2/24 - (2z^3 - 5z) g1^2/36),
+
+    z the standard normal quantile, g1 the skewness, g2 the excess kurtosis. Exact for a normal
+    distribution; the corrections are clipped to |g1| <= 1, |g2| <= 4 (beyond, the expansion is
+    no longer monotone and the normal quantile is the safer answer), and the result is sorted
+    along probs so that intervals are never inverted."""
+    z = ndtri(np.asarray(probs, dtype=np.float64))[None, :]
+    g1 = np.clip(skew, -1.0, 1.0)[:, None]
+    g2 = np.clip(kurt, -4.0, 4.0)[:, None]
+    w = z + (z**2 - 1) * g1 / 6 + (z**3 - 3 * z) * g2 / 24 - (2 * z**3 - 5 * z) * g1**2 / 36
+    q = mean[:, None] + np.sqrt(var)[:, None] * w
+    return np.sort(q, axis=1) if np.all(np.diff(probs) >= 0) else q
 
 
 def pool_moments(accums, name):
@@ -58,7 +88,7 @@ class EvalPrediction:
         ``kind="predictive"``: for a new observation (mixture over draws of
         Normal(yhat_s, 1/alpha_s)); ``kind="mean"``: credible interval of yhat(x). Quantiles by
         the Cornish-Fisher expansion on the exact first four moments
-        (``sampler.accumulate.cornish_fisher_quantiles``)."""
+        (``cornish_fisher_quantiles``)."""
         if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
             raise ValueError(f"level must be a number strictly between 0 and 1, got {level!r}")
         if kind not in ("predictive", "mean"):

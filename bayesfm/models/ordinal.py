@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr, ndtri
+from scipy.special import ndtr
 
-from bayesfm.data.validation import (check_groups, check_labels, encode_labels,
-                                     sorted_classes)
-from bayesfm.models.base import _COMMON_DOC, BaseFM
-from bayesfm.priors import Priors
-from bayesfm.sampler.likelihoods import OrderedProbit
-from bayesfm.sampler.ordinal import class_probabilities, delta_from_cutpoints
+from bayesfm.data.validation import check_labels, encode_labels, sorted_classes
+from bayesfm.models._docs import _COMMON_DOC
+from bayesfm.models.base import BaseFM
+from bayesfm.models.observation import OrderedProbitObservation
+from bayesfm.sampler.ordinal import class_probabilities
 
 __all__ = ["FMOrdinalRegressor"]
 
@@ -120,48 +119,24 @@ class FMOrdinalRegressor(BaseFM):
         """Sample the posterior given ``X`` (n, p) and ordered labels ``y`` (n,).
 
         ``X``, ``groups`` and ``client`` as in ``FMRegressor.fit``. Returns self."""
-        _, _, _, _, _, priors = self._check_params()
-        Xr, groups = self._encode_for_fit(X, groups)
-        labels = check_labels(y, Xr.shape[0])
-        classes = self._resolve_classes(labels)
+        return self._fit(X, y, groups, client)
+
+    def _make_observation(self, y, n_rows, config):
+        classes = self._resolve_classes(check_labels(y, n_rows))
         if classes.shape[0] < 2:
             raise ValueError(f"y has one class only ({classes[0]!r}); ordinal regression needs "
                              f"at least two")
-        cls = encode_labels(labels, classes)
-        gidx, group_labels = check_groups(groups, Xr.shape[1])
-        K = classes.shape[0]
-        # start the cutpoints at the normal quantiles of the cumulative class frequencies
-        freq = (np.bincount(cls, minlength=K) + 0.5) / (cls.shape[0] + 0.5 * K)
-        cuts = ndtri(np.cumsum(freq)[:-1])
-        cuts = cuts - cuts[0]
-        self._delta0 = delta_from_cutpoints(np.maximum.accumulate(cuts + 1e-3 * np.arange(K - 1)))
-        self._cls = cls
-        self._y_train = labels
-        self.classes_ = classes
-        return self._fit(Xr, gidx, group_labels, client)
-
-    def _new_likelihood(self):
-        p = self.priors if self.priors is not None else Priors()
-        return OrderedProbit(self._cls, self.classes_.shape[0], p.cut_loc, p.cut_scale,
-                             self._delta0)
-
-    def _user_draws(self, d, chain, start):
-        S = d["w0"].shape[0]
-        K = self.classes_.shape[0]
-        cuts = np.array(chain.likelihood.cutpoint_draws[start:start + S]).reshape(S, K - 1)
-        return {"w0": d["w0"], "w": d["w"], "V": d["V"], "mu_w": d["mu_w"],
-                "lambda_w": d["lam_w"], "mu_v": d["mu_v"], "lambda_v": d["lam_v"],
-                "cutpoints": cuts}
+        return OrderedProbitObservation.from_target(y, n_rows, classes, config.priors.cut_loc,
+                                                    config.priors.cut_scale)
 
     _accumulates_predictions = False
 
     def _after_absorb(self):
         super()._after_absorb()
-        n = self.sweeps_per_chain_
-        acc = [c.likelihood.accepted[:n] for c in self._chains]
-        self.cutpoint_accepted_ = np.array(acc, dtype=bool).reshape(len(acc), -1)
-        self.cutpoint_acceptance_ = (float(self.cutpoint_accepted_.mean())
-                                     if self.cutpoint_accepted_.size else float("nan"))
+        if not self._posterior.has_sweeps("cutpoint_accepted"):      # two classes
+            self.cutpoint_accepted_ = np.zeros((len(self._chains), 0), dtype=bool)
+        acc = self.cutpoint_accepted_
+        self.cutpoint_acceptance_ = float(acc.mean()) if acc.size else float("nan")
 
     def decision_function(self, X) -> np.ndarray:
         """Posterior mean of the latent mean yhat at each row of X: array (n,) (larger means

@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtri
 
-from bayesfm.data.validation import check_groups, check_target
-from bayesfm.models.base import _COMMON_DOC, BaseFM
-from bayesfm.sampler import dispatch
-from bayesfm.sampler.likelihoods import Gaussian
+from bayesfm.data.validation import check_target
+from bayesfm.models._docs import _COMMON_DOC
+from bayesfm.models.base import BaseFM
+from bayesfm.models.observation import GaussianObservation
+from bayesfm.sampler._jit import for_threads
+from bayesfm.sampler.kernels import mixture_normal_quantiles
 from bayesfm.sampler.threads import KERNEL_LOCK, num_threads, resolve_n_threads
 
 __all__ = ["FMRegressor"]
@@ -73,7 +75,6 @@ class FMRegressor(BaseFM):
     """
 
     _estimator_type = "regressor"
-    _likelihood_is_probit = False
 
     def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
                  keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None,
@@ -108,39 +109,10 @@ class FMRegressor(BaseFM):
         (mean, sd, intervals: ``eval_predictions_[name]``), whatever ``keep_draws`` is.
         Returns self.
         """
-        self._check_params()
-        Xr, groups = self._encode_for_fit(X, groups)
-        yv = check_target(y, Xr.shape[0])
-        gidx, labels = check_groups(groups, Xr.shape[1])
-        y_mean = float(np.mean(yv))
-        y_scale = float(np.std(yv))
-        if not y_scale > 0:
-            y_scale = 1.0
-        self.y_mean_ = y_mean
-        self.y_scale_ = y_scale
-        self._y_train = yv
-        self._target = (yv - y_mean) / y_scale
-        return self._fit(Xr, gidx, labels, client, eval_sets)
+        return self._fit(X, y, groups, client, eval_sets)
 
-    def _new_likelihood(self):
-        return Gaussian(self._target)
-
-    def _user_draws(self, d, chain, start):
-        """Map sampler draws (standardised target) to the units of y."""
-        s, r = self.y_scale_, np.sqrt(self.y_scale_)
-        return {
-            "w0": self.y_mean_ + s * d["w0"], "w": s * d["w"], "V": r * d["V"],
-            "alpha": d["alpha"] / s**2, "mu_w": s * d["mu_w"], "lambda_w": d["lam_w"] / s**2,
-            "mu_v": r * d["mu_v"], "lambda_v": d["lam_v"] / s,
-        }
-
-    def _eval_scale(self):
-        return self.y_mean_, self.y_scale_
-
-    def _after_absorb(self):
-        super()._after_absorb()
-        n = self.sweeps_per_chain_
-        self.train_rmse_ = self.y_scale_ * np.array([c.resid_rms[:n] for c in self._chains])
+    def _make_observation(self, y, n_rows, config):
+        return GaussianObservation.from_target(y, n_rows)
 
     def predict(self, X) -> np.ndarray:
         """Posterior mean of the regression function at each row of X: array (n,)."""
@@ -174,7 +146,7 @@ class FMRegressor(BaseFM):
                 block = np.empty((draws.shape[1], 2))
                 threads = resolve_n_threads(getattr(self, "n_threads", None))
                 with KERNEL_LOCK, num_threads(threads):
-                    dispatch.get("mixture_normal_quantiles")(draws, sds, probs, ndtri(probs),
+                    for_threads(mixture_normal_quantiles)(draws, sds, probs, ndtri(probs),
                                                              block)
                 out[rows] = block
         return out

@@ -10,14 +10,15 @@ gives the same draws as a plain loop. A chain pickles, so it can travel to a wor
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from bayesfm.priors import Priors
 from bayesfm.sampler import driver
 from bayesfm.sampler.accumulate import PredictionMoments
-from bayesfm.sampler.state import FMData, FMState
+from bayesfm.sampler.design import FMData
+from bayesfm.sampler.state import FMState
 from bayesfm.sampler.storage import DrawStore
 
 __all__ = ["Chain", "new_chain", "advance"]
@@ -27,8 +28,8 @@ __all__ = ["Chain", "new_chain", "advance"]
 class Chain:
     """A chain: state, generator, observation model, kept draws and per-sweep statistics.
 
-    ``resid_rms`` holds the root mean square residual (target - yhat) of every sweep done;
-    ``accepted`` the cutpoint MH outcome of every sweep (ordinal models; empty otherwise).
+    The store holds the kept draws and the statistics of every sweep done (``resid_rms``, the
+    root mean square residual target - yhat; the cutpoint MH outcome of ordinal models).
     """
 
     state: FMState
@@ -38,7 +39,6 @@ class Chain:
     n_burn: int
     thin: int
     sweeps_done: int = 0
-    resid_rms: list = field(default_factory=list)
     accum: object = None    # sampler.accumulate.PredictionMoments of evaluation sets, or None
 
     @property
@@ -54,7 +54,7 @@ def new_chain(data: FMData, likelihood, rank: int, seed, init_scale: float, n_bu
     their prediction moments accumulated at every kept sweep (``sampler.accumulate``)."""
     rng = np.random.default_rng(seed)
     state = driver.init_state(data, likelihood.target, rank, rng, init_scale)
-    store = DrawStore(0, data.n_features, rank, data.n_groups, keep_weights)
+    store = driver.new_store(data, rank, likelihood, keep_weights=keep_weights)
     accum = PredictionMoments(eval_sets) if eval_sets else None
     return Chain(state=state, rng=rng, likelihood=likelihood, store=store, n_burn=n_burn,
                  thin=thin, accum=accum)
@@ -80,9 +80,8 @@ def advance(chain: Chain, data: FMData, priors: Priors, n_sweeps: int,
     rel_burn = max(chain.n_burn - start, 0)
     if start > chain.n_burn:
         rel_burn = (-(start - chain.n_burn)) % chain.thin
-    _, _, resid = driver.run_chain(data, chain.likelihood, chain.state, priors, chain.rng,
-                                   n_sweeps, rel_burn, chain.thin, store=chain.store,
-                                   sample_hyper=sample_hyper, accum=chain.accum, start=start)
-    chain.resid_rms.extend(resid.tolist())
+    driver.run_chain(data, chain.likelihood, chain.state, priors, chain.rng, n_sweeps, rel_burn,
+                     chain.thin, store=chain.store, sample_hyper=sample_hyper, accum=chain.accum,
+                     start=start)
     chain.sweeps_done = start + n_sweeps
     return chain

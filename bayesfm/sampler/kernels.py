@@ -21,6 +21,14 @@ Conventions (see ``docs/model.md`` and the reference notes for the full conditio
 * Gamma variates are parametrised by shape and rate: ``Gamma(a, b) = StandardGamma(a) / b``.
 * ``order`` (p,) and ``cptr`` (C + 1,) are the colour classes of ``sampler.colouring``: columns
   sharing no row, whose coefficients are drawn in parallel (``prange``) when the class is large.
+* The top-level kernels take the records of ``sampler.records`` (design, parameters, prior
+  constants, noise); the small helpers take arrays. A ``prange`` body never reads a record's
+  field (Numba 0.68 cannot lower that): kernels unpack the fields they need before the loop.
+  Kernels with a parallel loop, or calling one, are declared with ``sampler._jit.kernel``,
+  which also makes their serial builds.
+
+Every coordinate update is the same Gaussian full conditional (``normal_coordinate``), and every
+row value the same FM formula (``row_value``); both are written once here.
 
 Parallel loops never change a result with the number of threads: each parallel iteration reads
 and writes only its own rows (or its own factor), and sums over rows are taken over fixed chunks
@@ -34,11 +42,18 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from bayesfm.sampler._jit import kernel
+
 __all__ = [
     "recompute_cache",
     "gibbs_sweep",
     "predict_draws_csr",
     "mixture_normal_quantiles",
+    "normal_coordinate",
+    "row_value",
+    "ALL_STAGES",
+    "HYPER_STAGES",
+    "STAGE_NAMES",
     "CHUNK",
     "PAR_MIN",
 ]
@@ -47,6 +62,37 @@ __all__ = [
 CHUNK = 4096
 #: colour classes with fewer columns than this are drawn in a plain loop (same result)
 PAR_MIN = 16
+
+#: the stages of a sweep, in their order, as bits of the sweeps' ``stages`` argument: a sweep
+#: runs the stages whose bit is set (``ALL_STAGES`` in sampling; without the hyperparameter
+#: stages when they are held fixed; one at a time in ``benchmarks/profile_sweep.py``, which
+#: times the real kernels that way instead of a copy of their orchestration)
+STAGE_ALPHA_W0 = 1      # noise precision alpha and global bias w0
+STAGE_HYPER_W = 2       # (lambda_w, mu_w) of every group
+STAGE_W = 4             # the linear weights
+STAGE_TRANSLATION = 8   # the translation moves of constant-sum groups
+STAGE_HYPER_V = 16      # (lambda_v, mu_v) of every group and factor
+STAGE_V = 32            # the latent factors
+ALL_STAGES = 63
+HYPER_STAGES = STAGE_HYPER_W | STAGE_TRANSLATION | STAGE_HYPER_V
+STAGE_NAMES = ("alpha_w0", "hyper_w", "w", "translation", "hyper_v", "V")
+
+
+@njit(cache=True)
+def normal_coordinate(theta, shh, she, alpha, mu, lam, z):
+    """A draw of one coefficient theta from its full conditional, given the current value.
+
+    The likelihood enters through h_i (the derivative of yhat_i in theta; yhat is linear in any
+    single coefficient) as ``shh`` = sum_i h_i^2 and ``she`` = sum_i h_i e_i, with e the
+    residual at the current theta; the prior is Normal(mu, 1/lam); ``z`` a standard normal:
+
+        precision = alpha shh + lam,
+        mean      = (alpha (she + theta shh) + lam mu) / precision,
+        returns     mean + z / sqrt(precision).
+    """
+    prec = alpha * shh + lam
+    mean = (alpha * (she + theta * shh) + lam * mu) / prec
+    return mean + z / math.sqrt(prec)
 
 
 @njit(cache=True)
@@ -67,27 +113,39 @@ def _accumulate_row(indptr, indices, data, i, j0, w, V, qi):
     return lin, sq
 
 
-@njit(cache=True, parallel=True)
-def recompute_cache(r_indptr, r_indices, r_data, y, w0, w, Vt, e, Q):
+@njit(cache=True)
+def _pair(qi):
+    """sum_f q_f^2 of a row's factor sums."""
+    pair = 0.0
+    for f in range(qi.shape[0]):
+        pair += qi[f] * qi[f]
+    return pair
+
+
+@njit(cache=True)
+def row_value(indptr, indices, data, i, w0, w, V, qi):
+    """yhat of row i of a CSR matrix: w0 + sum_j w_j x_j + 1/2 sum_f (q_f^2 - sum_j v_jf^2 x_j^2)
+    with q_f = sum_j v_jf x_j, left in ``qi`` (k,). ``V`` (p, k)."""
+    qi[:] = 0.0
+    lin, sq = _accumulate_row(indptr, indices, data, i, 0, w, V, qi)
+    return w0 + lin + 0.5 * (_pair(qi) - sq)
+
+
+@kernel(parallel=True)
+def recompute_cache(rows, y, w0, w, Vt, e, Q):
     """Recompute the residual ``e`` (n,) and the factor sums ``Q`` (n, k) exactly, in place.
 
-    ``X`` is given row-major here (CSR arrays ``r_indptr``, ``r_indices``, ``r_data``): each row
-    gathers its factor sums from contiguous rows of V, which is much faster than scattering from
-    the columns. Cost O(k * nnz), rows in parallel (each row on its own: exact for any number of
-    threads). Called every ``driver.REFRESH_EVERY`` sweeps so rounding error from the incremental
-    updates cannot accumulate.
+    ``rows`` is X row-major (a ``records.CSR``): each row gathers its factor sums from contiguous
+    rows of V, which is much faster than scattering from the columns. Cost O(k * nnz), rows in
+    parallel (each row on its own: exact for any number of threads). Called every
+    ``driver.REFRESH_EVERY`` sweeps so rounding error from the incremental updates cannot
+    accumulate.
     """
     n = y.shape[0]
-    k = Vt.shape[0]
     V = np.ascontiguousarray(Vt.T)
+    indptr, indices, data = rows.indptr, rows.indices, rows.data   # (no records in prange)
     for i in prange(n):
-        qi = Q[i]
-        qi[:] = 0.0
-        lin, sq = _accumulate_row(r_indptr, r_indices, r_data, i, 0, w, V, qi)
-        pair = 0.0
-        for f in range(k):
-            pair += qi[f] * qi[f]
-        e[i] = y[i] - (w0 + lin + 0.5 * (pair - sq))
+        e[i] = y[i] - row_value(indptr, indices, data, i, w0, w, V, Q[i])
 
 
 @njit(cache=True)
@@ -118,7 +176,7 @@ def _hyper_update(theta, gidx, gsize, mu, lam, c0, mu0, b_lam, g_lam, z_mu):
         mu[g] = (c0 * mu0 + s1[g]) / (c0 + gsize[g]) + z_mu[g] / math.sqrt(prec)
 
 
-@njit(cache=True, parallel=True)
+@kernel(parallel=True)
 def _sums(e):
     """(sum e_i, sum e_i^2) over fixed chunks of rows, added in chunk order (exact for any
     number of threads)."""
@@ -142,13 +200,13 @@ def _sums(e):
     return t1, t2
 
 
-@njit(cache=True, parallel=True)
+@kernel(parallel=True)
 def _shift(e, d):
     for i in prange(e.shape[0]):
         e[i] -= d
 
 
-@njit(cache=True)
+@kernel()
 def _alpha_and_w0(e, w0, alpha, a0, b0, m0, lam0, z_w0, g_alpha, sample_alpha):
     """Draw alpha (if sampled) and w0; updates ``e`` in place; returns (w0, alpha)."""
     n = e.shape[0]
@@ -172,9 +230,7 @@ def _draw_w(j, indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w
     for idx in range(start, stop):
         s += data[idx] * e[indices[idx]]
     wj = w[j]
-    prec = alpha * colsq[j] + lam_w[g]
-    mean = (alpha * (s + wj * colsq[j]) + lam_w[g] * mu_w[g]) / prec
-    wn = mean + z_w[j] / math.sqrt(prec)
+    wn = normal_coordinate(wj, colsq[j], s, alpha, mu_w[g], lam_w[g], z_w[j])
     d = wn - wj
     if d != 0.0:
         for idx in range(start, stop):
@@ -182,7 +238,7 @@ def _draw_w(j, indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w
     w[j] = wn
 
 
-@njit(cache=True, parallel=True)
+@kernel(parallel=True)
 def _linear_columns(indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w,
                     order, cptr):
     """Draw w_j for every column, colour class by colour class (``order``, ``cptr``); the
@@ -215,10 +271,7 @@ def _draw_v(j, indptr, indices, data, gidx, e, qf, vf, zf, alpha, mu_vf, lam_vf)
         h = x * (qf[i] - v * x)
         shh += h * h
         she += h * e[i]
-    lam = lam_vf[g]
-    prec = alpha * shh + lam
-    mean = (alpha * (she + v * shh) + lam * mu_vf[g]) / prec
-    vn = mean + zf[j] / math.sqrt(prec)
+    vn = normal_coordinate(v, shh, she, alpha, mu_vf[g], lam_vf[g], zf[j])
     d = vn - v
     if d != 0.0:
         for idx in range(start, stop):
@@ -230,7 +283,7 @@ def _draw_v(j, indptr, indices, data, gidx, e, qf, vf, zf, alpha, mu_vf, lam_vf)
     vf[j] = vn
 
 
-@njit(cache=True, parallel=True)
+@kernel(parallel=True)
 def _factor_columns(indptr, indices, data, gidx, e, qf, vf, zf, alpha, mu_vf, lam_vf,
                     order, cptr):
     """Draw v_jf of one factor f for every column, colour class by colour class, updating
@@ -248,7 +301,7 @@ def _factor_columns(indptr, indices, data, gidx, e, qf, vf, zf, alpha, mu_vf, la
                         lam_vf)
 
 
-@njit(cache=True, parallel=True)
+@kernel(parallel=True)
 def _factor_hyper(Vt, gidx, gsize, mu_v, lam_v, c0, mu0, b_lam, g_lamv, z_muv):
     """(lambda_v, mu_v) of every factor; factors in parallel (each owns its column of mu_v)."""
     for f in prange(Vt.shape[0]):
@@ -274,10 +327,7 @@ def _draw_v_column(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, l
             h = x * (Q[i, f] - v * x)
             shh += h * h
             she += h * e[i]
-        lam = lam_v[g, f]
-        prec = alpha * shh + lam
-        mean = (alpha * (she + v * shh) + lam * mu_v[g, f]) / prec
-        vn = mean + z_v[f, j] / math.sqrt(prec)
+        vn = normal_coordinate(v, shh, she, alpha, mu_v[g, f], lam_v[g, f], z_v[f, j])
         d = vn - v
         if d != 0.0:
             for idx in range(start, stop):
@@ -289,7 +339,7 @@ def _draw_v_column(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, l
         Vt[f, j] = vn
 
 
-@njit(cache=True, parallel=True)
+@kernel(parallel=True)
 def _latent_columns(indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, lam_v, order,
                     cptr):
     """Draw the latent vectors of every column, colour class by colour class (column by column,
@@ -338,71 +388,68 @@ def _translation_moves(gsum, gidx, w, mu_w, lam_w, w0, lam0, m0, c0, mu0, z_t):
     return w0
 
 
-@njit(cache=True)
-def gibbs_sweep(
-    indptr, indices, data, colsq, gidx, gsize, gsum, order, cptr, factor_major,
-    e, q, w0, w, Vt, alpha, mu_w, lam_w, mu_v, lam_v,
-    a0, b0, b_lam, c0, mu0, m0, lam0,
-    z_w0, z_w, z_v, z_muw, z_muv, z_t, g_alpha, g_lamw, g_lamv,
-    sample_alpha, sample_hyper,
-):
+@kernel()
+def gibbs_sweep(d, s, w0, alpha, pr, z, sample_alpha, stages):
     """One Gibbs sweep of the FM regression sampler; returns the new ``(w0, alpha)``.
 
-    Order: alpha, w0, (lambda_w, mu_w), w, (lambda_v, mu_v) for every factor, then V column by
-    column (all k factors of a column in turn; libFM goes factor by factor instead, an equally
-    valid scan that fetches every row k times, and is used when ``factor_major`` is True: the
-    relational sweep's order); columns in the colour-class order ``order`` / ``cptr``.
+    ``d`` the design (``records.FlatDesign``), ``s`` the parameters (``records.Params``, updated
+    in place; ``s.e`` and ``s.q`` must be exact, to rounding, on entry), ``pr`` the prior
+    constants, ``z`` the sweep's random numbers (``records.Noise``; ``z.z_t`` for the
+    translation moves of groups with a constant row sum ``d.gsum``). ``sample_alpha`` False
+    holds alpha fixed (probit models); ``stages`` (bits ``STAGE_*``) selects the stages run:
+    ``ALL_STAGES``, or without ``HYPER_STAGES`` to hold the group hyperparameters fixed
+    (closed-form tests).
 
-    Arrays ``e``, ``q`` ((n, k), or (k, n) when ``factor_major``), ``w``, ``Vt``, ``mu_w`` (G,), ``lam_w`` (G,), ``mu_v`` (G, k) and
-    ``lam_v`` (G, k) are updated in place; ``e`` and ``q`` must be exact (to rounding) on
-    entry.
-
-    Random inputs: ``z_w0`` float, ``z_w`` (p,), ``z_v`` (k, p), ``z_muw`` (G,), ``z_muv`` (k, G),
-    ``z_t`` (G,) standard normals (``z_t`` for the translation moves of groups with a constant
-    row sum ``gsum``, made only when the hyperparameters are sampled); ``g_alpha`` float,
-    ``g_lamw`` (G,), ``g_lamv`` (k, G) standard gammas of the shapes given by
-    ``bayesfm.sampler.conditionals``. ``sample_alpha`` / ``sample_hyper`` hold
-    alpha / the group hyperparameters fixed when False (probit models, closed-form tests).
+    Order: alpha, w0, (lambda_w, mu_w), w, translation moves, (lambda_v, mu_v) for every factor,
+    then V column by column (all k factors of a column in turn; libFM goes factor by factor
+    instead, an equally valid scan that fetches every row k times, and is used when
+    ``d.factor_major``: the relational sweep's order, with ``s.q`` (k, n)); columns in the
+    colour-class order ``d.order`` / ``d.cptr``.
     """
-    w0, alpha = _alpha_and_w0(e, w0, alpha, a0, b0, m0, lam0, z_w0, g_alpha, sample_alpha)
-    if sample_hyper:
-        _hyper_update(w, gidx, gsize, mu_w, lam_w, c0, mu0, b_lam, g_lamw, z_muw)
-    _linear_columns(indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w, order,
-                    cptr)
-    if sample_hyper:
-        w0 = _translation_moves(gsum, gidx, w, mu_w, lam_w, w0, lam0, m0, c0, mu0, z_t)
-        _factor_hyper(Vt, gidx, gsize, mu_v, lam_v, c0, mu0, b_lam, g_lamv, z_muv)
-    if factor_major:                    # q is (k, n) then
-        for f in range(Vt.shape[0]):
-            _factor_columns(indptr, indices, data, gidx, e, q[f], Vt[f], z_v[f], alpha,
-                            mu_v[:, f], lam_v[:, f], order, cptr)
-    else:
-        _latent_columns(indptr, indices, data, gidx, e, q, Vt, z_v, alpha, mu_v, lam_v, order,
-                        cptr)
+    if stages & STAGE_ALPHA_W0:
+        w0, alpha = _alpha_and_w0(s.e, w0, alpha, pr.a0, pr.b0, pr.m0, pr.lam0, z.z_w0,
+                                  z.g_alpha, sample_alpha)
+    if stages & STAGE_HYPER_W:
+        _hyper_update(s.w, d.gidx, d.gsize, s.mu_w, s.lam_w, pr.c0, pr.mu0, pr.b_lam, z.g_lamw,
+                      z.z_muw)
+    if stages & STAGE_W:
+        _linear_columns(d.indptr, d.indices, d.data, d.colsq, d.gidx, s.e, s.w, alpha, s.mu_w,
+                        s.lam_w, z.z_w, d.order, d.cptr)
+    if stages & STAGE_TRANSLATION:
+        w0 = _translation_moves(d.gsum, d.gidx, s.w, s.mu_w, s.lam_w, w0, pr.lam0, pr.m0, pr.c0,
+                                pr.mu0, z.z_t)
+    if stages & STAGE_HYPER_V:
+        _factor_hyper(s.Vt, d.gidx, d.gsize, s.mu_v, s.lam_v, pr.c0, pr.mu0, pr.b_lam, z.g_lamv,
+                      z.z_muv)
+    if stages & STAGE_V:
+        if d.factor_major:                  # q is (k, n) then
+            for f in range(s.Vt.shape[0]):
+                _factor_columns(d.indptr, d.indices, d.data, d.gidx, s.e, s.q[f], s.Vt[f],
+                                z.z_v[f], alpha, s.mu_v[:, f], s.lam_v[:, f], d.order, d.cptr)
+        else:
+            _latent_columns(d.indptr, d.indices, d.data, d.gidx, s.e, s.q, s.Vt, z.z_v, alpha,
+                            s.mu_v, s.lam_v, d.order, d.cptr)
     return w0, alpha
 
 
-@njit(cache=True, parallel=True)
-def predict_draws_csr(indptr, indices, data, n_rows, w0s, ws, Vs, out):
+@kernel(parallel=True)
+def predict_draws_csr(rows, n_rows, w0s, ws, Vs, out):
     """FM predictions for every kept draw: ``out[s, i] = yhat_s(x_i)``.
 
-    ``X`` is row-major (CSR) with ``n_rows`` rows; ``w0s`` (S,), ``ws`` (S, p), ``Vs`` (S, p, k),
-    ``out`` (S, n_rows). Draws and chunks of rows in parallel (each output on its own).
+    ``rows`` is X row-major (``records.CSR``) with ``n_rows`` rows; ``w0s`` (S,), ``ws`` (S, p),
+    ``Vs`` (S, p, k), ``out`` (S, n_rows). Draws and chunks of rows in parallel (each output on
+    its own).
     """
     S = w0s.shape[0]
     k = Vs.shape[2]
     n_chunks = (n_rows + CHUNK - 1) // CHUNK
+    indptr, indices, data = rows.indptr, rows.indices, rows.data   # (no records in prange)
     for t in prange(S * n_chunks):
         s = t // n_chunks
         c = t - s * n_chunks
         qf = np.zeros(k)
         for i in range(c * CHUNK, min(n_rows, (c + 1) * CHUNK)):
-            qf[:] = 0.0
-            lin, sq = _accumulate_row(indptr, indices, data, i, 0, ws[s], Vs[s], qf)
-            pair = 0.0
-            for f in range(k):
-                pair += qf[f] * qf[f]
-            out[s, i] = w0s[s] + lin + 0.5 * (pair - sq)
+            out[s, i] = row_value(indptr, indices, data, i, w0s[s], ws[s], Vs[s], qf)
 
 
 @njit(cache=True)
@@ -422,7 +469,8 @@ def _mixture_quantile(prob, zprob, means, sds):
     """Quantile of the equal-weight mixture of Normal(means[s], sds[s]**2).
 
     Starts from the moment-matched normal's quantile (``zprob`` is the standard normal quantile of
-    ``prob``), then Newton's method safeguarded by bisection on a bracket that always holds the root.
+    ``prob``), then Newton's method safeguarded by bisection on a bracket that always holds the
+    root.
     """
     S = means.shape[0]
     lo = np.inf
@@ -458,7 +506,7 @@ def _mixture_quantile(prob, zprob, means, sds):
     return t
 
 
-@njit(cache=True, parallel=True)
+@kernel(parallel=True)
 def mixture_normal_quantiles(means, sds, probs, zprobs, out):
     """Per-column quantiles of a Normal mixture over draws.
 

@@ -5,8 +5,11 @@
   start of every sweep (after the cutpoint MH step); alpha is held at 1. Binary probit is K = 2
   (a single cutpoint fixed at 0, nothing to sample).
 
-Each model exposes ``latent`` (bool), ``sample_alpha`` (bool), ``target`` (n,) and
-``update_target(rng, yhat) -> target``; latent models also ``record()`` their own draws.
+Each model exposes ``latent`` (bool), ``sample_alpha`` (bool), ``target`` (n,),
+``update_target(rng, yhat) -> target``, and what it adds to the chain's ``DrawStore``:
+``extra_shapes`` (name -> shape of one draw; filled by ``extras()`` at every kept sweep) and
+``sweep_stat_names`` (filled by ``sweep_stats()`` after every sweep). Its own state (the latent
+target, the cutpoint sampler) travels with the chain; what it records lives in the store.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ class Gaussian:
 
     latent = False
     sample_alpha = True
+    extra_shapes: dict = {}
+    sweep_stat_names: tuple = ()
 
     def __init__(self, y):
         self.target = np.ascontiguousarray(y, dtype=np.float64)
@@ -31,16 +36,20 @@ class Gaussian:
     def update_target(self, rng, yhat):
         return self.target
 
-    def record(self):
-        pass
+    def extras(self) -> dict:
+        return {}
+
+    def sweep_stats(self) -> dict:
+        return {}
 
 
 class OrderedProbit:
     """y_i = k when z_i ~ Normal(yhat_i, 1) falls in (c_k, c_{k+1}] (see ``sampler.ordinal``).
 
     ``cls`` (n,) class indices 0..K-1; ``delta0`` (K-2,) initial log gaps of the cutpoints;
-    ``cut_loc``, ``cut_scale`` the Normal prior of each log gap. Kept draws of the cutpoints are
-    appended to ``cutpoint_draws`` by ``record``; ``accepted`` has the MH outcome of every sweep.
+    ``cut_loc``, ``cut_scale`` the Normal prior of each log gap. Records the cutpoints of every
+    kept sweep (``extras``: ``cutpoints`` (K - 1,)) and, with K > 2, the MH outcome of every
+    sweep (``sweep_stats``: ``accepted``, 1.0 or 0.0).
     """
 
     latent = True
@@ -54,17 +63,21 @@ class OrderedProbit:
         self.K = int(K)
         self.cuts = CutpointSampler(cls, K, cut_loc, cut_scale, delta0)
         self.target = np.zeros(cls.shape[0])
-        self.cutpoint_draws = []
-        self.accepted = []      # MH outcome of every sweep (K > 2)
+        self.extra_shapes = {"cutpoints": (self.K - 1,)}
+        self.sweep_stat_names = ("accepted",) if self.K > 2 else ()
+        self._accepted = False
 
     def update_target(self, rng, yhat):
         if self.K > 2:
-            self.accepted.append(self.cuts.step(rng, yhat))
+            self._accepted = self.cuts.step(rng, yhat)
         draw_interval_latent(rng, yhat, self.cls, self.cuts.bounds(), self.target)
         return self.target
 
-    def record(self):
-        self.cutpoint_draws.append(self.cuts.cutpoints)
+    def extras(self) -> dict:
+        return {"cutpoints": self.cuts.cutpoints}
+
+    def sweep_stats(self) -> dict:
+        return {"accepted": float(self._accepted)} if self.K > 2 else {}
 
     @property
     def acceptance_rate(self) -> float:

@@ -16,6 +16,7 @@ import signal
 import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+import numba
 
 from bayesfm.sampler.chain import Chain, advance
 from bayesfm.sampler.threads import fork_safe, num_threads, usable_cpus
@@ -28,19 +29,17 @@ _WORKER = {}
 def _init_worker(data, priors, n_threads):
     # Ctrl-C reaches the whole process group: the parent handles it and stops the workers
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    import numba
-
     numba.set_num_threads(max(1, min(n_threads, numba.config.NUMBA_NUM_THREADS)))
     _WORKER["data"] = data
     _WORKER["priors"] = priors
 
 
 def _detach(chain: Chain) -> Chain:
-    """A light copy of the chain to run a chunk on: no kept draws (they stay here). The caches
-    e, q travel with the state: a chunk continues from them exactly as a single run would."""
+    """A light copy of the chain to run a chunk on: an empty store (the draws and sweep
+    statistics recorded so far stay here). The caches e, q travel with the state: a chunk
+    continues from them exactly as a single run would."""
     light = copy.copy(chain)
     light.store = chain.store.empty_like()
-    light.resid_rms = []
     light.state = chain.state.copy()
     light.rng = copy.deepcopy(chain.rng)
     light.likelihood = copy.deepcopy(chain.likelihood)
@@ -65,7 +64,6 @@ def _merge(chain: Chain, done: Chain) -> None:
     chain.likelihood = done.likelihood
     chain.accum = done.accum
     chain.sweeps_done = done.sweeps_done
-    chain.resid_rms.extend(done.resid_rms)
 
 
 def active_dask_client():
@@ -74,7 +72,7 @@ def active_dask_client():
     if "distributed" not in sys.modules:
         return None
     try:
-        from distributed import get_client
+        from distributed import get_client  # noqa: PLC0415 (optional dependency)
 
         return get_client()
     except (ImportError, ValueError):
@@ -212,7 +210,7 @@ def _run_processes(chains, data, priors, plans, n_jobs, sample_hyper, on_chunk, 
 def _run_dask(chains, data, priors, plans, client, sample_hyper, on_chunk, stop,
               threads_per_task=1):
     """As ``_run_processes``, with the chunks as Dask tasks (data scattered once)."""
-    from distributed import as_completed
+    from distributed import as_completed  # noqa: PLC0415 (optional dependency)
 
     # hash=False: unique keys, so another fit scattering equal data cannot release ours
     data_f = client.scatter(data, broadcast=True, hash=False)

@@ -25,9 +25,9 @@ order from the same random numbers as ``kernels.gibbs_sweep`` on the expanded X 
 factor, columns in ``RelationalFMData.sweep_classes`` order), so the two agree up to rounding.
 
 Parallel parts (exact for any number of threads): aggregates are summed over fixed slices of
-the observations whose partial sums are added in slice order (``_aggregate``), the members of a colour class of a
-block's columns (no block row in common: e.g. a block's one-hot ids) are drawn at once, and the
-final pass over the observations writes each observation on its own.
+the observations whose partial sums are added in slice order (``_aggregate``), the members of a
+colour class of a block's columns (no block row in common: e.g. a block's one-hot ids) are
+drawn at once, and the final pass over the observations writes each observation on its own.
 """
 
 from __future__ import annotations
@@ -35,11 +35,28 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from bayesfm.sampler.kernels import (CHUNK, PAR_MIN, _accumulate_row, _alpha_and_w0,
-                                     _factor_columns, _factor_hyper, _hyper_update,
-                                     _linear_columns, _translation_moves)
+from bayesfm.sampler._jit import kernel
+from bayesfm.sampler.kernels import (
+    CHUNK,
+    PAR_MIN,
+    STAGE_ALPHA_W0,
+    STAGE_HYPER_V,
+    STAGE_HYPER_W,
+    STAGE_TRANSLATION,
+    STAGE_V,
+    STAGE_W,
+    _accumulate_row,
+    _alpha_and_w0,
+    _factor_columns,
+    _factor_hyper,
+    _hyper_update,
+    _linear_columns,
+    _pair,
+    _translation_moves,
+    normal_coordinate,
+)
 
-__all__ = ["relational_recompute", "relational_sweep"]
+__all__ = ["relational_recompute", "relational_sweep", "relational_predict_draws"]
 
 
 @njit(cache=True)
@@ -54,34 +71,40 @@ def _observation(d_indptr, d_indices, d_data, psi, i, w, V, lin_b, sq_b, qb, qi)
         sq += sq_b[r]
         for f in range(qi.shape[0]):
             qi[f] += qb[r, f]
-    pair = 0.0
-    for f in range(qi.shape[0]):
-        pair += qi[f] * qi[f]
-    return lin + 0.5 * (pair - sq)
+    return lin + 0.5 * (_pair(qi) - sq)
 
 
-@njit(cache=True, parallel=True)
-def relational_recompute(d_rindptr, d_rindices, d_rdata, br_indptr, br_indices, br_data, psi,
-                         p0, y, w0, w, Vt, e, q):
+@kernel(parallel=True)
+def _block_row_terms(blocks, p0, w, V, lin_b, sq_b, qb):
+    """Every block row's linear term, squared term and factor sums (``_accumulate_row``), block
+    rows in parallel."""
+    indptr, indices, data = blocks.indptr, blocks.indices, blocks.data   # (no records in prange)
+    for r in prange(lin_b.shape[0]):
+        qb[r, :] = 0.0
+        lin_b[r], sq_b[r] = _accumulate_row(indptr, indices, data, r, p0, w, V, qb[r])
+
+
+@kernel(parallel=True)
+def relational_recompute(rows, y, w0, w, Vt, e, q):
     """Exact e (n,) and q (k, n) from the parameters, without expanding the blocks: every block
     row's terms once (block rows in parallel), then every observation from its direct row and
     its block rows (observations in parallel; each on its own, so exact for any thread count).
-    The direct part is given row-major (``d_r*``), the stacked blocks as CSR (``br_*``)."""
+    ``rows`` is a ``records.RelationalRows``."""
     n = y.shape[0]
     k = Vt.shape[0]
-    M = br_indptr.shape[0] - 1
+    M = rows.blocks.indptr.shape[0] - 1
     V = np.ascontiguousarray(Vt.T)
     lin_b = np.empty(M)
     sq_b = np.empty(M)
     qb = np.empty((M, k))
-    for r in prange(M):
-        qb[r, :] = 0.0
-        lin_b[r], sq_b[r] = _accumulate_row(br_indptr, br_indices, br_data, r, p0, w, V, qb[r])
+    _block_row_terms(rows.blocks, rows.p0, w, V, lin_b, sq_b, qb)
+    d_indptr, d_indices, d_data = rows.direct       # (no records in prange)
+    psi = rows.psi
     n_chunks = (n + CHUNK - 1) // CHUNK
     for c in prange(n_chunks):
         qi = np.zeros(k)
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            part = _observation(d_rindptr, d_rindices, d_rdata, psi, i, w, V, lin_b, sq_b, qb, qi)
+            part = _observation(d_indptr, d_indices, d_data, psi, i, w, V, lin_b, sq_b, qb, qi)
             for f in range(k):
                 q[f, i] = qi[f]
             e[i] = y[i] - (w0 + part)
@@ -93,7 +116,7 @@ def relational_recompute(d_rindptr, d_rindices, d_rdata, br_indptr, br_indices, 
 N_SLICES = 4
 
 
-@njit(cache=True, parallel=True)
+@kernel(parallel=True)
 def _aggregate(psi_b, r0, r1, e, qf, E, S1, S2, T):
     """Block-row sums over the observations of one block: E_r = sum e_i, S1_r = sum q_i,
     S2_r = sum q_i^2, T_r = sum q_i e_i over the i with psi_b[i] = r (r0 <= r < r1). One
@@ -142,9 +165,7 @@ def _draw_w_block(jb, bc_indptr, bc_indices, bc_data, p0, counts, colsq, gidx, w
     for idx in range(bc_indptr[jb], bc_indptr[jb + 1]):
         s += bc_data[idx] * E[bc_indices[idx]]
     wj = w[j]
-    prec = alpha * colsq[j] + lam_w[g]
-    mean = (alpha * (s + wj * colsq[j]) + lam_w[g] * mu_w[g]) / prec
-    wn = mean + z_w[j] / np.sqrt(prec)
+    wn = normal_coordinate(wj, colsq[j], s, alpha, mu_w[g], lam_w[g], z_w[j])
     d = wn - wj
     if d != 0.0:
         for idx in range(bc_indptr[jb], bc_indptr[jb + 1]):
@@ -155,7 +176,7 @@ def _draw_w_block(jb, bc_indptr, bc_indices, bc_data, p0, counts, colsq, gidx, w
     w[j] = wn
 
 
-@njit(cache=True, parallel=True)
+@kernel(parallel=True)
 def _linear_block(bc_indptr, bc_indices, bc_data, psi_b, r0, r1, border,
                   bcptr, c0, c1, p0, counts, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w, E, D):
     """Draw w_j for the columns of one block (block rows r0..r1-1, colour classes c0..c1-1)
@@ -199,10 +220,7 @@ def _draw_v_block(jb, bc_indptr, bc_indices, bc_data, p0, counts, gidx, vf, zf, 
         vx = v * x
         shh += x * x * (S2[r] - 2.0 * vx * S1[r] + counts[r] * vx * vx)
         she += x * (T[r] - vx * E[r])
-    lam = lam_vf[g]
-    prec = alpha * shh + lam
-    mean = (alpha * (she + v * shh) + lam * mu_vf[g]) / prec
-    vn = mean + zf[j] / np.sqrt(prec)
+    vn = normal_coordinate(v, shh, she, alpha, mu_vf[g], lam_vf[g], zf[j])
     d = vn - v
     if d != 0.0:
         for idx in range(start, stop):
@@ -225,7 +243,7 @@ def _draw_v_block(jb, bc_indptr, bc_indices, bc_data, p0, counts, gidx, vf, zf, 
     vf[j] = vn
 
 
-@njit(cache=True, parallel=True)
+@kernel(parallel=True)
 def _factor_block(bc_indptr, bc_indices, bc_data, br_indptr, br_indices, br_data, psi_b,
                   r0, r1, border, bcptr, c0, c1, p0, counts, gidx, e, qf, vf,
                   zf, alpha, mu_vf, lam_vf, E, S1, S2, T, QB, QB0, SQ):
@@ -261,72 +279,75 @@ def _factor_block(bc_indptr, bc_indices, bc_data, br_indptr, br_indices, br_data
         qf[i] += dq
 
 
-@njit(cache=True)
-def relational_sweep(
-    indptr, indices, data, bc_indptr, bc_indices, bc_data, br_indptr, br_indices, br_data,
-    psi, roff, counts, p0, border, bcptr, bcls,
-    colsq, gidx, gsize, gsum, order, cptr,
-    e, q, w0, w, Vt, alpha, mu_w, lam_w, mu_v, lam_v,
-    a0, b0, b_lam, c0, mu0, m0, lam0,
-    z_w0, z_w, z_v, z_muw, z_muv, z_t, g_alpha, g_lamw, g_lamv,
-    sample_alpha, sample_hyper,
-):
-    """One Gibbs sweep on relational data; same arguments, order and result as
-    ``kernels.gibbs_sweep`` with ``factor_major`` on the expanded design, with the column order
-    of ``RelationalFMData.sweep_classes`` (up to rounding). Returns (w0, alpha)."""
-    k = Vt.shape[0]
-    B = psi.shape[0]
-    M = counts.shape[0]
-    w0, alpha = _alpha_and_w0(e, w0, alpha, a0, b0, m0, lam0, z_w0, g_alpha, sample_alpha)
-    if sample_hyper:
-        _hyper_update(w, gidx, gsize, mu_w, lam_w, c0, mu0, b_lam, g_lamw, z_muw)
-    _linear_columns(indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w, order,
-                    cptr)
-    E = np.zeros(M)
-    D = np.zeros(M)
-    for b in range(B):
-        _linear_block(bc_indptr, bc_indices, bc_data, psi[b], roff[b], roff[b + 1], border, bcptr, bcls[b], bcls[b + 1], p0, counts, colsq, gidx,
-                      e, w, alpha, mu_w, lam_w, z_w, E, D)
-    if sample_hyper:
-        w0 = _translation_moves(gsum, gidx, w, mu_w, lam_w, w0, lam0, m0, c0, mu0, z_t)
-        _factor_hyper(Vt, gidx, gsize, mu_v, lam_v, c0, mu0, b_lam, g_lamv, z_muv)
-    S1 = np.zeros(M)
-    S2 = np.zeros(M)
-    T = np.zeros(M)
-    QB = np.zeros(M)
-    QB0 = np.zeros(M)
-    SQ = np.zeros(M)
-    for f in range(k):
-        _factor_columns(indptr, indices, data, gidx, e, q[f], Vt[f], z_v[f], alpha,
-                        mu_v[:, f], lam_v[:, f], order, cptr)
+@kernel()
+def relational_sweep(d, s, w0, alpha, pr, z, sample_alpha, stages):
+    """One Gibbs sweep on relational data (``d`` a ``records.RelationalDesign``; the other
+    arguments as in ``kernels.gibbs_sweep``, with ``s.q`` (k, n)); the same coordinates in the
+    same order, from the same random numbers, as ``kernels.gibbs_sweep`` with ``factor_major`` on
+    the expanded design in the column order of ``RelationalFMData.sweep_classes``, with the same
+    result up to rounding. Returns (w0, alpha)."""
+    k = s.Vt.shape[0]
+    B = d.psi.shape[0]
+    M = d.counts.shape[0]
+    if stages & STAGE_ALPHA_W0:
+        w0, alpha = _alpha_and_w0(s.e, w0, alpha, pr.a0, pr.b0, pr.m0, pr.lam0, z.z_w0,
+                                  z.g_alpha, sample_alpha)
+    if stages & STAGE_HYPER_W:
+        _hyper_update(s.w, d.gidx, d.gsize, s.mu_w, s.lam_w, pr.c0, pr.mu0, pr.b_lam, z.g_lamw,
+                      z.z_muw)
+    if stages & STAGE_W:
+        _linear_columns(d.indptr, d.indices, d.data, d.colsq, d.gidx, s.e, s.w, alpha, s.mu_w,
+                        s.lam_w, z.z_w, d.order, d.cptr)
+        E = np.zeros(M)
+        D = np.zeros(M)
         for b in range(B):
-            _factor_block(bc_indptr, bc_indices, bc_data, br_indptr, br_indices, br_data, psi[b],
-                          roff[b], roff[b + 1], border, bcptr, bcls[b],
-                          bcls[b + 1], p0, counts, gidx, e, q[f], Vt[f], z_v[f], alpha,
-                          mu_v[:, f], lam_v[:, f], E, S1, S2, T, QB, QB0, SQ)
+            _linear_block(d.bc_indptr, d.bc_indices, d.bc_data, d.psi[b], d.roff[b],
+                          d.roff[b + 1], d.border, d.bcptr, d.bcls[b], d.bcls[b + 1], d.p0,
+                          d.counts, d.colsq, d.gidx, s.e, s.w, alpha, s.mu_w, s.lam_w, z.z_w, E,
+                          D)
+    if stages & STAGE_TRANSLATION:
+        w0 = _translation_moves(d.gsum, d.gidx, s.w, s.mu_w, s.lam_w, w0, pr.lam0, pr.m0, pr.c0,
+                                pr.mu0, z.z_t)
+    if stages & STAGE_HYPER_V:
+        _factor_hyper(s.Vt, d.gidx, d.gsize, s.mu_v, s.lam_v, pr.c0, pr.mu0, pr.b_lam, z.g_lamv,
+                      z.z_muv)
+    if stages & STAGE_V:
+        E = np.zeros(M)
+        S1 = np.zeros(M)
+        S2 = np.zeros(M)
+        T = np.zeros(M)
+        QB = np.zeros(M)
+        QB0 = np.zeros(M)
+        SQ = np.zeros(M)
+        for f in range(k):
+            _factor_columns(d.indptr, d.indices, d.data, d.gidx, s.e, s.q[f], s.Vt[f], z.z_v[f],
+                            alpha, s.mu_v[:, f], s.lam_v[:, f], d.order, d.cptr)
+            for b in range(B):
+                _factor_block(d.bc_indptr, d.bc_indices, d.bc_data, d.br_indptr, d.br_indices,
+                              d.br_data, d.psi[b], d.roff[b], d.roff[b + 1], d.border, d.bcptr,
+                              d.bcls[b], d.bcls[b + 1], d.p0, d.counts, d.gidx, s.e, s.q[f],
+                              s.Vt[f], z.z_v[f], alpha, s.mu_v[:, f], s.lam_v[:, f], E, S1, S2,
+                              T, QB, QB0, SQ)
     return w0, alpha
 
 
-@njit(cache=True, parallel=True)
-def relational_predict_draws(d_indptr, d_indices, d_data, br_indptr, br_indices, br_data,
-                             psi, p0, i0, i1, w0s, ws, Vs, out):
-    """FM predictions of rows i0..i1-1 of a relational design for every draw, without
-    expanding it: ``out[s, i - i0]``. Direct part as CSR (``d_*``), blocks stacked as CSR
-    (``br_*``, block-feature indices), ``psi`` (B, n) global block rows; ``ws`` (S, p),
-    ``Vs`` (S, p, k). Block rows, then chunks of rows, in parallel (each output on its own)."""
+@kernel(parallel=True)
+def relational_predict_draws(rows, i0, i1, w0s, ws, Vs, out):
+    """FM predictions of rows i0..i1-1 of a relational design (``records.RelationalRows``) for
+    every draw, without expanding it: ``out[s, i - i0]``; ``ws`` (S, p), ``Vs`` (S, p, k). Block
+    rows, then chunks of rows, in parallel (each output on its own)."""
     S = w0s.shape[0]
     k = Vs.shape[2]
-    M = br_indptr.shape[0] - 1
+    M = rows.blocks.indptr.shape[0] - 1
     n = i1 - i0
     n_chunks = (n + CHUNK - 1) // CHUNK
     lin_b = np.empty(M)
     sq_b = np.empty(M)
     q_b = np.empty((M, k))
+    d_indptr, d_indices, d_data = rows.direct       # (no records in prange)
+    psi = rows.psi
     for s in range(S):
-        for r in prange(M):
-            q_b[r, :] = 0.0
-            lin_b[r], sq_b[r] = _accumulate_row(br_indptr, br_indices, br_data, r, p0, ws[s],
-                                                Vs[s], q_b[r])
+        _block_row_terms(rows.blocks, rows.p0, ws[s], Vs[s], lin_b, sq_b, q_b)
         for c in prange(n_chunks):
             qi = np.zeros(k)
             for i in range(i0 + c * CHUNK, min(i1, i0 + (c + 1) * CHUNK)):

@@ -1,145 +1,14 @@
-"""The two small records the sampler works on: the data (fixed) and the state (changing)."""
+"""The changing record of a chain: the sampler state (parameters and exact caches)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
 import numpy as np
-import scipy.sparse as sp
 
-from bayesfm.data.scaling import constant_group_sums, row_group_sums
-from bayesfm.sampler.colouring import balanced_order, colour_classes
+from bayesfm.sampler.records import Params
 
-__all__ = ["FMData", "FMState", "RelationalFMData"]
-
-
-def _check_groups(gidx, p):
-    """(gidx as int64 (p,), G, gsize (G,) float64); every group 0..G-1 must be used."""
-    gidx = np.ascontiguousarray(gidx, dtype=np.int64)
-    if gidx.shape != (p,):
-        raise ValueError(f"gidx must have shape ({p},), got {gidx.shape}")
-    G = int(gidx.max()) + 1 if p else 1
-    gsize = np.bincount(gidx, minlength=G).astype(np.float64)
-    if np.any(gsize == 0):
-        raise ValueError("every group index in 0..G-1 must have at least one feature")
-    return gidx, G, gsize
-
-
-def _check_classes(classes, Xc):
-    """Validate a user-given (order, cptr) for the CSC matrix ``Xc``."""
-    order, cptr = (np.ascontiguousarray(a, dtype=np.int64) for a in classes)
-    p = Xc.shape[1]
-    if np.sort(order).tolist() != list(range(p)):
-        raise ValueError("classes: order must be a permutation of the columns")
-    if cptr.ndim != 1 or cptr[0] != 0 or cptr[-1] != p or np.any(np.diff(cptr) < 0):
-        raise ValueError("classes: cptr must rise from 0 to the number of columns")
-    for c in range(cptr.shape[0] - 1):
-        cols = order[cptr[c]:cptr[c + 1]]
-        rows = np.concatenate([Xc.indices[Xc.indptr[j]:Xc.indptr[j + 1]] for j in cols]
-                              or [np.zeros(0, dtype=np.int64)])
-        if np.unique(rows).shape[0] != rows.shape[0]:
-            raise ValueError(f"classes: the columns of class {c} share a row")
-    return order, cptr
-
-
-@dataclass(frozen=True)
-class FMData:
-    """A design matrix prepared for the sweep: CSC arrays plus feature groups.
-
-    Attributes
-    ----------
-    indptr, indices, data : ndarray
-        CSC arrays of X (n_rows x n_features), duplicates summed, indices sorted; int64 / float64.
-    r_indptr, r_indices, r_data : ndarray
-        The same matrix as CSR arrays (row-major), for recomputing the caches.
-    colsq : ndarray (p,)
-        Sum of squares of each column.
-    gidx : ndarray (p,) of int64
-        Group index (0..G-1) of each feature.
-    gsize : ndarray (G,) of float64
-        Number of features in each group (every group has at least one).
-    gsum : ndarray (G,)
-        The constant per-row sum of each group's columns, or 0
-        (``bayesfm.data.scaling.constant_group_sums``).
-    order, cptr : ndarray of int64
-        Colour classes of the columns (``sampler.colouring.colour_classes``): the order in which
-        a sweep draws them, class c being ``order[cptr[c]:cptr[c + 1]]``. ``porder`` is the
-        same classes in the order parallel loops use (``colouring.balanced_order``; the same
-        draws).
-    factor_major : bool
-        Draw V factor by factor (libFM's and the relational sweep's order), with the factor sums
-        stored factor-major (k, n), instead of column by column with them stored row-major
-        (n, k) (see ``kernels.gibbs_sweep``). Column by column is faster when columns are short
-        (one-hot ids: a column's rows stay in cache for all k factors); factor by factor when
-        they are long (dense features: one factor's sums stay in cache for all columns).
-    """
-
-    indptr: np.ndarray
-    indices: np.ndarray
-    data: np.ndarray
-    r_indptr: np.ndarray
-    r_indices: np.ndarray
-    r_data: np.ndarray
-    colsq: np.ndarray
-    gidx: np.ndarray
-    gsize: np.ndarray
-    gsum: np.ndarray
-    n_rows: int
-    n_features: int
-    order: np.ndarray
-    cptr: np.ndarray
-    porder: np.ndarray
-    factor_major: bool = False
-
-    @property
-    def n_groups(self) -> int:
-        return int(self.gsize.shape[0])
-
-    #: ``from_matrix`` chooses factor-major order when columns have more rows than this on average
-    LONG_COLUMNS = 1000
-
-    @classmethod
-    def from_matrix(cls, X, gidx=None, classes=None, factor_major=None) -> "FMData":
-        """Build from any matrix (dense or sparse) and optional group indices (p,) in 0..G-1.
-
-        ``classes``: an ``(order, cptr)`` pair to use instead of the greedy colour classes
-        (checked: the columns of one class must share no row). ``factor_major``: see the
-        class docstring; None chooses it when the columns have more than ``LONG_COLUMNS`` rows
-        on average."""
-        Xc = sp.csc_matrix(X, dtype=np.float64, copy=True)
-        Xc.sum_duplicates()
-        Xc.sort_indices()
-        n, p = Xc.shape
-        if gidx is None:
-            gidx = np.zeros(p, dtype=np.int64)
-        gidx, G, gsize = _check_groups(gidx, p)
-        Xr = Xc.tocsr()
-        Xr.sort_indices()
-        colsq = np.asarray(Xc.multiply(Xc).sum(axis=0), dtype=np.float64).ravel()
-        gsum = constant_group_sums(row_group_sums(Xr, [], [], gidx, G))
-        if classes is None:
-            order, cptr = colour_classes(Xc.indptr, Xc.indices, Xr.indptr, Xr.indices, p)
-        else:
-            order, cptr = _check_classes(classes, Xc)
-        return cls(
-            indptr=np.ascontiguousarray(Xc.indptr, dtype=np.int64),
-            indices=np.ascontiguousarray(Xc.indices, dtype=np.int64),
-            data=np.ascontiguousarray(Xc.data, dtype=np.float64),
-            r_indptr=np.ascontiguousarray(Xr.indptr, dtype=np.int64),
-            r_indices=np.ascontiguousarray(Xr.indices, dtype=np.int64),
-            r_data=np.ascontiguousarray(Xr.data, dtype=np.float64),
-            colsq=colsq,
-            gidx=gidx,
-            gsize=gsize,
-            gsum=gsum,
-            n_rows=int(n),
-            n_features=int(p),
-            order=order,
-            cptr=cptr,
-            porder=balanced_order(order, cptr),
-            factor_major=bool(Xc.nnz > cls.LONG_COLUMNS * max(p, 1) if factor_major is None
-                              else factor_major),
-        )
+__all__ = ["FMState"]
 
 
 @dataclass
@@ -160,7 +29,7 @@ class FMState:
         Group means and precisions of V, per factor.
     e : ndarray (n,)
         Cached residual y - yhat.
-    q : ndarray (n, k), or (k, n) for relational data
+    q : ndarray (n, k), or (k, n) (``cache_shape`` of the design)
         Cached per-factor sums sum_j v_jf x_ij of every row i and factor f.
     t : ndarray (n,) or None
         The target y the residual e refers to (None until the caches are first computed).
@@ -189,130 +58,7 @@ class FMState:
             out[f.name] = value.copy() if isinstance(value, np.ndarray) else value
         return FMState(**out)
 
-
-@dataclass(frozen=True)
-class RelationalFMData:
-    """A relational design prepared for the sweep (see ``bayesfm.data.relational``).
-
-    Features are the direct columns (0..p0-1) then every block's columns. Block rows of all
-    blocks are numbered together (``roff[b]`` is block b's first); ``psi`` (B, n) gives each
-    observation's global block row per block, ``counts`` (M,) how many observations use a block
-    row. Direct part: CSC (``indptr``, ``indices``, ``data``) over rows; block part: CSC over block
-    rows (``bc_*``, p - p0 columns) and CSR (``br_*``, block-feature indices 0..p-p0-1).
-    ``colsq[j]`` is the sum over observations of x_ij^2 in the full design. ``order`` / ``cptr``
-    are the colour classes of the direct columns (``sampler.colouring``; ``porder`` and
-    ``bporder`` the orders of parallel loops), ``d_r*`` the direct
-    part row-major, and ``border`` / ``bcptr`` / ``bcls`` the colour classes
-    of the block columns (block-feature indices), block b's classes being
-    ``bcls[b]..bcls[b + 1]-1``.
-    """
-
-    indptr: np.ndarray
-    indices: np.ndarray
-    data: np.ndarray
-    bc_indptr: np.ndarray
-    bc_indices: np.ndarray
-    bc_data: np.ndarray
-    br_indptr: np.ndarray
-    br_indices: np.ndarray
-    br_data: np.ndarray
-    psi: np.ndarray
-    roff: np.ndarray
-    foff: np.ndarray
-    counts: np.ndarray
-    colsq: np.ndarray
-    gidx: np.ndarray
-    gsize: np.ndarray
-    gsum: np.ndarray
-    n_rows: int
-    n_features: int
-    p0: int
-    order: np.ndarray
-    cptr: np.ndarray
-    porder: np.ndarray
-    d_rindptr: np.ndarray
-    d_rindices: np.ndarray
-    d_rdata: np.ndarray
-    border: np.ndarray
-    bcptr: np.ndarray
-    bporder: np.ndarray
-    bcls: np.ndarray
-
-    @property
-    def n_groups(self) -> int:
-        return int(self.gsize.shape[0])
-
-    def sweep_classes(self):
-        """The ``(order, cptr)`` a sweep on the expanded design must use to draw the same
-        coordinates in the same order as the relational sweep: the direct columns' colour
-        classes, then the colour classes of every block's columns."""
-        order = np.concatenate([self.order, self.p0 + self.border])
-        cptr = np.concatenate([self.cptr, self.cptr[-1] + self.bcptr[1:]])
-        return order, cptr.astype(np.int64)
-
-    @classmethod
-    def from_parts(cls, direct, blocks, indices, gidx) -> "RelationalFMData":
-        """From the direct matrix (n x p0), block matrices (m_b x p_b) and indices (n,) each."""
-        D = sp.csc_matrix(direct, dtype=np.float64, copy=True)
-        D.sum_duplicates()
-        D.sort_indices()
-        n, p0 = D.shape
-        mats = [sp.csr_matrix(M, dtype=np.float64) for M in blocks]
-        Bstack = sp.block_diag(mats, format="csr") if mats else sp.csr_matrix((0, 0))
-        Bstack.sum_duplicates()
-        Bstack.sort_indices()
-        Bc = Bstack.tocsc()
-        Bc.sort_indices()
-        roff = np.concatenate([[0], np.cumsum([M.shape[0] for M in mats])]).astype(np.int64)
-        foff = np.concatenate([[0], np.cumsum([M.shape[1] for M in mats])]).astype(np.int64)
-        psi = np.zeros((len(mats), n), dtype=np.int64)
-        for b, index in enumerate(indices):
-            psi[b] = np.asarray(index, dtype=np.int64) + roff[b]
-        M_total = int(roff[-1])
-        counts = np.zeros(M_total)
-        for b in range(len(mats)):
-            counts += np.bincount(psi[b], minlength=M_total)
-        p = p0 + int(foff[-1])
-        gidx, G, gsize = _check_groups(gidx, p)
-        colsq = np.zeros(p)
-        colsq[:p0] = np.asarray(D.multiply(D).sum(axis=0)).ravel()
-        sq = Bc.multiply(Bc).tocsc()
-        for jb in range(Bc.shape[1]):
-            lo, hi = sq.indptr[jb], sq.indptr[jb + 1]
-            colsq[p0 + jb] = float(np.dot(sq.data[lo:hi], counts[sq.indices[lo:hi]]))
-        gsum = constant_group_sums(row_group_sums(D, mats, indices, gidx, G))
-        Dr = D.tocsr()
-        Dr.sort_indices()
-        order, cptr = colour_classes(D.indptr, D.indices, Dr.indptr, Dr.indices, p0)
-        # colour classes of each block's columns
-        borders, bcptrs, bcls = [], [np.zeros(1, dtype=np.int64)], [0]
-        for b, M in enumerate(mats):
-            Mc = sp.csc_matrix(M)
-            Mc.sort_indices()
-            Mr = sp.csr_matrix(M)
-            Mr.sort_indices()
-            o, c = colour_classes(Mc.indptr, Mc.indices, Mr.indptr, Mr.indices, M.shape[1])
-            borders.append(o + foff[b])
-            bcptrs.append(c[1:] + foff[b])
-            bcls.append(bcls[-1] + c.shape[0] - 1)
-        border = (np.concatenate(borders) if borders else np.zeros(0)).astype(np.int64)
-        bcptr = np.concatenate(bcptrs).astype(np.int64)
-        return cls(
-            indptr=np.ascontiguousarray(D.indptr, dtype=np.int64),
-            indices=np.ascontiguousarray(D.indices, dtype=np.int64),
-            data=np.ascontiguousarray(D.data, dtype=np.float64),
-            bc_indptr=np.ascontiguousarray(Bc.indptr, dtype=np.int64),
-            bc_indices=np.ascontiguousarray(Bc.indices, dtype=np.int64),
-            bc_data=np.ascontiguousarray(Bc.data, dtype=np.float64),
-            br_indptr=np.ascontiguousarray(Bstack.indptr, dtype=np.int64),
-            br_indices=np.ascontiguousarray(Bstack.indices, dtype=np.int64),
-            br_data=np.ascontiguousarray(Bstack.data, dtype=np.float64),
-            psi=psi, roff=roff, foff=foff, counts=counts, colsq=colsq, gidx=gidx,
-            gsize=gsize, gsum=gsum, n_rows=int(n), n_features=int(p), p0=int(p0),
-            order=order, cptr=cptr, porder=balanced_order(order, cptr),
-            d_rindptr=np.ascontiguousarray(Dr.indptr, dtype=np.int64),
-            d_rindices=np.ascontiguousarray(Dr.indices, dtype=np.int64),
-            d_rdata=np.ascontiguousarray(Dr.data, dtype=np.float64),
-            border=border, bcptr=bcptr, bporder=balanced_order(border, bcptr),
-            bcls=np.asarray(bcls, dtype=np.int64),
-        )
+    def params(self) -> Params:
+        """The arrays a sweep updates in place, as the kernels' record (views, no copies)."""
+        return Params(self.e, self.q, self.w, self.Vt, self.mu_w, self.lam_w, self.mu_v,
+                      self.lam_v)

@@ -1,4 +1,17 @@
-"""Storage of kept draws behind one small interface (preallocated arrays, filled in order)."""
+"""One chain's record of what it sampled: kept draws, extra per-draw fields, per-sweep
+statistics (emcee's backend: one storage object with room for extra fields).
+
+* **Draws** (one row per kept sweep), on the sampler's internal scale: ``w0`` (S,), ``alpha``
+  (S,), ``w`` (S, p), ``V`` (S, p, k), ``mu_w`` / ``lam_w`` (S, G), ``mu_v`` / ``lam_v``
+  (S, G, k), and the observation model's extra fields (``extras``: name -> shape of one draw,
+  e.g. the ordinal cutpoints (K - 1,)). With ``weights=False`` w and V are not kept
+  ((S, 0) and (S, 0, k): the bounded-memory mode, ``sampler.accumulate``).
+* **Sweep statistics** (one value per sweep, burn-in included): ``resid_rms`` (the root mean
+  square of the residual after the sweep) and the observation model's (``sweep_stats``: names,
+  e.g. the cutpoint MH outcome ``accepted``).
+
+Arrays are preallocated and grown by doubling, so recording and appending cost O(1) per draw.
+"""
 
 from __future__ import annotations
 
@@ -8,93 +21,148 @@ from bayesfm.sampler.state import FMState
 
 __all__ = ["DrawStore"]
 
+_CORE = ("w0", "alpha", "w", "V", "mu_w", "lam_w", "mu_v", "lam_v")
 
-class DrawStore:
-    """Kept draws of one chain, on the sampler's internal scale.
 
-    Arrays (S = number of draws): ``w0`` (S,), ``alpha`` (S,), ``w`` (S, p), ``V`` (S, p, k),
-    ``mu_w``/``lam_w`` (S, G), ``mu_v``/``lam_v`` (S, G, k). ``n_draws`` counts those recorded.
-    With ``weights=False`` the weights are not kept (``w`` (S, 0), ``V`` (S, 0, k)): the bounded
-    memory mode, where predictions are accumulated instead (``sampler.accumulate``).
-    """
+class _Table:
+    """Named arrays sharing a first axis of filled rows ``n`` and capacity ``capacity``."""
 
-    _names = ("w0", "alpha", "w", "V", "mu_w", "lam_w", "mu_v", "lam_v")
-
-    def __init__(self, n_draws: int, n_features: int, rank: int, n_groups: int,
-                 weights: bool = True):
-        self.weights = bool(weights)
-        S, k, G = n_draws, rank, n_groups
-        p = n_features if self.weights else 0
-        self.w0 = np.empty(S)
-        self.alpha = np.empty(S)
-        self.w = np.empty((S, p))
-        self.V = np.empty((S, p, k))
-        self.mu_w = np.empty((S, G))
-        self.lam_w = np.empty((S, G))
-        self.mu_v = np.empty((S, G, k))
-        self.lam_v = np.empty((S, G, k))
-        self.n_draws = 0
+    def __init__(self, shapes: dict, capacity: int = 0):
+        self.shapes = {name: tuple(shape) for name, shape in shapes.items()}
+        self.arrays = {name: np.empty((capacity,) + shape) for name, shape in self.shapes.items()}
+        self.n = 0
 
     @property
     def capacity(self) -> int:
-        return self.w0.shape[0]
+        return next(iter(self.arrays.values())).shape[0] if self.arrays else 1 << 62
 
-    def record(self, state: FMState) -> None:
-        """Copy the parameters of ``state`` into the next free slot."""
-        s = self.n_draws
-        if s >= self.capacity:
-            raise IndexError("DrawStore is full")
-        self.w0[s] = state.w0
-        self.alpha[s] = state.alpha
+    def reserve(self, n_more: int) -> None:
+        """Room for ``n_more`` rows beyond the filled ones (at least doubling when growing)."""
+        need = self.n + n_more
+        if need <= self.capacity:
+            return
+        size = max(need, 2 * self.capacity)
+        for name, old in self.arrays.items():
+            new = np.empty((size,) + old.shape[1:])
+            new[:self.n] = old[:self.n]
+            self.arrays[name] = new
+
+    def add(self, values: dict) -> None:
+        self.reserve(1)
+        for name, arr in self.arrays.items():
+            arr[self.n] = values[name]
+        self.n += 1
+
+    def extend(self, other: "_Table") -> None:
+        m = other.n
+        self.reserve(m)
+        for name, arr in self.arrays.items():
+            arr[self.n:self.n + m] = other.arrays[name][:m]
+        self.n += m
+
+    def take(self, m: int) -> dict:
+        """Remove the first ``m`` rows and return them (copies)."""
+        if not 0 <= m <= self.n:
+            raise ValueError(f"cannot take {m} of {self.n} rows")
+        head = {}
+        for name, arr in self.arrays.items():
+            head[name] = arr[:m].copy()
+            arr[:self.n - m] = arr[m:self.n].copy()
+        self.n -= m
+        return head
+
+    def filled(self) -> dict:
+        return {name: arr[:self.n] for name, arr in self.arrays.items()}
+
+    def empty_like(self) -> "_Table":
+        return _Table(self.shapes)
+
+
+class DrawStore:
+    """Kept draws and per-sweep statistics of one chain (module docstring)."""
+
+    def __init__(self, n_draws: int, n_features: int, rank: int, n_groups: int,
+                 weights: bool = True, extras: dict | None = None, sweep_stats=()):
+        self.weights = bool(weights)
+        p = n_features if self.weights else 0
+        k, G = rank, n_groups
+        shapes = {"w0": (), "alpha": (), "w": (p,), "V": (p, k), "mu_w": (G,), "lam_w": (G,),
+                  "mu_v": (G, k), "lam_v": (G, k)}
+        shapes.update(extras or {})
+        self._meta = (n_features, rank, n_groups)
+        self._draws = _Table(shapes, n_draws)
+        self._sweeps = _Table({name: () for name in ("resid_rms",) + tuple(sweep_stats)})
+
+    # -- draws ------------------------------------------------------------------------------
+    @property
+    def n_draws(self) -> int:
+        return self._draws.n
+
+    @property
+    def capacity(self) -> int:
+        return self._draws.capacity
+
+    @property
+    def extra_names(self) -> tuple:
+        return tuple(name for name in self._draws.shapes if name not in _CORE)
+
+    def record(self, state: FMState, extras: dict | None = None) -> None:
+        """Copy the parameters of ``state`` (and the extra fields) into the next slot."""
+        values = {"w0": state.w0, "alpha": state.alpha, "mu_w": state.mu_w,
+                  "lam_w": state.lam_w, "mu_v": state.mu_v, "lam_v": state.lam_v}
         if self.weights:
-            self.w[s] = state.w
-            self.V[s] = state.Vt.T
-        self.mu_w[s] = state.mu_w
-        self.lam_w[s] = state.lam_w
-        self.mu_v[s] = state.mu_v
-        self.lam_v[s] = state.lam_v
-        self.n_draws = s + 1
+            values["w"] = state.w
+            values["V"] = state.Vt.T
+        else:
+            values["w"] = values["V"] = 0.0          # zero-width arrays
+        if extras:
+            values.update(extras)
+        self._draws.add(values)
 
     def grow(self, n_more: int) -> None:
         """Make room for ``n_more`` further draws (the recorded ones are kept)."""
-        for name in self._names:
-            old = getattr(self, name)
-            new = np.empty((old.shape[0] + n_more,) + old.shape[1:])
-            new[: self.n_draws] = old[: self.n_draws]
-            setattr(self, name, new)
+        self._draws.reserve(n_more)
 
-    def append(self, other: "DrawStore") -> None:
-        """Append the recorded draws of ``other`` (same shapes) after this store's own."""
-        m = other.n_draws
-        if m == 0:
-            return
-        free = self.capacity - self.n_draws
-        if free < m:
-            self.grow(max(m - free, self.capacity))     # doubling: appends cost O(1) each
-        for name in self._names:
-            getattr(self, name)[self.n_draws:self.n_draws + m] = getattr(other, name)[:m]
-        self.n_draws += m
-
-    def take(self, m: int) -> "DrawStore":
-        """Remove the first ``m`` recorded draws and return them as a new store."""
-        if not 0 <= m <= self.n_draws:
-            raise ValueError(f"cannot take {m} of {self.n_draws} draws")
-        head = self.empty_like()
-        head.grow(m)
-        for name in self._names:
-            arr = getattr(self, name)
-            getattr(head, name)[:m] = arr[:m]
-            rest = arr[m:self.n_draws].copy()
-            setattr(self, name, rest)
-        head.n_draws = m
-        self.n_draws -= m
-        return head
-
-    def empty_like(self) -> "DrawStore":
-        """An empty store for the same shapes."""
-        S, p, k = self.V.shape
-        return DrawStore(0, p, k, self.mu_w.shape[1], self.weights)
+    def take(self, m: int) -> dict:
+        """Remove the first ``m`` recorded draws and return them: name -> array (m, ...)."""
+        return self._draws.take(m)
 
     def arrays(self) -> dict:
-        """The recorded draws (only the filled slots) as a dict of arrays."""
-        return {name: getattr(self, name)[: self.n_draws] for name in self._names}
+        """The recorded draws (views of the filled slots): name -> array (S, ...)."""
+        return self._draws.filled()
+
+    # -- per-sweep statistics -----------------------------------------------------------------
+    @property
+    def n_sweeps(self) -> int:
+        return self._sweeps.n
+
+    def record_sweep(self, stats: dict) -> None:
+        """Append one sweep's statistics (``resid_rms`` and the observation model's)."""
+        self._sweeps.add(stats)
+
+    def take_sweeps(self, m: int) -> dict:
+        """Remove the first ``m`` sweeps' statistics and return them: name -> array (m,)."""
+        return self._sweeps.take(m)
+
+    def sweeps(self) -> dict:
+        """The recorded sweep statistics (views): name -> array (sweeps,)."""
+        return self._sweeps.filled()
+
+    def last_sweep(self, name: str) -> float | None:
+        """The latest value of sweep statistic ``name``, or None before the first sweep."""
+        return float(self._sweeps.arrays[name][self._sweeps.n - 1]) if self._sweeps.n else None
+
+    # -- chunks ------------------------------------------------------------------------------
+    def append(self, other: "DrawStore") -> None:
+        """Append the draws and sweep statistics recorded in ``other`` (same layout)."""
+        self._draws.extend(other._draws)
+        self._sweeps.extend(other._sweeps)
+
+    def empty_like(self) -> "DrawStore":
+        """An empty store with the same layout."""
+        out = DrawStore.__new__(DrawStore)
+        out.weights = self.weights
+        out._meta = self._meta
+        out._draws = self._draws.empty_like()
+        out._sweeps = self._sweeps.empty_like()
+        return out

@@ -2,7 +2,7 @@
 
 * **Layer.** Numba's own choice (OpenMP where available, whose parallel loops start in about a
   microsecond; its ``workqueue`` fallback takes about 0.1 ms). A kernel run on one thread uses its
-  serial build (``sampler.dispatch``), which never enters the layer: chains in forked worker
+  serial build (``sampler._jit``), which never enters the layer: chains in forked worker
   processes with one thread each are therefore safe even after the parent used GNU OpenMP (which
   aborts a forked child at its first parallel loop). Workers that need several threads are
   forked only when ``fork_safe()``, else spawned.
@@ -25,7 +25,7 @@ import threading
 import numba
 
 __all__ = ["KERNEL_LOCK", "usable_cpus", "resolve_n_threads", "num_threads", "fork_safe",
-           "threads_for_work", "MIN_PARALLEL_WORK"]
+           "threads_for_work", "threads_for_design", "MIN_PARALLEL_WORK"]
 
 KERNEL_LOCK = threading.RLock()
 
@@ -54,6 +54,18 @@ def threads_for_work(n_threads: int, work: float) -> int:
     """``n_threads``, or 1 when ``work`` (non-zeros x (rank + 1)) is below MIN_PARALLEL_WORK.
     Results never depend on the thread count, so this is purely a matter of speed."""
     return int(n_threads) if work >= MIN_PARALLEL_WORK else 1
+
+
+def threads_for_design(data, rank: int, n_threads) -> int:
+    """Kernel threads for sweeps over ``data`` (a design of ``sampler.design``) at ``rank``:
+    ``n_threads`` (None: all usable CPUs), but one for small problems (``threads_for_work``)
+    and for designs whose columns mostly conflict (less than half of the non-zeros in colour
+    classes large enough to be drawn in parallel, e.g. dense features: the bulk of a sweep
+    cannot run in parallel and the parallel loops would only add their start-up)."""
+    threads = threads_for_work(resolve_n_threads(n_threads), data.nnz * (rank + 1))
+    if threads > 1 and data.large_class_share() < 0.5:
+        threads = 1
+    return threads
 
 
 @contextlib.contextmanager

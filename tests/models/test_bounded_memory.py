@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from bayesfm import FMClassifier, FMOrdinalRegressor, FMRegressor
-from bayesfm.sampler.accumulate import cornish_fisher_quantiles
+from bayesfm.models.evaluation import cornish_fisher_quantiles
 
 KW = dict(rank=3, n_iter=80, n_burn=20, n_chains=2, n_jobs=1, random_state=7, progress=False)
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from bayesfm import FMClassifier, FMOrdinalRegressor, FMRegressor, load
-from bayesfm.models import base as base_module
 from bayesfm.atomic import atomic_write
+from bayesfm.models import base as base_module
 
 
 def _data(seed=0, n=200, p=8):
@@ -68,22 +68,28 @@ def test_pickle_round_trip_and_save_load(tmp_path):
     model = FMRegressor(n_iter=40, n_jobs=1, **KW).fit(X, y)
     again = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(again.predict(X), model.predict(X))
-    path = tmp_path / "model.pkl"
-    model.save(path)
+    path = tmp_path / "model.bfm"
+    model.save(path, chains=True)
     loaded = load(path)
     np.testing.assert_array_equal(loaded.predict_interval(X), model.predict_interval(X))
     # a loaded model continues its chains exactly like the original
     loaded.sample_more(10)
     model.sample_more(10)
     assert _same_draws(loaded, model)
-    assert [p.name for p in tmp_path.iterdir()] == ["model.pkl"]
+    assert [p.name for p in tmp_path.iterdir()] == ["model.bfm"]
 
 
-def test_load_rejects_other_pickles(tmp_path):
+def test_load_refuses_pickles_unless_allowed(tmp_path):
     path = tmp_path / "x.pkl"
     path.write_bytes(pickle.dumps({"a": 1}))
-    with pytest.raises(TypeError, match="bayesfm estimator"):
+    with pytest.raises(ValueError, match="pickle.*allow_pickle=True"):
         load(path)
+    with pytest.raises(TypeError, match="bayesfm estimator"):
+        load(path, allow_pickle=True)
+    X, y, f = _data(2)
+    model = FMRegressor(n_iter=40, n_jobs=1, **KW).fit(X, y)
+    path.write_bytes(pickle.dumps(model))
+    np.testing.assert_array_equal(load(path, allow_pickle=True).predict(X), model.predict(X))
 
 
 def test_atomic_write_keeps_old_file_on_failure(tmp_path):

@@ -2,6 +2,9 @@
 accuracy on a simulated probit problem, input validation, reproducibility, scikit-learn
 conventions and far-tail robustness.
 
+The tests the three estimators share (reproducibility, blocked prediction, the scikit-learn
+protocol, input validation) are in ``tests/models/test_contract.py``.
+
 Everything runs on small simulated data with fixed seeds; the whole module takes a few seconds.
 """
 
@@ -11,15 +14,11 @@ import warnings
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from scipy.special import ndtr
-from sklearn.base import clone
 
-from bayesfm import FMClassifier, NotFittedError, Priors
-from bayesfm.data.encoders import TableEncoder
-from tests.helpers import assert_msg, comparable_params
+from bayesfm import FMClassifier
+from tests.helpers import assert_msg
 from tests.statistical.fm_prior import fm_yhat as fm_function
-
 
 # ---------------------------------------------------------------------------------------------
 # helpers and shared fixtures
@@ -275,40 +274,6 @@ def test_decision_function_and_draws(fitted_c, sim):
     np.testing.assert_array_equal(fitted.predict_draws(Xt), ndtr(dd))
 
 
-def test_decision_draws_match_parameters(fitted, sim):
-    """decision_draws evaluates w0 + x.w + sum_{j<l} <v_j, v_l> x_j x_l for every draw."""
-    Xs = sim[2][:15]
-    dd = fitted.decision_draws(Xs)
-    for s in (0, S // 2, S - 1):
-        expect = fm_function(Xs, fitted.w0_[s], fitted.w_[s], fitted.V_[s])
-        np.testing.assert_allclose(dd[s], expect, rtol=1e-10, atol=1e-10)
-
-
-def test_blocked_prediction_matches_unblocked(fitted, sim, monkeypatch):
-    import bayesfm.models.base as base
-
-    Xt = sim[2]
-    full = fitted.predict_proba(Xt)
-    monkeypatch.setattr(base, "_BLOCK_CELLS", 7 * fitted.n_draws_ + 1)  # blocks of 7 rows
-    assert np.array_equal(fitted.predict_proba(Xt), full)
-
-
-@pytest.mark.parametrize("fmt", [sp.csr_matrix, sp.csc_matrix, sp.coo_matrix])
-def test_sparse_input_identical(fitted, sim, fmt):
-    X, y, Xt = sim[:3]
-    m = model().fit(fmt(X), y)
-    assert np.array_equal(m.V_, fitted.V_)
-    assert np.array_equal(m.predict_proba(fmt(Xt)), fitted.predict_proba(Xt))
-
-
-def test_groups(sim):
-    X, y = sim[:2]
-    m = small_model().fit(X, y, groups=["u", "u", "i", "i", "c", "u"])
-    assert list(m.groups_) == ["u", "i", "c"]
-    assert m.mu_w_.shape == (m.n_draws_, 3)
-    assert m.lambda_v_.shape == (m.n_draws_, 3, 2)
-
-
 # ---------------------------------------------------------------------------------------------
 # 3. it learns the simulated function
 # ---------------------------------------------------------------------------------------------
@@ -351,7 +316,7 @@ def test_score_accepts_list_labels(relabelled_fits, sim):
 
 
 # ---------------------------------------------------------------------------------------------
-# 4. errors
+# 4. errors (the shared ones: tests/models/test_contract.py)
 # ---------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -379,17 +344,6 @@ def test_three_classes_points_to_ordinal(tiny, y):
     assert_msg(ei, r"\b3 classes\b", "binary", "FMOrdinalRegressor")
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_nonfinite_label_names_row(tiny, bad):
-    X, y = tiny
-    y = y.astype(float)
-    y[13] = bad
-    y[20] = bad
-    with pytest.raises(ValueError) as ei:
-        small_model().fit(X, y)
-    assert_msg(ei, r"\by\b", r"\b13\b")
-
-
 @pytest.mark.parametrize("bad", [None, np.nan, float("nan")])
 def test_missing_label_in_object_array_names_row(tiny, bad):
     X, _ = tiny
@@ -401,37 +355,12 @@ def test_missing_label_in_object_array_names_row(tiny, bad):
     assert_msg(ei, r"\by\b", r"\b8\b")
 
 
-@pytest.mark.parametrize("n_y", [29, 31])
-def test_wrong_length_y(tiny, n_y):
-    X, _ = tiny
-    y = np.array([0, 1] * 16)[:n_y]
-    with pytest.raises(ValueError) as ei:
-        small_model().fit(X, y)
-    assert_msg(ei, r"\by\b", rf"\b{n_y}\b", r"\b30\b")
-
-
-def test_two_dimensional_y(tiny):
-    X, y = tiny
-    with pytest.raises(ValueError) as ei:
-        small_model().fit(X, np.column_stack([y, y]))
-    assert_msg(ei, r"\by\b", "1-d")
-    with pytest.warns(UserWarning, match="column-vector y"):      # (n, 1): read as (n,)
-        small_model().fit(X, y.reshape(-1, 1))
-
-
 def test_continuous_target_is_refused(tiny):
     X, _ = tiny
     with pytest.raises(ValueError, match="continuous") as ei:
         small_model().fit(X, np.linspace(0, 1, X.shape[0]))
     assert_msg(ei, "FMRegressor")
     small_model(n_iter=3, n_burn=1).fit(X, (np.arange(X.shape[0]) % 2).astype(float))
-
-
-def test_none_y(tiny):
-    X, _ = tiny
-    with pytest.raises(ValueError) as ei:
-        small_model().fit(X, None)
-    assert_msg(ei, r"\by\b")
 
 
 def test_score_with_unknown_label_names_row(relabelled_fits, sim):
@@ -461,164 +390,11 @@ def test_score_wrong_length(fitted, sim):
     assert_msg(ei, r"\by\b", str(N_TEST - 1), str(N_TEST))
 
 
-def test_nan_in_X_names_row(tiny):
-    X, y = tiny
-    X = X.copy()
-    X[6, 1] = np.nan
-    X[9, 0] = np.inf
-    with pytest.raises(ValueError) as ei:
-        small_model().fit(X, y)
-    assert_msg(ei, r"\bX\b", r"\b6\b")
-    with pytest.raises(ValueError) as ei:
-        small_model().fit(sp.csr_matrix(X), y)
-    assert_msg(ei, r"\bX\b", r"\b6\b")
-
-
-PREDICT_METHODS = ["predict", "predict_proba", "predict_draws", "decision_function",
-                   "decision_draws"]
-
-
-@pytest.mark.parametrize("method", PREDICT_METHODS)
-def test_nan_in_predict_X_names_row(fitted, sim, method):
-    Xt = sim[2].copy()
-    Xt[4, 3] = np.nan
-    with pytest.raises(ValueError) as ei:
-        getattr(fitted, method)(Xt)
-    assert_msg(ei, r"\bX\b", r"\b4\b")
-
-
-@pytest.mark.parametrize("method", PREDICT_METHODS + ["score"])
-@pytest.mark.parametrize("n_cols", [P - 1, P + 2])
-def test_predict_wrong_number_of_columns(fitted, method, n_cols):
-    Xn = np.ones((4, n_cols))
-    args = (Xn, [0, 1, 0, 1]) if method == "score" else (Xn,)
-    with pytest.raises(ValueError) as ei:
-        getattr(fitted, method)(*args)
-    assert_msg(ei, rf"\b{n_cols}\b", rf"\b{P}\b")
-
-
-@pytest.mark.parametrize("method", [
-    *PREDICT_METHODS, "score"])
-def test_predict_before_fit(tiny, method):
-    X, y = tiny
-    args = (X, y) if method == "score" else (X,)
-    with pytest.raises(NotFittedError) as ei:
-        getattr(FMClassifier(), method)(*args)
-    assert isinstance(ei.value, ValueError)
-    assert_msg(ei, "FMClassifier", "fit")
-
-
-def test_failed_fit_keeps_estimator_unfitted(tiny):
-    X, _ = tiny
-    m = small_model()
-    with pytest.raises(ValueError):
-        m.fit(X, np.zeros(30))
-    with pytest.raises(NotFittedError):
-        m.predict_proba(X)
-
-
-@pytest.mark.parametrize("name, value, exc", [
-    ("rank", 0, ValueError),
-    ("n_iter", 2.0, TypeError),
-    ("random_state", -1, ValueError),
-])
-def test_bad_constructor_params(tiny, name, value, exc):
-    X, y = tiny
-    with pytest.raises(exc) as ei:
-        small_model(**{name: value}).fit(X, y)
-    assert_msg(ei, name)
-
-
 # ---------------------------------------------------------------------------------------------
-# 5. reproducibility
+# 5. reproducibility, 6. scikit-learn conventions: tests/models/test_contract.py
 # ---------------------------------------------------------------------------------------------
 
 DRAW_NAMES = ("w0_", "w_", "V_", "mu_w_", "lambda_w_", "mu_v_", "lambda_v_")
-
-
-def test_same_seed_bit_identical(sim):
-    X, y, Xt = sim[:3]
-    a = small_model(random_state=123).fit(X, y)
-    b = small_model(random_state=123).fit(X, y)
-    for name in DRAW_NAMES:
-        assert np.array_equal(getattr(a, name), getattr(b, name)), name
-    assert np.array_equal(a.predict_proba(Xt), b.predict_proba(Xt))
-
-
-def test_refit_same_estimator_bit_identical(sim):
-    X, y = sim[:2]
-    m = small_model(random_state=5)
-    first = m.fit(X, y).V_.copy()
-    assert np.array_equal(m.fit(X, y).V_, first)
-
-
-def test_different_seeds_differ(sim):
-    X, y, Xt = sim[:3]
-    a = small_model(random_state=1).fit(X, y)
-    b = small_model(random_state=2).fit(X, y)
-    assert not np.array_equal(a.w0_, b.w0_)
-    assert not np.array_equal(a.V_, b.V_)
-    assert not np.array_equal(a.predict_proba(Xt), b.predict_proba(Xt))
-
-
-def test_generator_and_int_seed_agree(sim):
-    X, y = sim[:2]
-    a = small_model(random_state=np.random.default_rng(42)).fit(X, y)
-    b = small_model(random_state=42).fit(X, y)
-    assert np.array_equal(a.V_, b.V_)
-
-
-# ---------------------------------------------------------------------------------------------
-# 6. scikit-learn conventions
-# ---------------------------------------------------------------------------------------------
-
-CTOR = dict(rank=3, n_iter=40, n_burn=5, thin=2, init_scale=0.5, priors=Priors(b_lambda=2.0),
-            keep_draws=True, n_chains=2, n_jobs=1, n_threads=1, progress=False, max_iter=800, max_time=30.0, check_every=20, encoder=TableEncoder(min_count=2),
-            random_state=17)
-
-
-def test_get_params():
-    nested = {f"encoder__{k}": v for k, v in CTOR["encoder"].get_params().items()}
-    assert FMClassifier(**CTOR).get_params() == {**CTOR, **nested}
-    assert FMClassifier(**CTOR).get_params(deep=False) == CTOR
-    assert FMClassifier().get_params() == dict(rank=8, n_iter=300, n_burn=100, thin=1,
-                                               init_scale=0.1, priors=None, keep_draws=True, n_chains=4,
-                                               n_jobs=None, n_threads=None, progress=None, max_iter=5000,
-                                               max_time=None, check_every=100, encoder=None,
-                                               random_state=None)
-
-
-def test_set_params():
-    m = FMClassifier()
-    assert m.set_params(rank=4, n_iter=50, random_state=3) is m
-    assert m.get_params()["rank"] == 4 and m.n_iter == 50 and m.random_state == 3
-    with pytest.raises(ValueError) as ei:
-        m.set_params(clases=[0, 1])
-    assert_msg(ei, "clases")
-
-
-def test_clone(fitted, sim):
-    Xt = sim[2]
-    m = FMClassifier(**CTOR)
-    c = clone(m)
-    assert c is not m and comparable_params(c) == comparable_params(m)
-    c2 = clone(fitted)
-    assert comparable_params(c2) == comparable_params(fitted)
-    assert not hasattr(c2, "w0_") and not hasattr(c2, "classes_")
-    with pytest.raises(NotFittedError):
-        c2.predict_proba(Xt)
-
-
-def test_clone_refit_reproduces(fitted, sim):
-    X, y, Xt = sim[:3]
-    c = clone(fitted).fit(X, y)
-    assert np.array_equal(c.predict_proba(Xt), fitted.predict_proba(Xt))
-
-
-def test_repr():
-    assert repr(FMClassifier()) == "FMClassifier()"
-    r = repr(FMClassifier(rank=3, random_state=0))
-    assert r.startswith("FMClassifier(") and "rank=3" in r and "random_state=0" in r
 
 
 # ---------------------------------------------------------------------------------------------

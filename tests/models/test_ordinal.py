@@ -2,6 +2,9 @@
 prediction API, the cutpoint draws, the K = 2 equivalence with ``FMClassifier``, absent classes,
 input validation, reproducibility, scikit-learn conventions and far-tail robustness.
 
+The tests the three estimators share (reproducibility, blocked prediction, the scikit-learn
+protocol, input validation) are in ``tests/models/test_contract.py``.
+
 Everything runs on small simulated data with fixed seeds; the whole module takes a few seconds.
 """
 
@@ -14,11 +17,9 @@ import pytest
 from scipy.special import ndtr
 from sklearn.base import clone
 
-from bayesfm import FMClassifier, FMOrdinalRegressor, NotFittedError, Priors
-from bayesfm.data.encoders import TableEncoder
+from bayesfm import FMClassifier, FMOrdinalRegressor, NotFittedError
 from tests.helpers import assert_msg, comparable_params
 from tests.statistical.fm_prior import fm_yhat as fm_function
-
 
 # ---------------------------------------------------------------------------------------------
 # helpers and shared fixtures
@@ -298,15 +299,6 @@ def test_decision_function(fitted_c, sim):
     np.testing.assert_allclose(dd.mean(axis=0), df, rtol=1e-12, atol=1e-12)
 
 
-def test_blocked_prediction_matches_unblocked(fitted, sim, monkeypatch):
-    import bayesfm.models.base as base
-
-    Xt = sim[2]
-    full = fitted.predict_proba(Xt)
-    monkeypatch.setattr(base, "_BLOCK_CELLS", 7 * fitted.n_draws_ + 1)  # blocks of 7 rows
-    assert np.array_equal(fitted.predict_proba(Xt), full)
-
-
 # ---------------------------------------------------------------------------------------------
 # 3. cutpoints
 # ---------------------------------------------------------------------------------------------
@@ -437,7 +429,7 @@ def test_class_absent_from_y(sim_absent, classes, relabel, absent):
 
 
 # ---------------------------------------------------------------------------------------------
-# 6. errors
+# 6. errors (the shared ones: tests/models/test_contract.py)
 # ---------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -530,167 +522,44 @@ def test_score_str_with_unseen_label(fitted3_str, sim3):
     assert_msg(ei, "'very high'", r"\b3\b")
 
 
-@pytest.mark.parametrize("kind", ["float_nan", "float_inf", "object_nan", "object_none"])
+@pytest.mark.parametrize("kind", ["object_nan", "object_none"])
 def test_missing_label_names_row(tiny, kind):
+    """(Non-finite float labels: tests/models/test_contract.py, test_nonfinite_y_names_row.)"""
     X, y = tiny
-    if kind.startswith("float"):
-        y = y.astype(float)
-        y[[7, 19]] = np.nan if kind == "float_nan" else np.inf
-    else:
-        y = y.astype(object)
-        y[[7, 19]] = np.nan if kind == "object_nan" else None
+    y = y.astype(object)
+    y[[7, 19]] = np.nan if kind == "object_nan" else None
     with pytest.raises(ValueError) as ei:
         small_model().fit(X, y)
     assert_msg(ei, r"\by\b", r"\b7\b")
 
 
-def test_wrong_length_y(tiny):
-    X, y = tiny
-    with pytest.raises(ValueError) as ei:
-        small_model().fit(X, y[:-2])
-    assert_msg(ei, r"\by\b", r"\b28\b", r"\b30\b")
-
-
-def test_nan_in_X_names_row(tiny):
-    X, y = tiny
-    X = X.copy()
-    X[9, 2] = np.nan
-    X[14, 0] = np.nan
-    with pytest.raises(ValueError) as ei:
-        small_model().fit(X, y)
-    assert_msg(ei, r"\bX\b", r"\b9\b")
-
-
-PREDICT_METHODS = ["predict", "predict_proba", "predict_draws", "predict_expected",
-                   "decision_function", "decision_draws"]
-
-
-@pytest.mark.parametrize("method", PREDICT_METHODS)
-def test_nan_in_predict_X_names_row(fitted, sim, method):
-    Xt = sim[2].copy()
-    Xt[21, 1] = np.nan
-    with pytest.raises(ValueError) as ei:
-        getattr(fitted, method)(Xt)
-    assert_msg(ei, r"\bX\b", r"\b21\b")
-
-
-@pytest.mark.parametrize("method", PREDICT_METHODS + ["score"])
-def test_predict_wrong_number_of_columns(fitted, method):
-    Xn = np.ones((3, P + 1))
-    args = (Xn, [1, 2, 3]) if method == "score" else (Xn,)
-    with pytest.raises(ValueError) as ei:
-        getattr(fitted, method)(*args)
-    assert_msg(ei, rf"\b{P + 1}\b", rf"\b{P}\b")
-
-
-@pytest.mark.parametrize("method", [
-    *PREDICT_METHODS, "score"])
-def test_predict_before_fit(tiny, method):
-    X, y = tiny
-    args = (X, y) if method == "score" else (X,)
-    with pytest.raises(NotFittedError) as ei:
-        getattr(FMOrdinalRegressor(), method)(*args)
-    assert_msg(ei, "FMOrdinalRegressor", "fit")
-
-
-def test_failed_fit_keeps_estimator_unfitted(tiny):
-    X, _ = tiny
-    m = small_model()
-    with pytest.raises(ValueError):
-        m.fit(X, np.full(30, 2))
-    with pytest.raises(NotFittedError):
-        m.predict_proba(X)
-
-
 # ---------------------------------------------------------------------------------------------
-# 7. reproducibility
+# 7. reproducibility: tests/models/test_contract.py
 # ---------------------------------------------------------------------------------------------
 
 DRAW_NAMES = ("w0_", "w_", "V_", "mu_w_", "lambda_w_", "mu_v_", "lambda_v_", "cutpoints_")
 
 
-def test_same_seed_bit_identical(sim):
-    X, y, Xt = sim[:3]
-    a = small_model(random_state=123).fit(X, y)
-    b = small_model(random_state=123).fit(X, y)
-    for name in DRAW_NAMES:
-        assert np.array_equal(getattr(a, name), getattr(b, name)), name
-    assert a.cutpoint_acceptance_ == b.cutpoint_acceptance_
-    assert np.array_equal(a.predict_proba(Xt), b.predict_proba(Xt))
-
-
-def test_refit_same_estimator_bit_identical(sim):
-    X, y = sim[:2]
-    m = small_model(random_state=5)
-    first = m.fit(X, y).cutpoints_.copy()
-    assert np.array_equal(m.fit(X, y).cutpoints_, first)
-
-
-def test_different_seeds_differ(sim):
-    X, y, Xt = sim[:3]
-    a = small_model(random_state=1).fit(X, y)
-    b = small_model(random_state=2).fit(X, y)
-    assert not np.array_equal(a.V_, b.V_)
-    assert not np.array_equal(a.cutpoints_, b.cutpoints_)
-    assert not np.array_equal(a.predict_proba(Xt), b.predict_proba(Xt))
-
-
 # ---------------------------------------------------------------------------------------------
-# 8. scikit-learn conventions
+# 8. scikit-learn conventions (the shared ones: tests/models/test_contract.py)
 # ---------------------------------------------------------------------------------------------
 
-CTOR = dict(rank=3, n_iter=40, n_burn=5, thin=2, init_scale=0.5,
-            priors=Priors(cut_scale=1.0), keep_draws=True, n_chains=2, n_jobs=1, n_threads=1, progress=False, max_iter=800,
-            max_time=30.0, check_every=20, encoder=TableEncoder(min_count=2), classes=["low", "mid", "high"], random_state=17)
-
-
-def test_get_params():
-    nested = {f"encoder__{k}": v for k, v in CTOR["encoder"].get_params().items()}
-    assert FMOrdinalRegressor(**CTOR).get_params() == {**CTOR, **nested}
-    assert FMOrdinalRegressor(**CTOR).get_params(deep=False) == CTOR
-    assert FMOrdinalRegressor().get_params() == dict(rank=8, n_iter=300, n_burn=100, thin=1,
-                                                     init_scale=0.1, priors=None, keep_draws=True, n_chains=4,
-                                                     n_jobs=None, n_threads=None, progress=None,
-                                                     max_iter=5000, max_time=None,
-                                                     check_every=100, encoder=None, classes=None,
-                                                     random_state=None)
-
-
-def test_set_params():
-    m = FMOrdinalRegressor()
-    assert m.set_params(classes=[1, 2, 3], rank=4) is m
-    assert m.classes == [1, 2, 3] and m.get_params()["rank"] == 4
-    with pytest.raises(ValueError) as ei:
-        m.set_params(clases=[1, 2])
-    assert_msg(ei, "clases")
-
-
-def test_clone(fitted3_str, sim3):
-    m = FMOrdinalRegressor(**CTOR)
-    c = clone(m)
-    assert c is not m and comparable_params(c) == comparable_params(m)
+def test_clone_keeps_given_classes(fitted3_str, sim3):
     c2 = clone(fitted3_str)
     assert comparable_params(c2) == comparable_params(fitted3_str)
     assert c2.classes == STR3
     assert not hasattr(c2, "cutpoints_") and not hasattr(c2, "classes_")
     with pytest.raises(NotFittedError):
         c2.predict_proba(sim3[2])
-    # refitting the clone reproduces the original chain
+    # refitting the clone reproduces the original chain (string labels in the given order)
     X, y3, Xt = sim3[:3]
     c2.fit(X, np.array(STR3)[y3])
     assert np.array_equal(c2.predict_proba(Xt), fitted3_str.predict_proba(Xt))
 
 
-def test_prior_on_cutpoints_is_used(sim):
-    X, y = sim[:2]
-    a = small_model().fit(X, y)
-    b = small_model(priors=Priors(cut_loc=-1.0, cut_scale=0.3)).fit(X, y)
-    assert not np.array_equal(a.cutpoints_, b.cutpoints_)
-
-
-def test_repr():
-    assert repr(FMOrdinalRegressor()) == "FMOrdinalRegressor()"
-    assert "classes=['a', 'b']" in repr(FMOrdinalRegressor(classes=["a", "b"]))
+def test_repr_with_array_classes():
+    r = repr(FMOrdinalRegressor(classes=np.array([1, 2, 3])))
+    assert "classes=array([1, 2, 3])" in r
 
 
 # ---------------------------------------------------------------------------------------------

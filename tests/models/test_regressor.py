@@ -1,22 +1,21 @@
 """Tests of ``bayesfm.FMRegressor``: fitted attributes, prediction API, input formats,
 reproducibility, equivariance, scikit-learn conventions and input validation.
 
+The tests the three estimators share (reproducibility, blocked prediction, the scikit-learn
+protocol, input validation) are in ``tests/models/test_contract.py``.
+
 Everything runs on small simulated data with fixed seeds; the whole module takes a few seconds.
 """
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.base import clone
 
 import bayesfm
 from bayesfm import FMRegressor, NotFittedError, Priors
-from bayesfm.data.encoders import TableEncoder
-from tests.helpers import assert_msg, comparable_params
-
+from tests.helpers import assert_msg
 
 # ---------------------------------------------------------------------------------------------
 # helpers and shared fixtures
@@ -89,12 +88,6 @@ def small_model(**kw):
 # 1. fitted attributes and the prediction API
 # ---------------------------------------------------------------------------------------------
 
-def test_fit_returns_self(data):
-    X, y = data
-    model = small_model()
-    assert model.fit(X, y) is model
-
-
 DRAW_ATTRS = {"w0": (), "w": (P,), "V": (P, RANK), "alpha": (), "mu_w": (3,),
               "lambda_w": (3,), "mu_v": (3, RANK), "lambda_v": (3, RANK)}
 
@@ -158,11 +151,6 @@ def test_n_draws_matches_range(data, n_iter, n_burn, thin, n_chains):
     assert model.train_rmse_.shape == (n_chains, n_iter)
 
 
-def test_groups_order_of_first_appearance(fitted):
-    assert list(fitted.groups_) == ["b", "a", "c"]
-    np.testing.assert_array_equal(fitted.group_index_, [0, 1, 0, 2, 1, 2])
-
-
 def test_groups_default_single_group(data):
     X, y = data
     model = small_model().fit(X, y)
@@ -190,19 +178,6 @@ def test_predict_and_draws_shapes(fitted, fitted2, data, n_chains):
     assert draws.shape == (fitted.n_draws_, N)
     # predict is the mean over the same draws, only summed in a different order
     np.testing.assert_allclose(draws.mean(axis=0), pred, rtol=1e-12, atol=1e-12)
-
-
-def test_predict_draws_match_parameters(fitted, data):
-    """predict_draws evaluates w0 + x.w + sum_{j<l} <v_j, v_l> x_j x_l for every draw."""
-    X, _ = data
-    Xs = X[:15]
-    draws = fitted.predict_draws(Xs)
-    for s in (0, fitted.n_draws_ - 1):
-        V = fitted.V_[s]
-        q = Xs @ V
-        expect = (fitted.w0_[s] + Xs @ fitted.w_[s]
-                  + 0.5 * (np.sum(q * q, axis=1) - (Xs * Xs) @ np.sum(V * V, axis=1)))
-        np.testing.assert_allclose(draws[s], expect, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("kind", ["predictive", "mean"])
@@ -259,20 +234,6 @@ def test_mean_interval_is_draw_quantile(fitted, data):
     np.testing.assert_allclose(iv, expect, rtol=1e-12, atol=1e-12)
 
 
-def test_blocked_prediction_matches_unblocked(fitted, data, monkeypatch):
-    """Row blocking (used to bound memory for large X) does not change any prediction."""
-    import bayesfm.models.base as base
-
-    X, _ = data
-    full = (fitted.predict(X), fitted.predict_interval(X, 0.9, "predictive"),
-            fitted.predict_interval(X, 0.9, "mean"))
-    monkeypatch.setattr(base, "_BLOCK_CELLS", 3 * fitted.n_draws_ + 1)  # blocks of 3 rows
-    blocked = (fitted.predict(X), fitted.predict_interval(X, 0.9, "predictive"),
-               fitted.predict_interval(X, 0.9, "mean"))
-    for f, b in zip(full, blocked):
-        assert np.array_equal(f, b)
-
-
 def test_fit_recovers_signal():
     """Sanity: on a simple FM problem the fit explains most of the variance (R^2 well > 0)."""
     X, y, Xt, yt, ft = make_fm_data(200, 5, rank=2, noise=0.3, seed=3, n_test=100)
@@ -303,29 +264,6 @@ def format_data():
 def dense_reference(format_data):
     X, y = format_data
     return small_model(random_state=11).fit(X, y)
-
-
-@pytest.mark.parametrize("fmt", ["list", "csr", "csc", "coo", "lil", "csr_array", "float32"])
-def test_input_formats_identical_draws(format_data, dense_reference, fmt):
-    X, y = format_data
-    conv = {
-        "list": lambda A: A.tolist(),
-        "csr": sp.csr_matrix,
-        "csc": sp.csc_matrix,
-        "coo": sp.coo_matrix,
-        "lil": sp.lil_matrix,
-        "csr_array": sp.csr_array,
-        # multiples of 0.25 are exact in float32, so the float64 conversion is lossless
-        "float32": lambda A: A.astype(np.float32),
-    }[fmt]
-    model = small_model(random_state=11).fit(conv(X), y)
-    ref = dense_reference
-    assert np.array_equal(model.w0_, ref.w0_)
-    assert np.array_equal(model.w_, ref.w_)
-    assert np.array_equal(model.V_, ref.V_)
-    assert np.array_equal(model.alpha_, ref.alpha_)
-    # prediction accepts every format too, with the same result
-    assert np.array_equal(model.predict(conv(X)), ref.predict(X))
 
 
 def test_y_as_list_same_draws(format_data, dense_reference):
@@ -373,46 +311,8 @@ def test_sparse_input_not_modified(format_data):
 
 
 # ---------------------------------------------------------------------------------------------
-# 3. reproducibility
+# 3. reproducibility (the shared ones: tests/models/test_contract.py)
 # ---------------------------------------------------------------------------------------------
-
-def test_same_seed_bit_identical(data):
-    X, y = data
-    a = small_model(random_state=123).fit(X, y)
-    b = small_model(random_state=123).fit(X, y)
-    for name in ("w0_", "w_", "V_", "alpha_", "mu_w_", "lambda_w_", "mu_v_", "lambda_v_",
-                 "train_rmse_"):
-        assert np.array_equal(getattr(a, name), getattr(b, name)), name
-    assert np.array_equal(a.predict(X), b.predict(X))
-
-
-def test_refit_same_estimator_bit_identical(data):
-    X, y = data
-    model = small_model(random_state=5)
-    first = model.fit(X, y).V_.copy()
-    second = model.fit(X, y).V_
-    assert np.array_equal(first, second)
-
-
-def test_different_seeds_differ(data):
-    X, y = data
-    a = small_model(random_state=1).fit(X, y)
-    b = small_model(random_state=2).fit(X, y)
-    assert not np.array_equal(a.w0_, b.w0_)
-    assert not np.array_equal(a.V_, b.V_)
-
-
-def test_seed_sequence_and_generator(data):
-    X, y = data
-    a = small_model(random_state=np.random.SeedSequence(42)).fit(X, y)
-    b = small_model(random_state=np.random.SeedSequence(42)).fit(X, y)
-    c = small_model(random_state=np.random.default_rng(42)).fit(X, y)
-    d = small_model(random_state=42).fit(X, y)
-    assert np.array_equal(a.V_, b.V_)
-    # default_rng(42) and default_rng(SeedSequence(42)) are the same stream
-    assert np.array_equal(c.V_, d.V_)
-    assert np.array_equal(a.V_, d.V_)
-
 
 def test_generator_is_advanced(data):
     X, y = data
@@ -491,67 +391,8 @@ def test_init_scale_zero_allowed(data):
 
 
 # ---------------------------------------------------------------------------------------------
-# 6. scikit-learn conventions
+# 6. scikit-learn conventions (the shared ones: tests/models/test_contract.py)
 # ---------------------------------------------------------------------------------------------
-
-CTOR = dict(rank=3, n_iter=40, n_burn=5, thin=2, init_scale=0.5, priors=Priors(a0=2.0),
-            keep_draws=True, n_chains=2, n_jobs=1, n_threads=1, progress=False, max_iter=800, max_time=30.0, check_every=20, encoder=TableEncoder(min_count=2),
-            random_state=17)
-
-
-def test_get_params_returns_constructor_args():
-    model = FMRegressor(**CTOR)
-    assert model.get_params(deep=False) == CTOR
-    nested = {f"encoder__{k}": v for k, v in CTOR["encoder"].get_params().items()}
-    assert model.get_params() == {**CTOR, **nested}
-    assert model.get_params()["encoder__min_count"] == 2
-    defaults = FMRegressor().get_params()
-    assert defaults == dict(rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1,
-                            priors=None, keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None,
-                            max_iter=5000, max_time=None, check_every=100, encoder=None,
-                            random_state=None)
-
-
-def test_set_params():
-    model = FMRegressor()
-    assert model.set_params(rank=4, n_iter=50) is model
-    assert model.rank == 4 and model.n_iter == 50
-    assert model.get_params()["rank"] == 4
-
-
-def test_set_params_unknown_name():
-    model = FMRegressor()
-    with pytest.raises(ValueError) as ei:
-        model.set_params(rnak=3)
-    assert_msg(ei, "rnak")
-    assert model.rank == 8
-
-
-def test_clone_unfitted_equal_params(fitted):
-    model = FMRegressor(**CTOR)
-    c = clone(model)
-    assert c is not model
-    assert comparable_params(c) == comparable_params(model)
-    c2 = clone(fitted)
-    assert comparable_params(c2) == comparable_params(fitted)
-    assert not hasattr(c2, "w0_")
-
-
-@pytest.mark.parametrize("method", ["predict", "predict_draws", "predict_interval"])
-def test_clone_of_fitted_is_not_fitted(fitted, data, method):
-    X, _ = data
-    c = clone(fitted)
-    with pytest.raises(NotFittedError):
-        getattr(c, method)(X)
-
-
-def test_repr():
-    assert repr(FMRegressor()) == "FMRegressor()"
-    r = repr(FMRegressor(rank=3, random_state=0))
-    assert r.startswith("FMRegressor(") and "rank=3" in r and "random_state=0" in r
-    assert "n_iter" not in r
-    assert "a0=2.0" in repr(FMRegressor(priors=Priors(a0=2.0)))
-
 
 def test_params_validated_at_fit_not_init():
     FMRegressor(rank=0, n_iter=-1, thin=0)  # no error until fit
@@ -564,57 +405,8 @@ def test_public_names():
 
 
 # ---------------------------------------------------------------------------------------------
-# 7. errors
+# 7. errors (the shared ones: tests/models/test_contract.py)
 # ---------------------------------------------------------------------------------------------
-
-def test_nan_in_dense_X_names_row(data):
-    X, y = data
-    X = X.copy()
-    X[7, 2] = np.nan
-    X[11, 0] = np.nan
-    with pytest.raises(ValueError) as ei:
-        small_model().fit(X, y)
-    assert_msg(ei, r"\bX\b", r"\b7\b")
-
-
-@pytest.mark.parametrize("fmt", [sp.csr_matrix, sp.csc_matrix, sp.coo_matrix])
-def test_inf_in_sparse_X_names_row(data, fmt):
-    X, y = data
-    X = X.copy()
-    X[12, 1] = -np.inf
-    X[5, 4] = np.inf
-    with pytest.raises(ValueError) as ei:
-        small_model().fit(fmt(X), y)
-    assert_msg(ei, r"\bX\b", r"\b5\b")
-
-
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_nonfinite_y_names_row(data, bad):
-    X, y = data
-    y = y.copy()
-    y[9] = bad
-    y[30] = bad
-    with pytest.raises(ValueError) as ei:
-        small_model().fit(X, y)
-    assert_msg(ei, r"\by\b", r"\b9\b")
-
-
-def test_nan_in_predict_X_names_row(fitted, data):
-    X, _ = data
-    X = X.copy()
-    X[3, 0] = np.nan
-    for method in (fitted.predict, fitted.predict_draws, fitted.predict_interval):
-        with pytest.raises(ValueError) as ei:
-            method(X)
-        assert_msg(ei, r"\bX\b", r"\b3\b")
-
-
-def test_len_y_mismatch(data):
-    X, y = data
-    with pytest.raises(ValueError) as ei:
-        small_model().fit(X, y[:-1])
-    assert_msg(ei, r"\by\b", str(N - 1), str(N))
-
 
 @pytest.mark.parametrize("shape", [(0, 4), (5, 0)])
 def test_empty_X(shape):
@@ -630,32 +422,6 @@ def test_empty_sparse_X(shape):
     with pytest.raises(ValueError) as ei:
         small_model().fit(sp.csr_matrix(shape), np.zeros(shape[0]))
     assert_msg(ei, r"\bX\b", "empty")
-
-
-@pytest.mark.parametrize("name, value, exc", [
-    ("rank", 0, ValueError),
-    ("rank", -2, ValueError),
-    ("rank", 1.5, TypeError),
-    ("rank", 2.0, TypeError),
-    ("rank", True, TypeError),
-    ("rank", "2", TypeError),
-    ("n_iter", 0, ValueError),
-    ("n_iter", 10.0, TypeError),
-    ("thin", 0, ValueError),
-    ("thin", 1.5, TypeError),
-    ("n_burn", -1, ValueError),
-    ("init_scale", -0.1, ValueError),
-    ("init_scale", np.inf, ValueError),
-    ("init_scale", np.nan, ValueError),
-    ("random_state", -1, ValueError),
-    ("random_state", "seed", TypeError),
-    ("random_state", 1.5, TypeError),
-])
-def test_bad_constructor_params(data, name, value, exc):
-    X, y = data
-    with pytest.raises(exc) as ei:
-        small_model(**{name: value}).fit(X, y)
-    assert_msg(ei, name)
 
 
 @pytest.mark.parametrize("n_iter, n_burn", [(30, 30), (30, 31)])
@@ -702,15 +468,6 @@ def test_priors_reject_bool():
         Priors(a0=True)
 
 
-def test_priors_accepted_and_used(data):
-    X, y = data
-    a = small_model(priors=Priors()).fit(X, y)
-    b = small_model(priors=None).fit(X, y)
-    c = small_model(priors=Priors(b0=50.0, lambda0=1.0)).fit(X, y)
-    assert np.array_equal(a.V_, b.V_)  # None means Priors()
-    assert not np.array_equal(a.alpha_, c.alpha_)
-
-
 @pytest.mark.parametrize("groups", [["a"] * (P - 1), ["a"] * (P + 1), []])
 def test_groups_wrong_length(data, groups):
     X, y = data
@@ -734,52 +491,11 @@ def test_groups_nan_label(data):
     assert_msg(ei, "groups", r"\b2\b")
 
 
-@pytest.mark.parametrize("shape", [(1, N), (N // 2, 2)])
-def test_y_two_dimensional(data, shape):
-    X, y = data
-    with pytest.raises(ValueError) as ei:
-        small_model().fit(X, y.reshape(shape))
-    assert_msg(ei, r"\by\b")
-
-
-def test_y_column_vector_is_read_as_1d_with_a_warning(data):
-    """As scikit-learn estimators do: y of shape (n, 1) is raveled, with a
-    DataConversionWarning (an instance of scikit-learn's when scikit-learn is imported)."""
-    from bayesfm.exceptions import DataConversionWarning
-
-    X, y = data
-    with pytest.warns(DataConversionWarning, match="column-vector y"):
-        a = small_model(random_state=0).fit(X, y.reshape(-1, 1))
-    b = small_model(random_state=0).fit(X, y)
-    np.testing.assert_array_equal(a.predict(X), b.predict(X))
-
-
 def test_X_one_dimensional(data):
     X, y = data
     with pytest.raises(ValueError) as ei:
         small_model().fit(X[:, 0], y)
     assert_msg(ei, r"\bX\b")
-
-
-@pytest.mark.parametrize("n_cols", [P - 1, P + 2])
-def test_predict_wrong_number_of_columns(fitted, n_cols):
-    Xn = np.ones((4, n_cols))
-    for method in (fitted.predict, fitted.predict_draws, fitted.predict_interval):
-        with pytest.raises(ValueError) as ei:
-            method(Xn)
-        assert_msg(ei, rf"\b{n_cols}\b", rf"\b{P}\b")
-    with pytest.raises(ValueError):
-        fitted.predict(sp.csr_matrix(Xn))
-
-
-@pytest.mark.parametrize("method", ["predict", "predict_draws", "predict_interval"])
-def test_predict_before_fit(data, method):
-    X, _ = data
-    model = FMRegressor()
-    with pytest.raises(NotFittedError) as ei:
-        getattr(model, method)(X)
-    assert isinstance(ei.value, ValueError)
-    assert "fit" in str(ei.value)
 
 
 def test_n_draws_before_fit():
@@ -836,25 +552,6 @@ def test_complex_X_value_error(data):
     with pytest.raises(ValueError, match="Complex data not supported") as ei:
         small_model().fit(X, y + 1j)
     assert_msg(ei, r"\by\b")
-
-
-@pytest.mark.parametrize("which", ["X", "y"])
-def test_none_inputs(data, which):
-    X, y = data
-    args = {"X": X, "y": y}
-    args[which] = None
-    with pytest.raises(TypeError if which == "X" else ValueError) as ei:
-        small_model().fit(args["X"], args["y"])
-    assert_msg(ei, rf"\b{which}\b")
-
-
-def test_failed_fit_keeps_estimator_unfitted(data):
-    X, y = data
-    model = small_model(rank=0)
-    with pytest.raises(ValueError):
-        model.fit(X, y)
-    with pytest.raises(NotFittedError):
-        model.predict(X)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 import numpy as np
 
 from bayesfm import FMOrdinalRegressor, FMRegressor
-from bayesfm.sampler import state
+from bayesfm.sampler import design as state
 from tests.sampler.test_relational import _design
 
 KW = dict(rank=3, n_iter=60, n_burn=20, n_chains=2, n_jobs=1, random_state=3)

@@ -8,9 +8,10 @@ from scipy.stats import norm
 
 from bayesfm.priors import Priors
 from bayesfm.sampler import driver
+from bayesfm.sampler.design import FMData
 from bayesfm.sampler.kernels import mixture_normal_quantiles, predict_draws_csr
 from bayesfm.sampler.likelihoods import Gaussian
-from bayesfm.sampler.state import FMData
+from bayesfm.sampler.records import CSR
 
 
 def brute_force_fm(X, w0, w, V):
@@ -95,8 +96,8 @@ def test_predict_draws_matches_definition():
     Vs = rng.normal(size=(S, p, k))
     out = np.empty((S, X.shape[0]))
     Xr = X.tocsr()
-    predict_draws_csr(Xr.indptr.astype(np.int64), Xr.indices.astype(np.int64), Xr.data,
-                      Xr.shape[0], w0s, ws, Vs, out)
+    rows = CSR(Xr.indptr.astype(np.int64), Xr.indices.astype(np.int64), Xr.data)
+    predict_draws_csr(rows, Xr.shape[0], w0s, ws, Vs, out)
     for s in range(S):
         np.testing.assert_allclose(out[s], brute_force_fm(X, w0s[s], ws[s], Vs[s]), atol=1e-12)
 
@@ -132,8 +133,8 @@ def test_same_seed_same_draws_bit_for_bit():
     for _ in range(2):
         rng = np.random.default_rng(42)
         state = driver.init_state(data, y, 3, rng)
-        _, store, rmse = driver.run_chain(data, Gaussian(y), state, Priors(), rng, 30, 10, 2)
-        runs.append((store.arrays(), rmse))
+        _, store = driver.run_chain(data, Gaussian(y), state, Priors(), rng, 30, 10, 2)
+        runs.append((store.arrays(), store.sweeps()["resid_rms"]))
     for name, arr in runs[0][0].items():
         assert np.array_equal(arr, runs[1][0][name]), name
     assert np.array_equal(runs[0][1], runs[1][1])

@@ -4,9 +4,16 @@ import numpy as np
 import pytest
 from scipy import special
 
-from bayesfm.sampler.ordinal import (CutpointSampler, class_probabilities, cutpoints_from_delta,
-                                     delta_from_cutpoints, log_diff_ndtr, log_ndtr,
-                                     ordinal_loglik, ordinal_loglik_derivs)
+from bayesfm.sampler.ordinal import (
+    CutpointSampler,
+    class_probabilities,
+    cutpoints_from_delta,
+    delta_from_cutpoints,
+    log_diff_ndtr,
+    log_ndtr,
+    ordinal_loglik,
+    ordinal_loglik_derivs,
+)
 
 
 @pytest.mark.parametrize("z", [-1e3, -100.0, -38.5, -20.0001, -19.999, -5.0, -0.1, 0.0, 0.3, 5.0,

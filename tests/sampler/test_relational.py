@@ -8,8 +8,8 @@ from bayesfm.data.relational import RelationalData, RelationBlock
 from bayesfm.priors import Priors
 from bayesfm.sampler import driver
 from bayesfm.sampler.chain import advance, new_chain
+from bayesfm.sampler.design import FMData, RelationalFMData
 from bayesfm.sampler.likelihoods import Gaussian, OrderedProbit
-from bayesfm.sampler.state import FMData, RelationalFMData
 
 
 def _design(seed=0, n=300, direct=3):

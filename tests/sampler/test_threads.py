@@ -8,11 +8,11 @@ import scipy.sparse as sp
 from bayesfm import FMClassifier, FMRegressor
 from bayesfm.data.relational import RelationalData, RelationBlock
 from bayesfm.priors import Priors
+from bayesfm.sampler import threads
 from bayesfm.sampler.chain import advance, new_chain
 from bayesfm.sampler.colouring import colour_classes
+from bayesfm.sampler.design import FMData, RelationalFMData
 from bayesfm.sampler.likelihoods import Gaussian
-from bayesfm.sampler.state import FMData, RelationalFMData
-from bayesfm.sampler import threads
 from bayesfm.sampler.threads import num_threads, threads_for_work
 
 pytestmark = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2,
@@ -143,8 +143,8 @@ def test_split_normals_are_standard_normal_and_thread_independent(monkeypatch):
 
     monkeypatch.setattr(driver, "SPLIT_NORMALS", 1000)
     draws = []
-    for threads in (1, 2):
-        with num_threads(threads):
+    for count in (1, 2):
+        with num_threads(count):
             draws.append(driver.standard_normals(np.random.default_rng(3), 50_000, 1, 40_001))
     np.testing.assert_array_equal(draws[0], draws[1])
     z = draws[0]

@@ -7,8 +7,8 @@ import pytest
 
 from bayesfm.priors import Priors
 from bayesfm.sampler import driver
+from bayesfm.sampler.design import FMData
 from bayesfm.sampler.likelihoods import Gaussian
-from bayesfm.sampler.state import FMData
 from tests.mcmc_stats import batch_means_se, bonferroni_z
 
 pytestmark = pytest.mark.statistical

@@ -13,7 +13,7 @@ import pytest
 
 from bayesfm.priors import Priors
 from bayesfm.sampler import driver
-from bayesfm.sampler.state import FMData
+from bayesfm.sampler.design import FMData
 from tests.mcmc_stats import batch_means_se, bonferroni_z, iid_se
 from tests.statistical.fm_prior import fm_yhat, fm_yhat_many, prior_draw, prior_draws
 

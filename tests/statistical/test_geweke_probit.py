@@ -7,9 +7,9 @@ import pytest
 
 from bayesfm.priors import Priors
 from bayesfm.sampler import driver
+from bayesfm.sampler.design import FMData
 from bayesfm.sampler.likelihoods import OrderedProbit
 from bayesfm.sampler.ordinal import cutpoints_from_delta
-from bayesfm.sampler.state import FMData
 from tests.mcmc_stats import batch_means_se, bonferroni_z, iid_se
 from tests.statistical.fm_prior import fm_yhat, fm_yhat_many, prior_draw, prior_draws
 

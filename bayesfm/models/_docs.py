@@ -1,0 +1,68 @@
+"""The parameters the three estimators share, documented once (``{params}`` in their
+docstrings)."""
+
+__all__ = ["_COMMON_DOC"]
+
+_COMMON_DOC = """
+    rank : int, default 8
+        Number of latent factors k (>= 1).
+    n_iter : int or "auto", default 300
+        Gibbs sweeps per chain. "auto" samples until the convergence diagnostics pass (R-hat <
+        1.01 and bulk/tail ESS > 400 on identified quantities, see ``diagnose``), checking every
+        ``check_every`` sweeps after burn-in, within ``max_iter`` sweeps and ``max_time``
+        seconds; ``convergence_`` reports what happened.
+    n_burn : int, default 100
+        Sweeps discarded at the start of each chain (must be < n_iter).
+    thin : int, default 1
+        Keep every ``thin``-th sweep after burn-in.
+    init_scale : float, default 0.1
+        Standard deviation of the initial latent factors. The posterior does not depend on it,
+        but the burn-in does: very small values (0.01) start the chain on a plateau where the
+        interactions are near zero, and it takes longer to leave it.
+    priors : bayesfm.Priors or None
+        Hyperprior constants; None means ``Priors()`` (libFM's defaults).
+    keep_draws : bool, default True
+        Keep the draws of w and V (needed to predict new rows afterwards). False is the
+        bounded-memory mode: only the scalar and hyperparameter draws are kept (w0, alpha, mu,
+        lambda), and predictions are accumulated during sampling for the ``eval_sets`` given to
+        ``fit`` (``eval_predictions_``). Memory per chain, S kept draws, p features, rank k, G
+        groups: kept draws 8 S (2 + p (k + 1) + 2 G (k + 1)) bytes; bounded 8 S (2 + 2 G (k + 1))
+        bytes plus 64 bytes per evaluation row (and the sampler state, about 8 (k + 2) n bytes
+        for n training rows, in both modes).
+    n_chains : int, default 4
+        Independent chains. Four is the smallest number for which split R-hat is a reliable
+        convergence check (Vehtari et al. 2021); predictions pool the draws of all chains.
+    n_jobs : int or None, default None
+        Worker processes for the chains (None: one per chain, up to the usable CPUs; 1: in this
+        process). The draws are the same whatever n_jobs is. When a ``dask.distributed`` client
+        is active the chains run as Dask tasks on its workers instead.
+    n_threads : int or None, default None
+        Threads for the parallel kernels (None: all usable CPUs), shared out among the chains
+        run at the same time: each of the n_jobs processes gets ``max(1, n_threads // n_jobs)``.
+        Within a chain, coefficients of columns that share no row (the members of a one-hot
+        block) are drawn in parallel, and predictions are computed in parallel. The draws are
+        the same, bit for bit, whatever n_threads is.
+    progress : bool or None, default None
+        Progress bar (sweeps per chain, chains, rate, time left, current training RMSE): a
+        widget in Jupyter, a line on standard error in a terminal. None shows it where someone
+        is watching (a Jupyter kernel, or standard error a terminal), never when the
+        environment variable ``CI`` is set; ``BAYESFM_PROGRESS=0`` or ``1`` overrides that
+        guess (see ``bayesfm.progress``).
+    max_iter : int, default 5000
+        With ``n_iter="auto"``: the most sweeps per chain.
+    max_time : float or None, default None
+        With ``n_iter="auto"``: stop after this many seconds (checked between chunks).
+    check_every : int, default 100
+        With ``n_iter="auto"``: sweeps between two convergence checks.
+    encoder : bayesfm.data.encoders.TableEncoder or None, default None
+        How a pandas DataFrame given to ``fit`` becomes a design matrix (None: ``TableEncoder()``:
+        categorical and string columns one-hot, numeric columns as they are (sharing one
+        hyperprior group, as a matrix's columns do), list-valued columns normalised multi-hot,
+        one hyperprior group per categorical source column; integer id columns need
+        ``TableEncoder(categorical=["user", "item"])`` or a category dtype). The fitted copy is
+        ``encoder_``; predicting on a frame with unseen categories works (they contribute
+        nothing), and the feature names reach ``to_inference_data``.
+    random_state : int, numpy SeedSequence, numpy Generator or None
+        Seed. The chains' generators are spawned from it, so the same int gives the same draws
+        bit for bit, whatever n_jobs is.
+"""

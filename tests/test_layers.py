@@ -1,0 +1,133 @@
+"""The layers of the package, enforced: models -> sampler -> kernels, and the data code knows
+nothing of sampling; the public modules (ArviZ bridge, diagnostics, command line) reach the
+estimators only through their public and fitted attributes; no import cycles.
+
+Every import of every module counts, at the top or inside a function (read with ``ast``).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "bayesfm"
+
+#: modules of pure Numba kernels and the records they take: numpy, numba, math and each other
+KERNEL_MODULES = {"bayesfm.sampler.kernels", "bayesfm.sampler.relational",
+                  "bayesfm.sampler.truncnorm", "bayesfm.sampler.colouring",
+                  "bayesfm.sampler.records", "bayesfm.sampler._jit"}
+#: what each layer may import from bayesfm (by module-name prefix)
+ALLOWED = {
+    "bayesfm.data": ("bayesfm.data", "bayesfm.exceptions", "bayesfm.atomic"),
+    "bayesfm.sampler": ("bayesfm.sampler", "bayesfm.data", "bayesfm.priors",
+                        "bayesfm.exceptions"),
+    "bayesfm.priors": (),
+    "bayesfm.exceptions": (),
+    "bayesfm.atomic": (),
+    "bayesfm.progress": (),
+}
+THIRD_PARTY_FOR_KERNELS = {"numpy", "numba", "math", "typing", "types", "__future__"}
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _imports(path: Path, top_level_only=False):
+    """(imported module names, attribute names read from objects named like estimators)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    nodes = tree.body if top_level_only else ast.walk(tree)
+    out = set()
+    module = _module_name(path)
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".")[: -node.level or None]
+                out.add(".".join(base + ([node.module] if node.module else [])))
+            elif node.module:
+                out.add(node.module)
+                out.update(f"{node.module}.{a.name}" for a in node.names)
+    return out
+
+
+MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_module_imports_only_its_layers(module):
+    imports = {m for m in _imports(MODULES[module]) if m.startswith("bayesfm")}
+    for layer, allowed in ALLOWED.items():
+        if module == layer or module.startswith(layer + "."):
+            bad = sorted(m for m in imports if not m.startswith((layer,) + allowed))
+            assert not bad, f"{module} (layer {layer}) imports {bad}"
+    if module in KERNEL_MODULES:
+        bad = sorted(m for m in _imports(MODULES[module])
+                     if m.split(".")[0] not in THIRD_PARTY_FOR_KERNELS
+                     and not (m in KERNEL_MODULES or m.rsplit(".", 1)[0] in KERNEL_MODULES))
+        assert not bad, f"kernel module {module} imports {bad}"
+
+
+def test_no_import_cycles_at_module_level():
+    graph = {}
+    for module, path in MODULES.items():
+        deps = set()
+        for m in _imports(path, top_level_only=True):
+            while m and m not in MODULES:
+                m = m.rpartition(".")[0]
+            if m and m != module and m.startswith("bayesfm"):
+                deps.add(m)
+        graph[module] = deps
+    # a package's __init__ importing its submodules is not a cycle of its submodules
+    seen, stack = {}, []
+
+    def visit(node):
+        seen[node] = "open"
+        stack.append(node)
+        for dep in graph[node]:
+            if node.startswith(dep + ".") or dep.startswith(node + "."):
+                continue
+            if seen.get(dep) == "open":
+                cycle = stack[stack.index(dep):] + [dep]
+                raise AssertionError(f"import cycle: {' -> '.join(cycle)}")
+            if dep not in seen:
+                visit(dep)
+        stack.pop()
+        seen[node] = "done"
+
+    for module in sorted(graph):
+        if module not in seen:
+            visit(module)
+
+
+def test_the_import_reader_sees_imports():
+    """Guards the tests above against a reader that finds nothing."""
+    assert "bayesfm.sampler.kernels" in _imports(MODULES["bayesfm.sampler.relational"])
+    assert "bayesfm.models.observation" in _imports(MODULES["bayesfm.models.regressor"])
+    assert any(m.startswith("arviz") for m in _imports(MODULES["bayesfm.inference_data"]))
+    assert "arviz" not in _imports(MODULES["bayesfm.inference_data"], top_level_only=True)
+
+
+@pytest.mark.parametrize("module", ["bayesfm.inference_data", "bayesfm.diagnostics",
+                                    "bayesfm.cli"])
+def test_public_modules_read_public_and_fitted_attributes_only(module):
+    """No ``model._x`` access (private state) and no behaviour chosen by class name."""
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    private, by_name = [], []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id == "model" and node.attr.startswith("_")):
+            private.append(f"line {node.lineno}: model.{node.attr}")
+        if isinstance(node, ast.Compare) and any(
+                isinstance(side, ast.Attribute) and side.attr == "__name__"
+                for side in [node.left, *node.comparators]):
+            by_name.append(f"line {node.lineno}")
+    assert not private, f"{module} reads private attributes: {private}"
+    assert not by_name, f"{module} compares class names: {by_name}"
