@@ -7,13 +7,30 @@ in one go, and the bounded-memory accumulators. The pinned values are in
 ``tests/fixtures/pinned_draws.npz``, written by ``python tests/test_pinned_draws.py --write``:
 rewrite them only for a change that is meant to change the draws, and say so in the commit.
 
-The comparison allows a relative difference of 1e-12 (last-bit differences of a libm function
-on another machine); any real change of the sampler, of its random stream or of the order of
-its updates changes the draws by far more after a few sweeps.
+What the tests guarantee:
+
+* **Across machines** (``test_draws_are_the_pinned_ones``): the draws equal the pinned ones bit
+  for bit on any x86-64 CPU, with the pinned versions of the dependencies and the same C
+  library (glibc's libm). The sampler never lets the CPU choose how a sum is rounded: no BLAS or
+  LAPACK (their kernels are picked per CPU and sum in different orders; ``sampler.smallalg``
+  replaces them), no NumPy transcendental with CPU-specific SIMD versions on the sampler's path,
+  no fast-math in the kernels (so the compiler may not fuse or reorder floating-point
+  operations for the host's vector width or FMA). ``test_same_draws_on_an_older_cpu`` checks
+  it on every run by emulating another CPU: OpenBLAS's oldest x86-64 kernels, NumPy without its
+  SIMD dispatch targets and Numba compiling for a generic x86-64.
+* **On one machine** (``test_thread_counts_and_continuation_give_identical_draws`` here, and
+  the chain, job and thread tests elsewhere): one and two kernel threads, chunked or continued
+  runs give the same draws, bit for bit.
+
+Because the comparison is exact, it fails for any real change of the sampler: a change of one
+unit in the last place of one conditional's draw per sweep, or two updates of a sweep run in the
+other order (``test_the_comparison_sees_a_one_ulp_change_and_a_swapped_order``).
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -23,7 +40,6 @@ import scipy.sparse as sp
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "pinned_draws.npz"
-RTOL = 1e-12
 
 
 def _one_hot_design(seed=0, n=120, n_users=12, n_items=9, dense=2):
@@ -91,9 +107,10 @@ def _estimator_runs():
     return runs
 
 
-def _driver_runs():
+def _driver_runs(wrap=None):
     """The sampler core on one and two kernel threads (serial and parallel builds), flat and
-    relational, with the estimators' thread policy bypassed."""
+    relational, with the estimators' thread policy bypassed. ``wrap(design)``, if given,
+    replaces each design (the power check's modified sweeps)."""
     from bayesfm.data.relational import RelationalData  # noqa: F401
     from bayesfm.priors import Priors
     from bayesfm.sampler.chain import advance, new_chain
@@ -111,6 +128,7 @@ def _driver_runs():
                "relational": (RelationalFMData.from_parts(*Xr.parts(), rel_gidx), yr)}
     runs = {}
     for name, (data, target) in designs.items():
+        data = data if wrap is None else wrap(data)
         for threads in (1, 2):
             t = (target - target.mean()) / target.std()
             chain = new_chain(data, Gaussian(t), 3, np.random.SeedSequence(11), 0.1, 5, 1)
@@ -137,16 +155,97 @@ def test_the_pinned_fixture_exists():
     assert FIXTURE.is_file(), f"{FIXTURE} is missing: python tests/test_pinned_draws.py --write"
 
 
-def test_draws_are_the_pinned_ones(runs):
-    pinned = np.load(FIXTURE)
-    assert sorted(pinned.files) == sorted(runs), "the set of pinned runs changed"
+def differences(runs: dict, pinned) -> list:
+    """One line for every run whose arrays are not those pinned, bit for bit."""
     bad = []
     for key in sorted(runs):
         a, b = runs[key], pinned[key]
-        if a.shape != b.shape or not np.allclose(a, b, rtol=RTOL, atol=RTOL * 1e-3):
+        if a.shape != b.shape or not np.array_equal(a, b):
             diff = np.max(np.abs(a - b)) if a.shape == b.shape else "shape"
             bad.append(f"{key}: {a.shape} vs pinned {b.shape}, max |diff| {diff}")
+    return bad
+
+
+def test_draws_are_the_pinned_ones(runs):
+    pinned = np.load(FIXTURE)
+    assert sorted(pinned.files) == sorted(runs), "the set of pinned runs changed"
+    bad = differences(runs, pinned)
     assert not bad, "draws differ from the pinned ones:\n" + "\n".join(bad)
+
+
+class _SwappedOrder:
+    """A design whose sweep draws the latent factors first, then the other stages."""
+
+    def __init__(self, data):
+        self._data = data
+
+    def __getattr__(self, name):
+        return getattr(self._data, name)
+
+    def sweep(self, params, w0, alpha, priors, noise, sample_alpha, stages):
+        from bayesfm.sampler.kernels import STAGE_V
+
+        self._data.sweep(params, w0, alpha, priors, noise, sample_alpha, stages & STAGE_V)
+        return self._data.sweep(params, w0, alpha, priors, noise, sample_alpha,
+                                stages & ~STAGE_V)
+
+
+def test_the_comparison_sees_a_one_ulp_change_and_a_swapped_order(runs, monkeypatch):
+    """Power: the smallest real changes of the sampler fail the comparison."""
+    from bayesfm.sampler import driver
+
+    pinned = np.load(FIXTURE)
+    driver_keys = [k for k in runs if k.startswith("driver_")]
+    assert not differences({k: runs[k] for k in driver_keys}, pinned)
+    step = driver.step
+
+    def one_ulp_step(data, y, state, *args, **kwargs):
+        # alpha's draw one unit in the last place larger, every sweep
+        out = step(data, y, state, *args, **kwargs)
+        state.alpha = float(np.nextafter(state.alpha, np.inf))
+        return out
+
+    monkeypatch.setattr(driver, "step", one_ulp_step)
+    nudged = differences(_driver_runs(), pinned)
+    monkeypatch.setattr(driver, "step", step)
+    swapped = differences(_driver_runs(wrap=_SwappedOrder), pinned)
+    assert len(nudged) == 6 and all("/alpha" in line for line in nudged), nudged
+    assert len(swapped) == len(driver_keys), swapped
+
+
+def _emulation_env() -> dict:
+    """Environment for a process that computes as another x86-64 CPU would: OpenBLAS's
+    Prescott kernels (SSE3), NumPy without the SIMD targets it dispatches to at run time, Numba
+    compiling for a generic x86-64 (kept apart from the host's code in Numba's cache)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_baseline__, __cpu_dispatch__
+    except ImportError:                             # NumPy 1.x
+        from numpy.core._multiarray_umath import __cpu_baseline__, __cpu_dispatch__
+    dispatched = [f for f in __cpu_dispatch__ if f not in __cpu_baseline__]
+    env = dict(os.environ, OPENBLAS_CORETYPE="Prescott", NUMBA_CPU_NAME="generic",
+               NPY_DISABLE_CPU_FEATURES=" ".join(dispatched),
+               PYTHONPATH=os.pathsep.join([str(ROOT)] + sys.path))
+    env.pop("NUMBA_CPU_FEATURES", None)
+    return env
+
+
+@pytest.mark.skipif(sys.platform != "linux" or os.uname().machine != "x86_64",
+                    reason="emulates another x86-64 CPU under Linux")
+def test_same_draws_on_an_older_cpu(tmp_path):
+    """All pinned runs in a process that computes as an older x86-64 CPU (``_emulation_env``)
+    give the pinned draws, bit for bit (about 30 s: Numba compiles for the generic CPU)."""
+    script = tmp_path / "other_cpu.py"
+    script.write_text(
+        "import sys\n"
+        "import numpy as np\n"
+        f"sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
+        "import test_pinned_draws as t\n"
+        "bad = t.differences(t.all_runs(), np.load(t.FIXTURE))\n"
+        "print('\\n'.join(bad) if bad else 'SAME')\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          env=_emulation_env(), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "SAME", "draws differ on the emulated CPU:\n" + proc.stdout
 
 
 def test_thread_counts_and_continuation_give_identical_draws(runs):

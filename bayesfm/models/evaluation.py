@@ -12,14 +12,17 @@ __all__ = ["EvalPrediction", "pool_moments", "cornish_fisher_quantiles"]
 
 
 def _central(raw1, raw2, raw3, raw4):
-    """Mean, variance, skewness and excess kurtosis from raw moments E[Y^r]."""
+    """Mean, variance, skewness and excess kurtosis from raw moments E[Y^r]. Powers are
+    products (NumPy's ``power`` has CPU-specific SIMD versions; products round the same on
+    every CPU)."""
     mu = raw1
-    var = np.maximum(raw2 - mu**2, 0.0)
-    m3 = raw3 - 3 * mu * raw2 + 2 * mu**3
-    m4 = raw4 - 4 * mu * raw3 + 6 * mu**2 * raw2 - 3 * mu**4
+    mu2 = mu * mu
+    var = np.maximum(raw2 - mu2, 0.0)
+    m3 = raw3 - 3 * mu * raw2 + 2 * mu2 * mu
+    m4 = raw4 - 4 * mu * raw3 + 6 * mu2 * raw2 - 3 * mu2 * mu2
     sd = np.sqrt(var)
     with np.errstate(divide="ignore", invalid="ignore"):
-        skew = np.where(var > 0, m3 / np.where(var > 0, sd**3, 1.0), 0.0)
+        skew = np.where(var > 0, m3 / np.where(var > 0, sd * sd * sd, 1.0), 0.0)
         kurt = np.where(var > 0, m4 / np.where(var > 0, var**2, 1.0) - 3.0, 0.0)
     return mu, var, skew, kurt
 
@@ -37,7 +40,8 @@ def cornish_fisher_quantiles(mean, var, skew, kurt, probs):
     z = ndtri(np.asarray(probs, dtype=np.float64))[None, :]
     g1 = np.clip(skew, -1.0, 1.0)[:, None]
     g2 = np.clip(kurt, -4.0, 4.0)[:, None]
-    w = z + (z**2 - 1) * g1 / 6 + (z**3 - 3 * z) * g2 / 24 - (2 * z**3 - 5 * z) * g1**2 / 36
+    z2, z3 = z * z, z * z * z                   # products, not power (``_central``)
+    w = z + (z2 - 1) * g1 / 6 + (z3 - 3 * z) * g2 / 24 - (2 * z3 - 5 * z) * g1**2 / 36
     q = mean[:, None] + np.sqrt(var)[:, None] * w
     return np.sort(q, axis=1) if np.all(np.diff(probs) >= 0) else q
 

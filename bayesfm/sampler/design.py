@@ -337,10 +337,12 @@ class RelationalFMData:
         gidx, G, gsize = _check_groups(gidx, p)
         colsq = np.zeros(p)
         colsq[:p0] = np.asarray(D.multiply(D).sum(axis=0)).ravel()
+        # sum_i counts_i B_ij^2 in the order of the stored entries: scipy's sparse product is a
+        # plain loop, the same on every CPU (np.dot calls BLAS, whose kernels sum in an order
+        # that depends on the CPU: draws would differ in their last bits between machines)
         sq = Bc.multiply(Bc).tocsc()
-        for jb in range(Bc.shape[1]):
-            lo, hi = sq.indptr[jb], sq.indptr[jb + 1]
-            colsq[p0 + jb] = float(np.dot(sq.data[lo:hi], counts[sq.indices[lo:hi]]))
+        sq.sort_indices()
+        colsq[p0:] = sq.T.tocsr() @ counts
         gsum = constant_group_sums(row_group_sums(D, mats, indices, gidx, G))
         Dr = D.tocsr()
         Dr.sort_indices()

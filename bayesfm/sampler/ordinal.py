@@ -12,6 +12,9 @@ as scale; then z is drawn given the new cutpoints. The mode is found by damped N
 to convergence (started from the previous mode, so it takes one or two passes), which makes the
 proposal a function of yhat alone. This mixes well on large n, unlike the Gibbs step that draws
 each cutpoint uniformly between neighbouring latents.
+
+The step's small dense algebra (D x D, D = K - 2) goes through ``sampler.smallalg``, never
+BLAS or LAPACK, so its draws are the same, bit for bit, on every CPU.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import math
 
 import numpy as np
 from numba import njit
+
+from bayesfm.sampler import smallalg
 
 __all__ = ["log_ndtr", "log_diff_ndtr", "ordinal_loglik", "ordinal_loglik_derivs",
            "class_probabilities", "cutpoints_from_delta", "delta_from_cutpoints",
@@ -129,12 +134,12 @@ def class_probabilities(yhat_draws, cut_draws, out):
 
 def cutpoints_from_delta(delta: np.ndarray) -> np.ndarray:
     """Cutpoints (K-1,) = 0, then cumulative sums of exp(delta)."""
-    return np.concatenate([[0.0], np.cumsum(np.exp(delta))])
+    return np.concatenate([[0.0], np.cumsum(smallalg.exp(delta))])
 
 
 def delta_from_cutpoints(cuts: np.ndarray) -> np.ndarray:
     """Inverse of ``cutpoints_from_delta`` (the first cutpoint must be 0)."""
-    return np.log(np.diff(cuts))
+    return smallalg.log(np.diff(cuts))
 
 
 class CutpointSampler:
@@ -172,7 +177,8 @@ class CutpointSampler:
         if not np.all(np.abs(delta) < 700.0):
             return -np.inf
         d = delta - self.loc
-        lp = ordinal_loglik(yhat, self.cls, self.bounds(delta)) - 0.5 * float(d @ d) / self.scale**2
+        lp = (ordinal_loglik(yhat, self.cls, self.bounds(delta))
+              - 0.5 * smallalg.dot(d, d) / self.scale**2)
         return lp if np.isfinite(lp) else -np.inf
 
     def logpost_derivs(self, yhat, delta):
@@ -184,32 +190,36 @@ class CutpointSampler:
         # bounds index j = 2..K-1 holds c_j, which depends on delta_m for m <= j - 2
         gc = self._grad[2:self.K]
         Hc = self._hess[2:self.K, 2:self.K]
-        e = np.exp(delta)
+        e = smallalg.exp(delta)
         J = np.tril(np.ones((D, D))) * e[None, :]
+        Jt = np.ascontiguousarray(J.T)
         tail = np.cumsum(gc[::-1])[::-1]          # sum over j >= m of gc[j]
         d = delta - self.loc
-        lp -= 0.5 * float(d @ d) / self.scale**2
-        g = J.T @ gc - d / self.scale**2
-        H = J.T @ Hc @ J + np.diag(e * tail) - np.eye(D) / self.scale**2
+        lp -= 0.5 * smallalg.dot(d, d) / self.scale**2
+        g = smallalg.matvec(Jt, gc) - d / self.scale**2
+        H = (smallalg.matmul(smallalg.matmul(Jt, Hc), J) + np.diag(e * tail)
+             - np.eye(D) / self.scale**2)
         return lp, g, H
 
     def _newton_direction(self, g, H):
-        """(-H)^{-1} g, regularised when -H is not clearly positive definite; the gradient
-        itself when the Hessian is unusable (rounding noise far in the tails)."""
+        """(-H)^{-1} g, regularised when -H is not clearly positive definite (a Cholesky pivot
+        at most 1e-8 of ``top``, the largest absolute row sum, which bounds the eigenvalues:
+        -H + s I with s = 1e-3 top, 1e-2 top, ... until it is); the gradient itself when the
+        Hessian is unusable (rounding noise far in the tails)."""
         D = g.shape[0]
         negH = -H
         if np.all(np.isfinite(negH)):
-            w = np.linalg.eigvalsh(negH)
-            top = max(1.0, abs(w[-1]), abs(w[0]))
-            if w[0] <= 1e-8 * top:
-                negH = negH + (abs(w[0]) + 1e-3 * top) * np.eye(D)
-            try:
-                step = np.linalg.solve(negH, g)
+            top = max(1.0, float(np.max(np.sum(np.abs(negH), axis=1))))
+            L = smallalg.cholesky(negH, 1e-8 * top)
+            shift = 1e-3 * top
+            while L is None and shift < 1e12 * top:
+                L = smallalg.cholesky(negH + shift * np.eye(D), 1e-8 * top)
+                shift *= 10.0
+            if L is not None:
+                step = smallalg.solve_spd(L, g)
                 if np.all(np.isfinite(step)):
                     return step
-            except np.linalg.LinAlgError:
-                pass
-        norm = float(np.sqrt(g @ g))
+        norm = math.sqrt(smallalg.dot(g, g))
         return g / norm * self.max_step if norm > 0 and np.isfinite(norm) else np.zeros(D)
 
     def _find_mode(self, yhat):
@@ -226,9 +236,9 @@ class CutpointSampler:
             lp, g, H = self.logpost_derivs(yhat, m)
         for _ in range(50):
             step = self._newton_direction(g, H)
-            if float(g @ step) < 1e-9:
+            if smallalg.dot(g, step) < 1e-9:
                 break
-            norm = float(np.sqrt(step @ step))
+            norm = math.sqrt(smallalg.dot(step, step))
             t = min(1.0, self.max_step / norm)      # a trust region of max_step in log gaps
             while True:
                 cand = m + t * step
@@ -250,21 +260,24 @@ class CutpointSampler:
             return False
         mode, H = self._find_mode(yhat)
         self.mode = mode
-        negH = -H
-        try:
-            L = np.linalg.cholesky(np.linalg.inv(negH))
-            if not np.all(np.isfinite(L)):
-                raise np.linalg.LinAlgError("non-finite proposal scale")
-        except np.linalg.LinAlgError:
-            L = self.scale * np.eye(D)          # the Hessian is unusable: prior-scale proposal
-        Linv = np.linalg.inv(L)
+        # t proposal with scale matrix (-H)^{-1} = R^{-T} R^{-1} for -H = R R^T (Cholesky):
+        # x = mode + R^{-T} z / sqrt(g / nu), and (x - mode)' (-H) (x - mode) = |R^T (x - mode)|^2
+        R = smallalg.cholesky(-H) if np.all(np.isfinite(H)) else None
         z = rng.standard_normal(D)
         g = rng.standard_gamma(self.nu / 2.0) * 2.0
-        prop = mode + (L @ z) / math.sqrt(g / self.nu)
+        if R is not None:
+            Rt = np.ascontiguousarray(R.T)
+            shift = smallalg.solve_upper(Rt, z)
+            if not np.all(np.isfinite(shift)):
+                R = None
+        if R is None:                           # the Hessian is unusable: prior-scale proposal
+            Rt = np.eye(D) / self.scale
+            shift = self.scale * z
+        prop = mode + shift / math.sqrt(g / self.nu)
 
         def log_q(x):
-            r = Linv @ (x - mode)
-            return -0.5 * (self.nu + D) * math.log1p(float(r @ r) / self.nu)
+            r = smallalg.matvec(Rt, x - mode)
+            return -0.5 * (self.nu + D) * math.log1p(smallalg.dot(r, r) / self.nu)
 
         log_ratio = (self.logpost(yhat, prop) - self.logpost(yhat, self.delta)
                      + log_q(self.delta) - log_q(prop))

@@ -1,5 +1,12 @@
 """A real Ctrl-C (SIGINT to the whole process group, as a terminal sends it) during a fit with
-worker processes: the fit returns with the draws made so far and says how many it holds."""
+worker processes: the fit returns with the draws made so far and says how many it holds.
+
+The fitting script starts as a terminal's Python does, with Python's KeyboardInterrupt handler.
+It sets that handler itself, because it inherits its SIGINT disposition from pytest: a suite
+started in the background by a non-interactive shell (``nohup bash -c 'make test' &``) runs
+with SIGINT ignored, Python then keeps it ignored, and the Ctrl-C would never reach the fit
+(``test_child_starts_with_the_terminal_handler`` checks exactly that case).
+"""
 
 import os
 import re
@@ -11,6 +18,8 @@ import time
 import pytest
 
 SCRIPT = r"""
+import signal
+signal.signal(signal.SIGINT, signal.default_int_handler)   # as in a terminal (module docstring)
 import sys, warnings
 import numpy as np
 from bayesfm import FMRegressor
@@ -69,3 +78,19 @@ def test_sigint_in_process(tmp_path):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err[-2000:]
     assert "STATE True" in out and "MORE" in out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGINT are POSIX")
+def test_child_starts_with_the_terminal_handler(tmp_path):
+    """Even when this test process ignores SIGINT (a background run), the fitting script takes
+    Ctrl-C: the script's first lines install Python's handler."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(SCRIPT.split("import sys, warnings")[0]
+                     + "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n")
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        out = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True,
+                             timeout=60, check=True).stdout
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert out.strip() == "True"
