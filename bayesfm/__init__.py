@@ -4,10 +4,14 @@ Public names: ``FMRegressor``, ``FMClassifier``, ``FMOrdinalRegressor``, ``Prior
 ``NotFittedError``, ``load``.
 """
 
-from bayesfm.exceptions import NotFittedError
-from bayesfm.models import FMClassifier, FMOrdinalRegressor, FMRegressor
-from bayesfm.models._persist import load
-from bayesfm.priors import Priors
+from bayesfm import _numba_cache
+
+_numba_cache.configure_package()    # the kernels' cache directory, chosen before any is defined
+
+from bayesfm.exceptions import NotFittedError  # noqa: E402
+from bayesfm.models import FMClassifier, FMOrdinalRegressor, FMRegressor  # noqa: E402
+from bayesfm.models._persist import load  # noqa: E402
+from bayesfm.priors import Priors  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -23,9 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from numba import njit
 from scipy.special import ndtri
 from scipy.stats import rankdata
+
+from bayesfm._numba_cache import njit
 
 __all__ = ["rhat", "ess_bulk", "ess_tail", "diagnose", "Diagnosis", "RHAT_MAX", "ESS_MIN",
            "TAIL_PROB"]

@@ -113,6 +113,7 @@ def _driver_runs(wrap=None):
     replaces each design (the power check's modified sweeps)."""
     from bayesfm.data.relational import RelationalData  # noqa: F401
     from bayesfm.priors import Priors
+    from bayesfm.sampler import threads as kernel_threads
     from bayesfm.sampler.chain import advance, new_chain
     from bayesfm.sampler.design import FMData, RelationalFMData
     from bayesfm.sampler.likelihoods import Gaussian
@@ -132,8 +133,13 @@ def _driver_runs(wrap=None):
         for threads in (1, 2):
             t = (target - target.mean()) / target.std()
             chain = new_chain(data, Gaussian(t), 3, np.random.SeedSequence(11), 0.1, 5, 1)
-            with KERNEL_LOCK, num_threads(threads):
-                advance(chain, data, Priors(), 25)
+            # parallel builds even for these small designs (MIN_PARALLEL_WORK 0)
+            min_work, kernel_threads.MIN_PARALLEL_WORK = kernel_threads.MIN_PARALLEL_WORK, 0
+            try:
+                with KERNEL_LOCK, num_threads(threads):
+                    advance(chain, data, Priors(), 25)
+            finally:
+                kernel_threads.MIN_PARALLEL_WORK = min_work
             d = chain.store.arrays()
             for field in ("w0", "alpha", "w", "V", "mu_v", "lam_v"):
                 runs[f"driver_{name}_t{threads}/{field}"] = np.asarray(d[field])

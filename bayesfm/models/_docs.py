@@ -37,11 +37,14 @@ _COMMON_DOC = """
         process). The draws are the same whatever n_jobs is. When a ``dask.distributed`` client
         is active the chains run as Dask tasks on its workers instead.
     n_threads : int or None, default None
-        Threads for the parallel kernels (None: all usable CPUs), shared out among the chains
-        run at the same time: each of the n_jobs processes gets ``max(1, n_threads // n_jobs)``.
-        Within a chain, coefficients of columns that share no row (the members of a one-hot
-        block) are drawn in parallel, and predictions are computed in parallel. The draws are
-        the same, bit for bit, whatever n_threads is.
+        Threads for the parallel kernels, shared out among the chains run at the same time:
+        each of the n_jobs processes gets ``max(1, n_threads // n_jobs)``. None: at most all
+        usable CPUs, fewer while other processes keep them busy (the sweeps are timed and the
+        faster thread count is chosen as the fit goes: ``bayesfm.sampler.execution``); an int:
+        exactly that many. Within a chain, coefficients of columns that share no row (the
+        members of a one-hot block) are drawn in parallel, and predictions are computed in
+        parallel; problems under about a million non-zeros x (rank + 1) run on one thread. The
+        draws are the same, bit for bit, whatever n_threads is.
     progress : bool or None, default None
         Progress bar (sweeps per chain, chains, rate, time left, current training RMSE): a
         widget in Jupyter, a line on standard error in a terminal. None shows it where someone

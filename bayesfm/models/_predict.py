@@ -15,12 +15,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from bayesfm.data.relational import stack_blocks
-from bayesfm.sampler._jit import for_threads
+from bayesfm.sampler import execution
 from bayesfm.sampler.kernels import predict_draws_csr
 from bayesfm.sampler.records import CSR
 from bayesfm.sampler.records import RelationalRows as _RowsRecord
 from bayesfm.sampler.relational import relational_predict_draws
-from bayesfm.sampler.threads import KERNEL_LOCK, num_threads, resolve_n_threads, threads_for_work
+from bayesfm.sampler.threads import resolve_n_threads
 
 __all__ = ["RelationalRows", "yhat_draws", "row_blocks", "BLOCK_CELLS"]
 
@@ -63,16 +63,16 @@ def yhat_draws(posterior, Xr, n_threads=None) -> np.ndarray:
     n = Xr.shape[0]
     out = np.empty((C * S, n))
     work = C * S * (Xr.nnz if hasattr(Xr, "nnz") else n) * (V.shape[3] + 1)
-    threads = threads_for_work(resolve_n_threads(n_threads), work)
     rows = None if isinstance(Xr, RelationalRows) else CSR.of(Xr)
-    with KERNEL_LOCK, num_threads(threads):
+    with execution.budget(resolve_n_threads(n_threads)):
+        threads = execution.threads_for(work)
         for c in range(C):
             block = out[c * S:(c + 1) * S]
             if rows is None:
-                for_threads(relational_predict_draws)(Xr.record, Xr.start, Xr.stop, w0[c],
-                                                      w[c], V[c], block)
+                execution.run(relational_predict_draws, threads, Xr.record, Xr.start, Xr.stop,
+                              w0[c], w[c], V[c], block)
             else:
-                for_threads(predict_draws_csr)(rows, n, w0[c], w[c], V[c], block)
+                execution.run(predict_draws_csr, threads, rows, n, w0[c], w[c], V[c], block)
     return out
 
 

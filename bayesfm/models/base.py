@@ -188,7 +188,8 @@ class BaseFM(EstimatorProtocol):
         threads = threads_for_design(self._data, self.rank_, self.n_threads)
         try:
             run_chains(self._chains, self._data, self.priors_, counts, n_jobs=n_jobs,
-                       client=client, on_chunk=after_chunk, n_threads=threads)
+                       client=client, on_chunk=after_chunk, n_threads=threads,
+                       adapt=self.n_threads is None)
         except KeyboardInterrupt:
             self.interrupted_ = True
             self._absorb()

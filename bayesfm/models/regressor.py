@@ -9,9 +9,9 @@ from bayesfm.data.validation import check_target
 from bayesfm.models._docs import _COMMON_DOC
 from bayesfm.models.base import BaseFM
 from bayesfm.models.observation import GaussianObservation
-from bayesfm.sampler._jit import for_threads
+from bayesfm.sampler import execution
 from bayesfm.sampler.kernels import mixture_normal_quantiles
-from bayesfm.sampler.threads import KERNEL_LOCK, num_threads, resolve_n_threads
+from bayesfm.sampler.threads import resolve_n_threads
 
 __all__ = ["FMRegressor"]
 
@@ -145,9 +145,8 @@ class FMRegressor(BaseFM):
             else:
                 block = np.empty((draws.shape[1], 2))
                 threads = resolve_n_threads(getattr(self, "n_threads", None))
-                with KERNEL_LOCK, num_threads(threads):
-                    for_threads(mixture_normal_quantiles)(draws, sds, probs, ndtri(probs),
-                                                             block)
+                execution.run(mixture_normal_quantiles, threads, draws, sds, probs,
+                              ndtri(probs), block)
                 out[rows] = block
         return out
 

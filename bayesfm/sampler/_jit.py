@@ -32,7 +32,8 @@ from __future__ import annotations
 import types
 
 import numba
-from numba import njit
+
+from bayesfm._numba_cache import njit
 
 __all__ = ["kernel", "for_threads", "registered", "serial_build"]
 

@@ -25,7 +25,8 @@ import numpy as np
 import scipy.sparse as sp
 from numba import prange
 
-from bayesfm.sampler._jit import for_threads, kernel
+from bayesfm.sampler import execution
+from bayesfm.sampler._jit import kernel
 from bayesfm.sampler.kernels import CHUNK, row_value
 from bayesfm.sampler.records import CSR
 
@@ -82,7 +83,7 @@ class PredictionMoments:
     def record(self, state) -> None:
         V = np.ascontiguousarray(state.Vt.T)
         sigma2 = 1.0 / state.alpha
-        build = for_threads(accumulate_moments)
         for name, rows in self.sets.items():
-            build(rows, state.w0, state.w, V, sigma2, self.sums[name])
+            execution.call(accumulate_moments, rows.indices.shape[0] * (V.shape[1] + 1), rows,
+                           state.w0, state.w, V, sigma2, self.sums[name])
         self.n_draws += 1

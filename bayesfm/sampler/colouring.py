@@ -15,7 +15,8 @@ columns in index order and giving each the smallest colour none of its neighbour
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from bayesfm._numba_cache import njit
 
 __all__ = ["colour_classes", "balanced_order"]
 

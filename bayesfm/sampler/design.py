@@ -20,24 +20,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 
 from bayesfm.data.relational import stack_blocks
 from bayesfm.data.scaling import constant_group_sums, row_group_sums
-from bayesfm.sampler._jit import for_threads
+from bayesfm.sampler import execution
 from bayesfm.sampler.colouring import balanced_order, colour_classes
 from bayesfm.sampler.kernels import PAR_MIN, gibbs_sweep, recompute_cache
 from bayesfm.sampler.records import CSR, FlatDesign, RelationalDesign, RelationalRows
 from bayesfm.sampler.relational import relational_recompute, relational_sweep
 
 __all__ = ["FMData", "RelationalFMData"]
-
-
-def _serial() -> bool:
-    """Whether the calling thread runs kernels on one thread (serial builds and orders)."""
-    return numba.get_num_threads() == 1
 
 
 def _check_groups(gidx, p):
@@ -148,13 +142,15 @@ class FMData:
     def recompute(self, y, state) -> None:
         """Exact ``state.e`` and ``state.q`` from the parameters (``kernels.recompute_cache``)."""
         Q = state.q.T if self.factor_major else state.q          # always (n, k) there
-        for_threads(recompute_cache)(self._rows, y, state.w0, state.w, state.Vt, state.e, Q)
+        execution.call(recompute_cache, self.nnz * (state.rank + 1), self._rows, y, state.w0,
+                       state.w, state.Vt, state.e, Q)
 
     def sweep(self, params, w0, alpha, priors, noise, sample_alpha, stages):
-        """One Gibbs sweep (``kernels.gibbs_sweep``); returns the new (w0, alpha)."""
-        serial = _serial()
-        return for_threads(gibbs_sweep)(self._designs[serial], params, w0, alpha, priors, noise,
-                                        sample_alpha, stages)
+        """One Gibbs sweep (``kernels.gibbs_sweep``); returns the new (w0, alpha). Its threads
+        and build: ``sampler.execution``."""
+        threads = execution.threads_for(self.nnz * (params.Vt.shape[0] + 1))
+        return execution.run(gibbs_sweep, threads, self._designs[threads == 1], params, w0,
+                             alpha, priors, noise, sample_alpha, stages)
 
     def large_class_share(self) -> float:
         """Share of the non-zeros in colour classes of at least ``kernels.PAR_MIN`` columns
@@ -295,14 +291,15 @@ class RelationalFMData:
 
     def recompute(self, y, state) -> None:
         """Exact ``state.e`` and ``state.q`` (``relational.relational_recompute``)."""
-        for_threads(relational_recompute)(self._rows, y, state.w0, state.w, state.Vt, state.e,
-                                          state.q)
+        execution.call(relational_recompute, self.nnz * (state.rank + 1), self._rows, y,
+                       state.w0, state.w, state.Vt, state.e, state.q)
 
     def sweep(self, params, w0, alpha, priors, noise, sample_alpha, stages):
-        """One Gibbs sweep (``relational.relational_sweep``); returns the new (w0, alpha)."""
-        serial = _serial()
-        return for_threads(relational_sweep)(self._designs[serial], params, w0, alpha, priors,
-                                             noise, sample_alpha, stages)
+        """One Gibbs sweep (``relational.relational_sweep``); returns the new (w0, alpha). Its
+        threads and build: ``sampler.execution``."""
+        threads = execution.threads_for(self.nnz * (params.Vt.shape[0] + 1))
+        return execution.run(relational_sweep, threads, self._designs[threads == 1], params,
+                             w0, alpha, priors, noise, sample_alpha, stages)
 
     def large_class_share(self) -> float:
         """1: the relational sweep's passes over the observations run in parallel whatever the

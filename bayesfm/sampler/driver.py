@@ -17,13 +17,12 @@ import numba
 import numpy as np
 
 from bayesfm.priors import Priors
-from bayesfm.sampler import conditionals
+from bayesfm.sampler import conditionals, execution
 from bayesfm.sampler.design import FMData
 from bayesfm.sampler.kernels import ALL_STAGES, HYPER_STAGES
 from bayesfm.sampler.records import Noise, PriorConsts
 from bayesfm.sampler.state import FMState
 from bayesfm.sampler.storage import DrawStore
-from bayesfm.sampler.threads import KERNEL_LOCK
 
 __all__ = ["init_state", "step", "run_chain", "SweepNoise", "REFRESH_EVERY", "prior_constants"]
 
@@ -103,8 +102,7 @@ def refresh_cache(data, y: np.ndarray, state: FMState) -> None:
     if state.q.shape != shape:
         state.q = np.empty(shape)
     state.t = np.array(y, dtype=np.float64, copy=True)
-    with KERNEL_LOCK:
-        data.recompute(y, state)
+    data.recompute(y, state)
 
 
 def prior_constants(priors: Priors) -> PriorConsts:
@@ -171,9 +169,8 @@ def step(data, y: np.ndarray, state: FMState, priors: Priors, rng: np.random.Gen
         state.e += y - state.t
         state.t[:] = y
     stages = ALL_STAGES if sample_hyper else ALL_STAGES & ~HYPER_STAGES
-    with KERNEL_LOCK:
-        w0, alpha = data.sweep(state.params(), state.w0, state.alpha, prior_constants(priors),
-                               z, sample_alpha, stages)
+    w0, alpha = data.sweep(state.params(), state.w0, state.alpha, prior_constants(priors), z,
+                           sample_alpha, stages)
     state.w0 = float(w0)
     state.alpha = float(alpha)
     return state
@@ -198,7 +195,9 @@ def run_chain(data: FMData, likelihood, state: FMState, priors: Priors,
     one when None). Returns ``(state, store)``. ``callback(it, state)``, if given, runs after
     every sweep. ``accum``, a ``sampler.accumulate.PredictionMoments``, adds every kept draw's
     predictions. ``start`` is the global index of the first sweep (for the cache refresh
-    schedule, ``REFRESH_EVERY``).
+    schedule, ``REFRESH_EVERY``). Within ``execution.adaptive``, every sweep's thread count is
+    chosen by the block's ``ThreadPace`` from the measured times of the sweeps before it (the
+    sweeps with an exact cache refresh are not compared).
     """
     if sample_alpha is None:
         sample_alpha = likelihood.sample_alpha
@@ -206,20 +205,25 @@ def run_chain(data: FMData, likelihood, state: FMState, priors: Priors,
     if store is None:
         store = new_store(data, state.rank, likelihood, n_kept(n_iter, n_burn, thin))
     target = likelihood.target
+    pace = execution.current_pace()
     for it in range(n_iter):
+        refresh = (start + it) % REFRESH_EVERY == 0
+        if pace is not None:
+            pace.start()
         if likelihood.latent:
             yhat = target - state.e
             target = likelihood.update_target(rng, yhat)
         step(data, target, state, priors, rng, noise, sample_alpha, sample_hyper,
-             refresh=(start + it) % REFRESH_EVERY == 0, target_changed=likelihood.latent)
+             refresh=refresh, target_changed=likelihood.latent)
+        if pace is not None:
+            pace.stop(measure=not refresh)
         stats = likelihood.sweep_stats()
         stats["resid_rms"] = np.sqrt(np.mean(state.e * state.e)) if data.n_rows else 0.0
         store.record_sweep(stats)
         if it >= n_burn and (it - n_burn) % thin == 0:
             store.record(state, likelihood.extras())
             if accum is not None:
-                with KERNEL_LOCK:
-                    accum.record(state)
+                accum.record(state)
         if callback is not None:
             callback(it, state)
     return state, store

@@ -40,8 +40,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from bayesfm._numba_cache import njit
 from bayesfm.sampler._jit import kernel
 
 __all__ = [

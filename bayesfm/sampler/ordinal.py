@@ -22,8 +22,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
+from bayesfm._numba_cache import njit
 from bayesfm.sampler import smallalg
 
 __all__ = ["log_ndtr", "log_diff_ndtr", "ordinal_loglik", "ordinal_loglik_derivs",

@@ -18,20 +18,27 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 import numba
 
+from bayesfm.sampler import execution
 from bayesfm.sampler.chain import Chain, advance
-from bayesfm.sampler.threads import fork_safe, num_threads, usable_cpus
+from bayesfm.sampler.threads import fork_safe, usable_cpus
 
 __all__ = ["run_chains", "active_dask_client", "resolve_n_jobs"]
 
 _WORKER = {}
 
 
-def _init_worker(data, priors, n_threads):
+def _threads(n_threads: int, adapt: bool):
+    """The thread policy of a chunk: adaptive up to ``n_threads``, or exactly ``n_threads``."""
+    return execution.adaptive(n_threads) if adapt else execution.budget(n_threads)
+
+
+def _init_worker(data, priors, n_threads, adapt=False):
     # Ctrl-C reaches the whole process group: the parent handles it and stops the workers
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     numba.set_num_threads(max(1, min(n_threads, numba.config.NUMBA_NUM_THREADS)))
     _WORKER["data"] = data
     _WORKER["priors"] = priors
+    _WORKER["threads"] = (n_threads, adapt)
 
 
 def _detach(chain: Chain) -> Chain:
@@ -48,12 +55,13 @@ def _detach(chain: Chain) -> Chain:
 
 
 def _chunk_in_worker(chain: Chain, n: int, sample_hyper: bool) -> Chain:
-    return advance(chain, _WORKER["data"], _WORKER["priors"], n, sample_hyper)
+    with _threads(*_WORKER["threads"]):
+        return advance(chain, _WORKER["data"], _WORKER["priors"], n, sample_hyper)
 
 
 def _chunk_with(chain: Chain, data, priors, n: int, sample_hyper: bool,
-                n_threads: int = 1) -> Chain:
-    with num_threads(n_threads):
+                n_threads: int = 1, adapt: bool = False) -> Chain:
+    with _threads(n_threads, adapt):
         return advance(chain, data, priors, n, sample_hyper)
 
 
@@ -131,13 +139,15 @@ def _chunks(total: int, chunk: int):
 
 def run_chains(chains, data, priors, n_sweeps, n_jobs: int = 1, client=None,
                chunk: int | None = None, sample_hyper: bool = True, on_chunk=None,
-               n_threads: int = 1):
+               n_threads: int = 1, adapt: bool = False):
     """Advance the chains by ``n_sweeps`` sweeps (an int, or one count per chain); returns the
     list of chains (updated in place).
 
     ``n_jobs`` > 1 runs chains in that many worker processes; ``client``, a Dask client, runs
     them as tasks on its workers instead. ``n_threads`` kernel threads are shared out: each of
-    the ``n_jobs`` processes (or each Dask task) gets ``max(1, n_threads // n_jobs)``.
+    the ``n_jobs`` processes (or each Dask task) gets ``max(1, n_threads // n_jobs)``; with
+    ``adapt`` that is a maximum, and the sweeps choose their thread count by their measured
+    speed (``execution.adaptive``: fewer threads when other processes take the cores).
     ``on_chunk(chains)`` is called after every chunk.
     KeyboardInterrupt propagates after the finished chunks were merged: every chain stays at a
     sweep boundary (chains may then differ in sweeps done).
@@ -150,13 +160,13 @@ def run_chains(chains, data, priors, n_sweeps, n_jobs: int = 1, client=None,
     if chunk is None:
         chunk = max(10, -(-max(counts) // 10))
     plans = [list(_chunks(max(n, 0), chunk)) for n in counts]
-    with _DeferredInterrupt() as stop, num_threads(n_threads):
+    with _DeferredInterrupt() as stop, _threads(n_threads, adapt):
         if client is not None:
             _run_dask(chains, data, priors, plans, client, sample_hyper, on_chunk, stop,
-                      max(1, n_threads // max(1, n_jobs)))
+                      max(1, n_threads // max(1, n_jobs)), adapt)
         elif n_jobs > 1 and sum(1 for p in plans if p) > 1:
             _run_processes(chains, data, priors, plans, n_jobs, sample_hyper, on_chunk, stop,
-                           max(1, n_threads // n_jobs))
+                           max(1, n_threads // n_jobs), adapt)
         else:
             for r in range(max(len(p) for p in plans)):
                 for chain, plan in zip(chains, plans):
@@ -170,7 +180,7 @@ def run_chains(chains, data, priors, n_sweeps, n_jobs: int = 1, client=None,
 
 
 def _run_processes(chains, data, priors, plans, n_jobs, sample_hyper, on_chunk, stop,
-                   threads_per_job=1):
+                   threads_per_job=1, adapt=False):
     """Each chain's chunks run one after the other, chains in parallel without a barrier: a
     chain's next chunk is submitted as soon as its previous one is merged. Workers are forked
     (fast: nothing to import or compile) unless they need several threads and the threading
@@ -179,7 +189,7 @@ def _run_processes(chains, data, priors, plans, n_jobs, sample_hyper, on_chunk, 
     use_fork = "fork" in methods and (threads_per_job == 1 or fork_safe())
     ctx = multiprocessing.get_context("fork" if use_fork else "spawn")
     pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_init_worker,
-                               initargs=(data, priors, threads_per_job))
+                               initargs=(data, priors, threads_per_job, adapt))
     remaining = [list(plan) for plan in plans]
     pending = {}
     try:
@@ -208,7 +218,7 @@ def _run_processes(chains, data, priors, plans, n_jobs, sample_hyper, on_chunk, 
 
 
 def _run_dask(chains, data, priors, plans, client, sample_hyper, on_chunk, stop,
-              threads_per_task=1):
+              threads_per_task=1, adapt=False):
     """As ``_run_processes``, with the chunks as Dask tasks (data scattered once)."""
     from distributed import as_completed  # noqa: PLC0415 (optional dependency)
 
@@ -220,7 +230,8 @@ def _run_dask(chains, data, priors, plans, client, sample_hyper, on_chunk, stop,
 
     def submit(c):
         fut = client.submit(_chunk_with, _detach(chains[c]), data_f, priors_f,
-                            remaining[c].pop(0), sample_hyper, threads_per_task, pure=False)
+                            remaining[c].pop(0), sample_hyper, threads_per_task, adapt,
+                            pure=False)
         owner[fut.key] = c
         return fut
 

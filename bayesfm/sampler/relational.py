@@ -33,8 +33,9 @@ drawn at once, and the final pass over the observations writes each observation 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from bayesfm._numba_cache import njit
 from bayesfm.sampler._jit import kernel
 from bayesfm.sampler.kernels import (
     CHUNK,

@@ -1,4 +1,5 @@
-"""Threads of the parallel kernels: the threading layer, the thread count, one lock.
+"""Threads of the parallel kernels: the threading layer, the thread count, one lock (the
+primitives; ``sampler.execution`` decides the threads and build of every kernel call with them).
 
 * **Layer.** Numba's own choice (OpenMP where available, whose parallel loops start in about a
   microsecond; its ``workqueue`` fallback takes about 0.1 ms). A kernel run on one thread uses its

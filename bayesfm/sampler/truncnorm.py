@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from bayesfm._numba_cache import njit
 
 __all__ = ["std_truncnorm", "draw_interval_latent"]
 

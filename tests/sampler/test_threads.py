@@ -89,7 +89,8 @@ def _chain_arrays(data, y, threads, n=25):
 
 
 @pytest.mark.parametrize("relational", [False, True])
-def test_chain_is_bit_identical_for_any_thread_count(relational):
+def test_chain_is_bit_identical_for_any_thread_count(relational, monkeypatch):
+    monkeypatch.setattr(threads, "MIN_PARALLEL_WORK", 0)     # parallel even for small data
     X, y, gidx = _ratings()
     if relational:
         rng = np.random.default_rng(5)
@@ -157,10 +158,12 @@ def test_split_normals_are_standard_normal_and_thread_independent(monkeypatch):
                                   np.random.default_rng(3).standard_normal(500))
 
 
-def test_workers_with_several_threads_after_openmp_use_give_the_same_draws():
+def test_workers_with_several_threads_after_openmp_use_give_the_same_draws(monkeypatch):
     """Workers that need several threads are spawned when the parent has used a threading layer
     that is not fork-safe (GNU OpenMP); the draws stay those of an in-process run."""
     from bayesfm.sampler.parallel import run_chains
+
+    monkeypatch.setattr(threads, "MIN_PARALLEL_WORK", 0)     # parallel even for small data
 
     X, y, gidx = _ratings()
     data = FMData.from_matrix(X, gidx)
