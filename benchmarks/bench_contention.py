@@ -14,7 +14,7 @@ Case: MovieLens-100k u1, user + item one-hot, rank 10, ``--n-iter`` sweeps (200)
     myFM                   MyFMRegressor 0.4.0 / 0.5.0, same rank, groups and sweeps
 
 Conditions: ``idle`` and ``busy`` (a ``python -c "while True: pass"`` process started before the
-fit and ended after it). Every (row, condition) pair is timed ``--repeats`` times (3), the
+fit and ended after it). Every (row, condition) pair is timed ``--repeats`` times (5), the
 conditions alternating within a repeat; the table gives medians (and min-max). Each bayesfm fit
 starts from all threads (the thread choice that a previous fit left is forgotten). Numba
 compilation is excluded (warm-up fits of every build first).
@@ -124,7 +124,7 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=os.environ.get(DATA_ENV))
     ap.add_argument("--n-iter", type=int, default=200)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-geweke", dest="geweke", action="store_false")
     ap.add_argument("--no-myfm", dest="myfm", action="store_false")
     ap.add_argument("--no-chains", dest="chains", action="store_false",
