@@ -119,8 +119,9 @@ class ThreadPace:
     """Chooses the thread count of each sweep from the measured times of recent sweeps (module
     docstring). Use: ``threads = pace.start()`` before a sweep (it also sets the calling
     thread's Numba thread count), ``pace.stop(measure)`` after it; ``measure=False`` for sweeps
-    that are not comparable (the periodic exact cache refresh). ``history`` lists
-    (sweep, threads, seconds) of the sweeps timed, ``switches`` the (sweep, old, new) changes.
+    that are not comparable (the periodic exact cache refresh). ``history`` holds
+    (sweep, threads, seconds) of the last 1000 sweeps timed, ``switches`` the (sweep, old, new)
+    changes.
     ``start``: the first count (None: the one chosen last for this maximum, else the maximum);
     ``clock``: seconds now (tests give a simulated one)."""
 
@@ -146,7 +147,7 @@ class ThreadPace:
         self._running = None
         self._t0 = 0.0
         self.sweeps = 0
-        self.history: list = []
+        self.history: deque = deque(maxlen=1000)
         self.switches: list = []
 
     def _neighbour(self) -> int | None:
