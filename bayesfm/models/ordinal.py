@@ -134,7 +134,8 @@ class FMOrdinalRegressor(BaseFM):
     def _after_absorb(self):
         super()._after_absorb()
         if not self._posterior.has_sweeps("cutpoint_accepted"):      # two classes
-            self.cutpoint_accepted_ = np.zeros((len(self._chains), 0), dtype=bool)
+            # (the posterior's chain count: a model loaded without its chains has none)
+            self.cutpoint_accepted_ = np.zeros((self._posterior.n_chains, 0), dtype=bool)
         acc = self.cutpoint_accepted_
         self.cutpoint_acceptance_ = float(acc.mean()) if acc.size else float("nan")
 

@@ -89,7 +89,12 @@ def test_classifier_accumulates_probabilities():
                                                     eval_sets={"test": Xt})
     np.testing.assert_allclose(lean.eval_predictions_["test"].proba,
                                full.predict_proba(Xt)[:, 1], atol=1e-12)
-    assert lean.eval_predictions_["test"].predictive_sd is not None
+    ev = lean.eval_predictions_["test"]
+    latent = full.decision_draws(Xt)                  # the same draws, kept
+    np.testing.assert_allclose(ev.mean, latent.mean(axis=0), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ev.sd, latent.std(axis=0), rtol=1e-7, atol=1e-12)
+    # probit noise has variance 1: the predictive variance is that of yhat plus 1
+    np.testing.assert_allclose(ev.predictive_sd ** 2, ev.sd ** 2 + 1.0, rtol=1e-9)
 
 
 def test_errors_name_the_problem():

@@ -77,6 +77,25 @@ def test_save_and_load_predict_the_same(cls, tmp_path):
         back.sample_more(5)
 
 
+@pytest.mark.parametrize("chains", [False, True])
+def test_a_two_class_ordinal_model_saves_and_loads(chains, tmp_path):
+    """Two classes: no cutpoints to sample (no acceptance statistics): loading used to fail on
+    the missing chains."""
+    X, f = _data()
+    model = FMOrdinalRegressor(**KW).fit(X, f > 0)
+    model.save(tmp_path / "two.bfm", chains=chains)
+    back = load(tmp_path / "two.bfm")
+    np.testing.assert_array_equal(back.predict_proba(X), model.predict_proba(X))
+    assert back.cutpoint_accepted_.shape == (2, 0) and np.isnan(back.cutpoint_acceptance_)
+    from bayesfm.data.libfm import write_libfm
+
+    data, out = tmp_path / "rows.libfm", tmp_path / "pred.csv"
+    write_libfm(data, sp.csr_matrix(X[:30]), np.zeros(30))
+    assert cli_main(["predict", "--model", str(tmp_path / "two.bfm"), "--data", str(data),
+                     "--out", str(out)]) == 0
+    assert len(out.read_text().splitlines()) == 31          # a header and the 30 rows
+
+
 def test_a_saved_model_is_compact(tmp_path):
     """At most 1.3 times the bytes of its draws (the training data and chains are not kept)."""
     rng = np.random.default_rng(1)
