@@ -38,9 +38,8 @@ from collections import deque
 import numba
 import numpy as np
 
-from bayesfm.sampler import threads as _threads
-from bayesfm.sampler._jit import serial_build
-from bayesfm.sampler.threads import KERNEL_LOCK, num_threads
+from bayesfm.sampler._jit import for_threads
+from bayesfm.sampler.threads import KERNEL_LOCK, num_threads, threads_for_work
 
 __all__ = ["run", "call", "threads_for", "budget", "adaptive", "current_pace", "ThreadPace",
            "KERNEL_LOCK"]
@@ -51,19 +50,16 @@ _LOCAL = threading.local()
 def threads_for(work: float) -> int:
     """Threads for a kernel call of ``work`` (non-zeros x (rank + 1), or an equivalent count of
     multiply-adds) in the calling thread: its budget, or 1 below
-    ``sampler.threads.MIN_PARALLEL_WORK`` (read at every call: tests lower it to run the
-    parallel builds on small data)."""
-    return int(numba.get_num_threads()) if work >= _threads.MIN_PARALLEL_WORK else 1
+    ``sampler.threads.MIN_PARALLEL_WORK`` (``threads.threads_for_work``)."""
+    return threads_for_work(numba.get_num_threads(), work)
 
 
 def run(kernel, threads: int, *args):
     """``kernel(*args)`` (a registered kernel, ``sampler._jit``) on ``threads`` threads: the
-    serial build on one, the parallel build on more; under ``KERNEL_LOCK``."""
-    with KERNEL_LOCK:
-        if threads <= 1:
-            return serial_build(kernel)(*args)
-        with num_threads(threads):
-            return kernel(*args)
+    serial build on one, the parallel build on more (``_jit.for_threads``); under
+    ``KERNEL_LOCK``."""
+    with KERNEL_LOCK, num_threads(threads):
+        return for_threads(kernel)(*args)
 
 
 def call(kernel, work: float, *args):
