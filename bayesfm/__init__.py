@@ -8,12 +8,11 @@ from bayesfm import _numba_cache
 
 _numba_cache.configure_package()    # the kernels' cache directory, chosen before any is defined
 
+from bayesfm._version import __version__  # noqa: E402
 from bayesfm.exceptions import NotFittedError  # noqa: E402
 from bayesfm.models import FMClassifier, FMOrdinalRegressor, FMRegressor  # noqa: E402
 from bayesfm.models._persist import load  # noqa: E402
 from bayesfm.priors import Priors  # noqa: E402
-
-__version__ = "0.1.0"
 
 __all__ = ["FMRegressor", "FMClassifier", "FMOrdinalRegressor", "Priors", "NotFittedError",
            "load", "__version__"]

@@ -37,7 +37,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from bayesfm import __version__
+from bayesfm._version import __version__
 from bayesfm.atomic import atomic_write_path
 
 __all__ = ["to_inference_data", "build", "write_netcdf", "arviz_major", "groups"]

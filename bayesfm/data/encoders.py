@@ -272,6 +272,25 @@ class TableEncoder:
                 "min_count": self.min_count, "categorical": self.categorical,
                 "numeric_groups": self.numeric_groups}
 
+    #: the fitted attributes, what ``to_state`` keeps besides the parameters
+    _FITTED = ("columns_", "blocks_", "feature_names_", "groups_", "n_features_")
+
+    def to_state(self) -> dict:
+        """The parameters and (once fitted) the fitted layout, as plain values and arrays."""
+        fitted = None
+        if hasattr(self, "blocks_"):
+            fitted = {name: getattr(self, name) for name in self._FITTED}
+        return {"params": self.get_params(), "fitted": fitted}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "TableEncoder":
+        out = cls(**state["params"])
+        for name, value in (state["fitted"] or {}).items():
+            if name in ("feature_names_", "groups_") and not isinstance(value, np.ndarray):
+                value = np.asarray(value, dtype=object if name == "groups_" else str)
+            setattr(out, name, value)
+        return out
+
     def set_params(self, **params) -> "TableEncoder":
         """Set constructor arguments; unknown names raise ValueError. Returns self."""
         valid = self.get_params()

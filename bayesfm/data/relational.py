@@ -117,6 +117,17 @@ class RelationalData:
         """(X_direct CSR, [block matrices CSR], [indices int64]) as validated."""
         return self._direct, self._mats, self._idx
 
+    def to_state(self) -> dict:
+        """The validated parts as plain values and sparse matrices (``from_state`` inverts)."""
+        return {"direct": self._direct,
+                "blocks": [{"matrix": M, "index": index, "name": block.name}
+                           for M, index, block in zip(self._mats, self._idx, self.blocks)]}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "RelationalData":
+        return cls(state["direct"], [RelationBlock(b["matrix"], b["index"], b["name"])
+                                     for b in state["blocks"]])
+
 
 def stack_blocks(mats, indices, n_rows: int):
     """The blocks of a relational design stacked, as the sampler and the prediction read them:

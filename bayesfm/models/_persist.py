@@ -1,13 +1,24 @@
-"""The saved-model format: compact, checked, and safe to open.
+"""The saved-model format: a container for an estimator's state, compact, checked, and safe
+to open. It knows no estimator: what it stores is what ``model.to_state(chains)`` gives (each
+component of a fit describes its own state as plain values, arrays and sparse matrices), and
+loading gives that back to ``cls.from_state`` of the class the file names, found in a registry
+of estimator classes (every subclass of ``BaseFM`` registers itself when it is defined).
 
 A saved model is a zip archive (uncompressed) of
 
 * ``bayesfm-model.json``: the manifest: format name and version, the bayesfm version that
-  wrote it, the estimator's class, its constructor arguments, its fitted attributes, the
-  observation model, the fitted encoder, and for every array its dtype, shape and SHA-256;
+  wrote it, the estimator's class (module, qualified name, and the bayesfm estimator it
+  derives from), its ``state`` as tagged JSON, and for every array its dtype, shape and
+  SHA-256;
 * ``checksum.sha256``: the SHA-256 of the manifest's bytes;
 * ``arrays/<key>.npy``: the arrays, in NumPy's ``.npy`` format, read with
-  ``allow_pickle=False``.
+  ``allow_pickle=False``; ``<key>`` is the array's path in the state (``state/posterior/
+  draws/V``).
+
+Tagged JSON: ``{"__npy__": key}`` an array member, ``{"__csr__": {shape, indptr, indices,
+data}}`` a CSR matrix, ``__tuple__``, ``__dict__`` (a dict whose keys are not all plain
+strings), ``__array__`` (an object array, as a list), ``__priors__``, ``__seedseq__``,
+``__generator__``; any other JSON object is a dict with string keys.
 
 By default it keeps what prediction, ``diagnose`` and ``to_inference_data(X, y)`` need: the
 draws in user units, the sweep statistics, the accumulated predictions of ``eval_sets``, the
@@ -16,13 +27,14 @@ and the chains are not kept). ``chains=True`` adds the chains (their state, cach
 and observation models) and the training data, so that ``sample_more`` continues bit for bit
 after ``load``.
 
-Loading executes nothing from the file: values are JSON (with a few tagged types: tuples,
-dicts with any keys, numpy seeds, ``Priors``) and arrays ``.npy`` without pickles, and the class
-is looked up by name among the modules already imported (a subclass of an estimator defined in
-a module that is not imported loads as the bayesfm estimator it derives from, with a warning);
-no module is imported because a file names it. Every member's checksum is verified, so a damaged
-or truncated file is refused with a ``ValueError`` naming it. A pickle (what bayesfm 0.1 wrote)
-is refused unless ``allow_pickle=True`` is passed, since unpickling runs code from the file.
+Loading executes nothing from the file: values are tagged JSON and arrays ``.npy`` without
+pickles, and the class is looked up by name among the registered classes (a subclass of an
+estimator defined in a module that is not imported loads as the bayesfm estimator it derives
+from, with a warning); no module is imported because a file names it. Every member's checksum
+is verified, so a damaged or truncated file is refused with a ``ValueError`` naming it. A pickle
+(what bayesfm 0.1 wrote) is refused unless ``allow_pickle=True`` is passed, since unpickling
+runs code from the file. Files of format version 1 (bayesfm before the state of each
+component, a fixed manifest layout) are read by ``_state_from_v1``.
 """
 
 from __future__ import annotations
@@ -31,30 +43,65 @@ import dataclasses
 import hashlib
 import io
 import json
-import sys
 import warnings
+import weakref
 import zipfile
 
 import numpy as np
 import scipy.sparse as sp
 
+from bayesfm._version import __version__
 from bayesfm.atomic import atomic_write
 from bayesfm.priors import Priors
 
 __all__ = ["save", "load", "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "bayesfm-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _MANIFEST = "bayesfm-model.json"
 _CHECKSUM = "checksum.sha256"
+_TAGS = ("__npy__", "__csr__", "__tuple__", "__dict__", "__array__", "__priors__",
+         "__seedseq__", "__generator__")
 
-#: fitted attributes written by their own code (or rebuilt at load), not generically
-_SPECIAL = {"X_train_", "y_train_", "encoder_", "observation_", "priors_"}
+
+# -- the registry of estimator classes ----------------------------------------------------------
+_CLASSES: "weakref.WeakValueDictionary[str, type]" = weakref.WeakValueDictionary()
+
+
+def _name(cls) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def register(cls) -> type:
+    """Make ``cls`` loadable: ``load`` gives a file naming it to ``cls.from_state``. The
+    estimators' base class calls it for every subclass (weakly held: a class that is gone
+    is forgotten)."""
+    _CLASSES[_name(cls)] = cls
+    return cls
+
+
+def _base_of(cls) -> type:
+    """The nearest registered class bayesfm itself defines in the ancestry of ``cls``."""
+    for base in cls.__mro__:
+        if base.__module__.startswith("bayesfm.") and _CLASSES.get(_name(base)) is base:
+            return base
+    raise TypeError(f"{cls.__name__} does not derive from a bayesfm estimator")
+
+
+def _is_estimator(obj) -> bool:
+    return any(_CLASSES.get(_name(base)) is base for base in type(obj).__mro__)
 
 
 # -- tagged JSON ------------------------------------------------------------------------------
-def _encode(value, where: str):
-    """``value`` as JSON-able data; TypeError naming ``where`` for types the format lacks."""
+def _plain_keys(value: dict) -> bool:
+    return all(isinstance(k, str) and not (k.startswith("__") and k.endswith("__"))
+               for k in value)
+
+
+def _encode(value, where: str, writer=None):
+    """``value`` as JSON-able data; numeric arrays and sparse matrices become members written
+    by ``writer`` (keyed by ``where``, their path); TypeError naming ``where`` for types the
+    format lacks."""
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
@@ -66,14 +113,25 @@ def _encode(value, where: str):
     if isinstance(value, np.str_):
         return str(value)
     if isinstance(value, list):
-        return [_encode(v, where) for v in value]
+        return [_encode(v, f"{where}/{i}", writer) for i, v in enumerate(value)]
     if isinstance(value, tuple):
-        return {"__tuple__": [_encode(v, where) for v in value]}
+        return {"__tuple__": [_encode(v, f"{where}/{i}", writer) for i, v in enumerate(value)]}
     if isinstance(value, dict):
-        return {"__dict__": [[_encode(k, where), _encode(v, where)] for k, v in value.items()]}
+        if _plain_keys(value):
+            return {k: _encode(v, f"{where}/{k}", writer) for k, v in value.items()}
+        return {"__dict__": [[_encode(k, where), _encode(v, f"{where}/{i}", writer)]
+                             for i, (k, v) in enumerate(value.items())]}
     if isinstance(value, np.ndarray):
+        if value.dtype != object and writer is not None:
+            return {"__npy__": writer.array(where, value)}
         return {"__array__": [_encode(v, where) for v in value.tolist()],
                 "dtype": value.dtype.str if value.dtype != object else "object"}
+    if sp.issparse(value) and writer is not None:
+        M = sp.csr_matrix(value)
+        return {"__csr__": {"shape": [int(M.shape[0]), int(M.shape[1])],
+                            "indptr": writer.array(where + "/indptr", M.indptr),
+                            "indices": writer.array(where + "/indices", M.indices),
+                            "data": writer.array(where + "/data", M.data)}}
     if isinstance(value, Priors):
         return {"__priors__": dataclasses.asdict(value)}
     if isinstance(value, np.random.SeedSequence):
@@ -87,15 +145,22 @@ def _encode(value, where: str):
                     f"estimator (pickle.dump)")
 
 
-def _decode(data):
+def _decode(data, reader=None):
+    """The value ``_encode`` gave ``data`` for (members read and checked by ``reader``)."""
     if isinstance(data, list):
-        return [_decode(v) for v in data]
+        return [_decode(v, reader) for v in data]
     if not isinstance(data, dict):
         return data
+    if "__npy__" in data:
+        return reader.array(data["__npy__"])
+    if "__csr__" in data:
+        d = data["__csr__"]
+        return sp.csr_matrix((reader.array(d["data"]), reader.array(d["indices"]),
+                              reader.array(d["indptr"])), shape=tuple(d["shape"]))
     if "__tuple__" in data:
-        return tuple(_decode(v) for v in data["__tuple__"])
+        return tuple(_decode(v, reader) for v in data["__tuple__"])
     if "__dict__" in data:
-        return {_decode(k): _decode(v) for k, v in data["__dict__"]}
+        return {_decode(k, reader): _decode(v, reader) for k, v in data["__dict__"]}
     if "__array__" in data:
         values = _decode(data["__array__"])
         if data["dtype"] == "object":
@@ -110,11 +175,14 @@ def _decode(data):
         return np.random.SeedSequence(d["entropy"], spawn_key=tuple(d["spawn_key"]),
                                       pool_size=d["pool_size"])
     if "__generator__" in data:
-        state = _decode(data["__generator__"])
-        bit = getattr(np.random, state["bit_generator"])()
-        bit.state = state
-        return np.random.Generator(bit)
-    return {k: _decode(v) for k, v in data.items()}
+        return _generator(_decode(data["__generator__"]))
+    return {k: _decode(v, reader) for k, v in data.items()}
+
+
+def _generator(state: dict) -> np.random.Generator:
+    bit = getattr(np.random, state["bit_generator"])()
+    bit.state = state
+    return np.random.Generator(bit)
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -126,156 +194,19 @@ class _Writer:
         arr = np.asarray(value)
         if arr.dtype == object:
             raise TypeError(f"{key}: an object array cannot be saved as an array")
+        if key in self.arrays:
+            raise ValueError(f"two arrays at {key!r}")
         self.arrays[key] = np.ascontiguousarray(arr)
         return key
 
-    def csr(self, key: str, M) -> dict:
-        M = sp.csr_matrix(M)
-        return {"shape": [int(M.shape[0]), int(M.shape[1])],
-                "indptr": self.array(key + "/indptr", M.indptr),
-                "indices": self.array(key + "/indices", M.indices),
-                "data": self.array(key + "/data", M.data)}
-
-
-def _bayesfm_base(cls):
-    from bayesfm.models import FMClassifier, FMOrdinalRegressor, FMRegressor
-
-    for base in cls.__mro__:
-        if base in (FMRegressor, FMClassifier, FMOrdinalRegressor):
-            return base.__name__
-    raise TypeError(f"{cls.__name__} does not derive from a bayesfm estimator")
-
-
-def _encoder_state(encoder):
-    if encoder is None:
-        return None
-    fitted = {name: _encode(getattr(encoder, name), f"encoder_.{name}")
-              for name in ("columns_", "blocks_", "feature_names_", "groups_", "n_features_")}
-    return {"params": _encode(encoder.get_params(), "encoder_ parameters"), "fitted": fitted}
-
-
-def _rows_description(writer, key, X):
-    from bayesfm.data.relational import RelationalData
-
-    if isinstance(X, RelationalData):
-        direct, mats, idx = X.parts()
-        return {"relational": True, "direct": writer.csr(key + "/direct", direct),
-                "blocks": [{"matrix": writer.csr(f"{key}/block{b}", M),
-                            "index": writer.array(f"{key}/block{b}/index", index),
-                            "name": block.name}
-                           for b, (M, index, block) in enumerate(zip(mats, idx, X.blocks))]}
-    return {"relational": False, "matrix": writer.csr(key, X)}
-
-
-def _labels(writer, key, values):
-    """Labels (y of the training rows) as an array when their dtype allows, else JSON."""
-    arr = np.asarray(values)
-    if arr.dtype != object:
-        return {"array": writer.array(key, arr)}
-    return {"json": _encode(list(values), key)}
-
-
-def _chain_description(writer, c, chain):
-    key = f"chain{c}"
-    st = chain.state
-    state = {name: writer.array(f"{key}/state/{name}", getattr(st, name))
-             for name in ("w", "Vt", "mu_w", "lam_w", "mu_v", "lam_v", "e", "q")}
-    state["t"] = None if st.t is None else writer.array(f"{key}/state/t", st.t)
-    lik = chain.likelihood
-    likelihood = {"kind": type(lik).__name__,
-                  "target": writer.array(f"{key}/likelihood/target", lik.target)}
-    if hasattr(lik, "cuts"):
-        cuts = lik.cuts
-        likelihood.update(cls=writer.array(f"{key}/likelihood/cls", lik.cls), K=lik.K,
-                          loc=cuts.loc, scale=cuts.scale,
-                          delta=writer.array(f"{key}/likelihood/delta", cuts.delta),
-                          mode=writer.array(f"{key}/likelihood/mode", cuts.mode),
-                          n_proposed=cuts.n_proposed, n_accepted=cuts.n_accepted,
-                          accepted=bool(lik._accepted))
-    store = chain.store
-    pending = {"draws": {name: writer.array(f"{key}/store/draws/{name}", arr)
-                         for name, arr in store.arrays().items()},
-               "sweeps": {name: writer.array(f"{key}/store/sweeps/{name}", arr)
-                          for name, arr in store.sweeps().items()},
-               "weights": store.weights, "extras": _encode(
-                   {name: list(store._draws.shapes[name]) for name in store.extra_names},
-                   "store extras"),
-               "sweep_stats": [n for n in store._sweeps.shapes if n != "resid_rms"]}
-    accum = None
-    if chain.accum is not None:
-        accum = {"n_draws": chain.accum.n_draws,
-                 "sets": {name: {"indptr": writer.array(f"{key}/accum/{name}/indptr", r.indptr),
-                                 "indices": writer.array(f"{key}/accum/{name}/indices",
-                                                         r.indices),
-                                 "data": writer.array(f"{key}/accum/{name}/data", r.data),
-                                 "sums": writer.array(f"{key}/accum/{name}/sums",
-                                                      chain.accum.sums[name])}
-                          for name, r in chain.accum.sets.items()}}
-    return {"w0": float(st.w0), "alpha": float(st.alpha), "state": state,
-            "rng": _encode(chain.rng.bit_generator.state, "rng"),
-            "likelihood": likelihood, "store": pending, "accum": accum,
-            "n_burn": chain.n_burn, "thin": chain.thin, "sweeps_done": chain.sweeps_done}
-
 
 def _manifest(model, writer, chains: bool) -> dict:
-    from bayesfm import __version__
-
-    model._check_fitted()
     cls = type(model)
-    post = model._posterior
-    post._draws.trim()
-    post._sweeps.trim()
-    draws = {name: writer.array(f"draws/{name}", arr) for name, arr in post._draws.arrays.items()
-             if name != "yhat"}
-    sweeps = {name: writer.array(f"sweeps/{name}", arr)
-              for name, arr in post._sweeps.arrays.items()}
-    fitted, arrays = {}, {}
-    for name, value in vars(model).items():
-        if not name.endswith("_") or name.startswith("_") or name in _SPECIAL:
-            continue
-        if name[:-1] in post.sweep_names:           # views of the sweep statistics
-            continue
-        if name == "eval_predictions_":
-            arrays[name] = {set_name: {f.name: writer.array(f"eval/{set_name}/{f.name}",
-                                                            getattr(ev, f.name))
-                                       if isinstance(getattr(ev, f.name), np.ndarray)
-                                       else _encode(getattr(ev, f.name), name)
-                                       for f in dataclasses.fields(ev)}
-                            for set_name, ev in value.items()}
-            continue
-        if isinstance(value, np.ndarray) and value.dtype != object:
-            arrays[name] = writer.array(f"attr/{name}", value)
-        else:
-            fitted[name] = _encode(value, name)
-    params = {name: _encode(getattr(model, name), f"parameter {name}")
-              for name in model._param_names() if name != "encoder"}
-    encoder = model.encoder
-    params_encoder = None if encoder is None else _encode(encoder.get_params(),
-                                                          "parameter encoder")
-    manifest = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "bayesfm_version": __version__,
-        "class": {"module": cls.__module__, "qualname": cls.__qualname__,
-                  "base": _bayesfm_base(cls)},
-        "params": params, "params_encoder": params_encoder,
-        "fitted": fitted, "fitted_arrays": arrays,
-        "priors": _encode(model.priors_, "priors_"),
-        "observation": _encode(model.observation_.describe(), "observation_"),
-        "encoder": _encoder_state(model.encoder_),
-        "draws": draws, "sweeps": sweeps,
-        "diagnostic_X": None if model._diag_X is None else writer.csr("diagnostic_X",
-                                                                       model._diag_X),
-        "chains": None,
-    }
-    if chains:
-        if not hasattr(model, "_chains"):
-            raise ValueError("this model holds no chains (it was loaded from a file saved "
-                             "without chains=True)")
-        manifest["chains"] = {
-            "X_train": _rows_description(writer, "X_train", model.X_train_),
-            "y_train": _labels(writer, "y_train", model.y_train_),
-            "chains": [_chain_description(writer, c, ch) for c, ch in enumerate(model._chains)],
-        }
-    return manifest
+    state = model.to_state(chains=chains)
+    return {"format": FORMAT, "format_version": FORMAT_VERSION, "bayesfm_version": __version__,
+            "class": {"module": cls.__module__, "qualname": cls.__qualname__,
+                      "base": _base_of(cls).__name__},
+            "state": _encode(state, "state", writer)}
 
 
 def _npy_bytes(arr) -> bytes:
@@ -332,26 +263,18 @@ class _Reader:
                              f"another dtype or shape than its manifest says)")
         return arr
 
-    def csr(self, desc):
-        return sp.csr_matrix((self.array(desc["data"]), self.array(desc["indices"]),
-                              self.array(desc["indptr"])), shape=tuple(desc["shape"]))
-
 
 def _resolve_class(desc, path):
-    """The estimator class the file names, looked up among imported modules only."""
-    from bayesfm import models
-
-    base = getattr(models, desc.get("base", ""), None)
+    """The estimator class the file names, among the registered classes only."""
+    base = next((c for name, c in list(_CLASSES.items()) if name.startswith("bayesfm.")
+                 and c.__name__ == desc.get("base") and _base_of(c) is c), None)
     if base is None:
         raise ValueError(f"{path}: unknown estimator base class {desc.get('base')!r}")
-    module = sys.modules.get(desc.get("module", ""))
-    cls = module
-    for part in str(desc.get("qualname", "")).split("."):
-        cls = getattr(cls, part, None)
+    name = f"{desc.get('module')}.{desc.get('qualname')}"
+    cls = _CLASSES.get(name)
     if isinstance(cls, type) and issubclass(cls, base):
         return cls
-    name = f"{desc.get('module')}.{desc.get('qualname')}"
-    if name != f"{base.__module__}.{base.__qualname__}":
+    if name != _name(base):
         warnings.warn(f"{path}: the model was saved as a {name}, whose module is not imported "
                       f"here; it is loaded as the bayesfm {base.__name__} it derives from "
                       f"(import the module first to get the subclass)", UserWarning,
@@ -359,79 +282,73 @@ def _resolve_class(desc, path):
     return base
 
 
-def _rebuild_encoder(params, state):
-    from bayesfm.data.encoders import TableEncoder
+# -- format version 1 ---------------------------------------------------------------------------
+def _state_from_v1(m: dict, reader) -> dict:
+    """The state (as ``to_state`` gives it) of a version-1 manifest ``m``: a fixed layout in
+    which arrays were named by their keys at known places."""
+    arr = reader.array
 
-    if params is None and state is None:
-        return None
-    enc = TableEncoder(**_decode(params if params is not None else state["params"]))
-    if state is not None:
-        for name, value in state["fitted"].items():
-            value = _decode(value)
-            if name in ("feature_names_", "groups_") and not isinstance(value, np.ndarray):
-                value = np.asarray(value, dtype=object if name == "groups_" else str)
-            setattr(enc, name, value)
-    return enc
+    def arrays(d):
+        return {name: arr(key) for name, key in d.items()}
 
+    def csr(d):
+        return None if d is None else _decode({"__csr__": d}, reader)
 
-def _read_rows(reader, desc):
-    from bayesfm.data.relational import RelationalData, RelationBlock
-
-    if not desc["relational"]:
-        return reader.csr(desc["matrix"])
-    blocks = [RelationBlock(reader.csr(b["matrix"]), reader.array(b["index"]), b["name"])
-              for b in desc["blocks"]]
-    return RelationalData(reader.csr(desc["direct"]), blocks)
-
-
-def _read_chain(reader, desc, data):
-    from bayesfm.sampler.accumulate import PredictionMoments
-    from bayesfm.sampler.chain import Chain
-    from bayesfm.sampler.likelihoods import Gaussian, OrderedProbit
-    from bayesfm.sampler.records import CSR
-    from bayesfm.sampler.state import FMState
-    from bayesfm.sampler.storage import DrawStore
-
-    st = desc["state"]
-    state = FMState(w0=desc["w0"], alpha=desc["alpha"],
-                    **{name: reader.array(st[name]) for name in
-                       ("w", "Vt", "mu_w", "lam_w", "mu_v", "lam_v", "e", "q")},
-                    t=None if st["t"] is None else reader.array(st["t"]))
-    rng_state = _decode(desc["rng"])
-    bit = getattr(np.random, rng_state["bit_generator"])()
-    bit.state = rng_state
-    lk = desc["likelihood"]
-    if lk["kind"] == "Gaussian":
-        likelihood = Gaussian(reader.array(lk["target"]))
+    fitted = {name: _decode(value) for name, value in m["fitted"].items()}
+    for name, value in m["fitted_arrays"].items():
+        if name == "eval_predictions_":
+            value = {s: {k: arr(v) if isinstance(v, str) else _decode(v)
+                         for k, v in fields.items()} for s, fields in value.items()}
+        else:
+            value = arr(value)
+        fitted[name] = value
+    params = {name: _decode(value) for name, value in m["params"].items()}
+    if m["params_encoder"] is not None:
+        params["encoder"] = {"params": _decode(m["params_encoder"]), "fitted": None}
     else:
-        likelihood = OrderedProbit(reader.array(lk["cls"]), lk["K"], lk["loc"], lk["scale"],
-                                   reader.array(lk["delta"]))
-        likelihood.target = reader.array(lk["target"])
-        likelihood.cuts.mode = reader.array(lk["mode"])
-        likelihood.cuts.n_proposed = lk["n_proposed"]
-        likelihood.cuts.n_accepted = lk["n_accepted"]
-        likelihood._accepted = lk["accepted"]
-    pend = desc["store"]
-    extras = {name: tuple(shape) for name, shape in _decode(pend["extras"]).items()}
-    store = DrawStore(0, data.n_features, state.rank, data.n_groups, pend["weights"],
-                      extras=extras, sweep_stats=tuple(pend["sweep_stats"]))
-    draws = {name: reader.array(key) for name, key in pend["draws"].items()}
-    for s in range(next(iter(draws.values())).shape[0] if draws else 0):
-        store._draws.add({name: arr[s] for name, arr in draws.items()})
-    sweeps = {name: reader.array(key) for name, key in pend["sweeps"].items()}
-    for s in range(next(iter(sweeps.values())).shape[0] if sweeps else 0):
-        store.record_sweep({name: arr[s] for name, arr in sweeps.items()})
-    accum = None
-    if desc["accum"] is not None:
-        accum = PredictionMoments({})
-        for name, a in desc["accum"]["sets"].items():
-            accum.sets[name] = CSR(reader.array(a["indptr"]), reader.array(a["indices"]),
-                                   reader.array(a["data"]))
-            accum.sums[name] = reader.array(a["sums"])
-        accum.n_draws = desc["accum"]["n_draws"]
-    return Chain(state=state, rng=np.random.Generator(bit), likelihood=likelihood, store=store,
-                 n_burn=desc["n_burn"], thin=desc["thin"], sweeps_done=desc["sweeps_done"],
-                 accum=accum)
+        params["encoder"] = None
+    enc = m["encoder"]
+    state = {"params": params, "fitted": fitted, "priors": _decode(m["priors"]),
+             "observation": _decode(m["observation"]),
+             "encoder": None if enc is None else {
+                 "params": _decode(enc["params"]),
+                 "fitted": {k: _decode(v) for k, v in enc["fitted"].items()}},
+             "posterior": {"n_chains": int(fitted["n_chains_"]), "draws": arrays(m["draws"]),
+                           "sweeps": arrays(m["sweeps"])},
+             "diagnostic_X": csr(m["diagnostic_X"]), "training": None}
+    training = m["chains"]
+    if training is None:
+        return state
+    X = training["X_train"]
+    if X["relational"]:
+        X = {"direct": csr(X["direct"]),
+             "blocks": [{"matrix": csr(b["matrix"]), "index": arr(b["index"]),
+                         "name": b["name"]} for b in X["blocks"]]}
+    else:
+        X = csr(X["matrix"])
+    y = training["y_train"]
+    y = arr(y["array"]) if "array" in y else _decode(
+        {"__array__": y["json"], "dtype": "object"})
+    chains = []
+    for c in training["chains"]:
+        st = c["state"]
+        lik = {k: arr(v) if k in ("target", "cls", "delta", "mode") else v
+               for k, v in c["likelihood"].items()}
+        store = c["store"]
+        accum = c["accum"]
+        chains.append({
+            "state": {"w0": c["w0"], "alpha": c["alpha"], "t": None if st["t"] is None
+                      else arr(st["t"]), **arrays({k: v for k, v in st.items() if k != "t"})},
+            "rng": _generator(_decode(c["rng"])), "likelihood": lik,
+            "store": {"weights": store["weights"], "draws": arrays(store["draws"]),
+                      "sweeps": arrays(store["sweeps"]), "extras": _decode(store["extras"]),
+                      "sweep_stats": store["sweep_stats"]},
+            "accum": None if accum is None else {
+                "n_draws": accum["n_draws"],
+                "sets": {name: arrays(s) for name, s in accum["sets"].items()}},
+            "n_burn": c["n_burn"], "thin": c["thin"], "sweeps_done": c["sweeps_done"]})
+    state["training"] = {"X": X, "y": y, "chains": chains}
+    return state
 
 
 def _open(path):
@@ -479,8 +396,6 @@ def load(path, allow_pickle: bool = False):
     bayesfm model file. ``allow_pickle=True`` also opens pickles (``pickle.dump`` of an
     estimator, or files of bayesfm 0.1): only for files you trust, since unpickling runs code
     from the file."""
-    from bayesfm.models.base import BaseFM
-
     try:
         zf, manifest = _open(path)
     except ValueError:
@@ -490,63 +405,19 @@ def load(path, allow_pickle: bool = False):
 
         with open(path, "rb") as fh:
             model = pickle.load(fh)
-        if not isinstance(model, BaseFM):
+        if not _is_estimator(model):
             raise TypeError(f"{path} does not hold a bayesfm estimator (found "
                             f"{type(model).__name__})") from None
         return model
     with zf:
         try:
-            return _build(_Reader(zf, manifest, path), manifest, path)
+            reader = _Reader(zf, manifest, path)
+            cls = _resolve_class(manifest["class"], path)
+            if manifest["format_version"] == 1:
+                state = _state_from_v1(manifest, reader)
+            else:
+                state = _decode(manifest["state"], reader)
+            return cls.from_state(state)
         except (KeyError, TypeError, IndexError, AttributeError) as exc:
             raise ValueError(f"{path}: damaged bayesfm model file ({type(exc).__name__}: "
                              f"{exc})") from None
-
-
-def _build(reader, manifest, path):
-    from bayesfm.models._posterior import Posterior
-    from bayesfm.models._predict import yhat_draws
-    from bayesfm.models.evaluation import EvalPrediction
-    from bayesfm.models.observation import from_description
-
-    cls = _resolve_class(manifest["class"], path)
-    model = cls.__new__(cls)
-    for name, value in manifest["params"].items():
-        setattr(model, name, _decode(value))
-    model.encoder = _rebuild_encoder(manifest["params_encoder"], None)
-    for name, value in manifest["fitted"].items():
-        setattr(model, name, _decode(value))
-    for name, value in manifest["fitted_arrays"].items():
-        if name == "eval_predictions_":
-            model.eval_predictions_ = {
-                set_name: EvalPrediction(**{k: reader.array(v) if isinstance(v, str)
-                                            else _decode(v) for k, v in fields.items()})
-                for set_name, fields in value.items()}
-        else:
-            setattr(model, name, reader.array(value))
-    model.priors_ = _decode(manifest["priors"])
-    model.encoder_ = _rebuild_encoder(None, manifest["encoder"])
-    model.observation_ = from_description(_decode(manifest["observation"]),
-                                          getattr(model, "classes_", None))
-    diag = manifest["diagnostic_X"]
-    model._diag_X = None if diag is None else reader.csr(diag)
-    post = Posterior(int(model.n_chains_))
-    draws = {name: reader.array(key) for name, key in manifest["draws"].items()}
-    sweeps = {name: reader.array(key) for name, key in manifest["sweeps"].items()}
-    post.append_draws([{name: arr[c] for name, arr in draws.items()}
-                       for c in range(post.n_chains)])
-    post.append_sweeps([{name: arr[c] for name, arr in sweeps.items()}
-                        for c in range(post.n_chains)])
-    if model._diag_X is not None and post.n_draws:
-        yhat = yhat_draws(post, model._diag_X, getattr(model, "n_threads", None))
-        post._draws.arrays["yhat"] = yhat.reshape(post.n_chains, post.n_draws, -1)
-    model._posterior = post
-    chains = manifest["chains"]
-    if chains is not None:
-        model.X_train_ = _read_rows(reader, chains["X_train"])
-        yt = chains["y_train"]
-        model.y_train_ = reader.array(yt["array"]) if "array" in yt else np.asarray(
-            _decode(yt["json"]), dtype=object)
-        model._data = model._design_for(model.X_train_)
-        model._chains = [_read_chain(reader, c, model._data) for c in chains["chains"]]
-    model._after_absorb()
-    return model

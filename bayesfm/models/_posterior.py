@@ -109,6 +109,30 @@ class Posterior:
         """One sweep statistic, (chains, sweeps) view."""
         return self._sweeps.view(name)
 
+    def set_field(self, name, values) -> None:
+        """Add or replace field ``name`` with ``values`` (chains, n_draws, ...)."""
+        values = np.asarray(values)
+        if values.shape[:2] != (self.n_chains, self.n_draws):
+            raise ValueError(f"{name}: {values.shape[:2]} draws, the posterior has "
+                             f"{(self.n_chains, self.n_draws)}")
+        self._draws.trim()
+        self._draws.arrays[name] = values
+
+    def to_state(self, exclude=("yhat",)) -> dict:
+        """The draws (but ``exclude``) and sweep statistics, (chains, n, ...) arrays."""
+        return {"n_chains": self.n_chains, "draws": self.draws(exclude),
+                "sweeps": {name: self.sweeps(name) for name in self.sweep_names}}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "Posterior":
+        out = cls(int(state["n_chains"]))
+        for table, arrays in ((out._draws, state["draws"]), (out._sweeps, state["sweeps"])):
+            out_arrays = {name: np.ascontiguousarray(arr) for name, arr in arrays.items()}
+            if out_arrays:
+                table.arrays = out_arrays
+                table.n = next(iter(out_arrays.values())).shape[1]
+        return out
+
     def has_sweeps(self, name) -> bool:
         return name in self._sweeps.arrays
 

@@ -103,14 +103,14 @@ class EstimatorProtocol:
     def __getstate__(self):
         """Pickling: the whole estimator, chains included, stamped with the bayesfm version
         (a mismatch warns at unpickling, as scikit-learn's estimators do)."""
-        from bayesfm import __version__
+        from bayesfm._version import __version__
 
         state = dict(self.__dict__)
         state["_bayesfm_version"] = __version__
         return state
 
     def __setstate__(self, state):
-        from bayesfm import __version__
+        from bayesfm._version import __version__
 
         version = state.pop("_bayesfm_version", None)
         if version is not None and version != __version__:

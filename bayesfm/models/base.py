@@ -7,8 +7,10 @@ runs on (``sampler.design``), and runs ``n_chains`` independent chains (seeds sp
 ``random_state``) in worker processes or on a Dask cluster. Every chain stays in the estimator,
 so ``sample_more`` continues each one exactly where it stopped. After every run the chains' new
 draws move into one store (``_posterior.Posterior``, O(new draws)); predictions come from it
-(``_predict``); ``save`` / ``bayesfm.load`` write and read a compact, checked file
-(``_persist``).
+(``_predict``); ``to_state`` / ``from_state`` give and take the fit as plain values and arrays,
+each component describing its own (posterior, chains, observation model, encoder, rows), and
+``save`` / ``bayesfm.load`` write and read them as a compact, checked file (``_persist``, the
+container, which knows no estimator: every subclass of ``BaseFM`` registers itself there).
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ import warnings
 
 import numpy as np
 
+from bayesfm.data.encoders import TableEncoder
 from bayesfm.data.relational import RelationalData
 from bayesfm.data.scaling import column_scales, relational_scales, scale_columns
 from bayesfm.data.validation import check_groups
 from bayesfm.exceptions import NotFittedError
+from bayesfm.models import _persist
 from bayesfm.models._config import FitConfig, chain_seeds, check_execution, check_int
 from bayesfm.models._docs import _COMMON_DOC
 from bayesfm.models._inputs import check_rows, encode_for_fit, eval_matrices
@@ -29,8 +33,9 @@ from bayesfm.models._posterior import Posterior
 from bayesfm.models._predict import row_blocks, yhat_draws
 from bayesfm.models._protocol import EstimatorProtocol
 from bayesfm.models.evaluation import EvalPrediction, pool_moments
+from bayesfm.models.observation import from_description
 from bayesfm.progress import ProgressBar
-from bayesfm.sampler.chain import new_chain
+from bayesfm.sampler.chain import Chain, new_chain
 from bayesfm.sampler.design import FMData, RelationalFMData
 from bayesfm.sampler.parallel import active_dask_client, resolve_n_jobs, run_chains
 from bayesfm.sampler.threads import threads_for_design
@@ -39,6 +44,8 @@ __all__ = ["BaseFM"]
 
 #: training rows whose yhat is tracked by the convergence diagnostics
 _N_DIAGNOSTIC_ROWS = 50
+#: fitted attributes that ``to_state`` keeps in their own entries, not among the fitted ones
+_STATE_APART = {"X_train_", "y_train_", "encoder_", "observation_", "priors_"}
 
 
 class _PooledDraws:
@@ -80,6 +87,10 @@ class BaseFM(EstimatorProtocol):
     mu_v_ = _PooledDraws()
     lambda_v_ = _PooledDraws()
     cutpoints_ = _PooledDraws()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _persist.register(cls)          # bayesfm.load finds the class a file names
 
     # -- the subclass hook --------------------------------------------------------------------
     def _make_observation(self, y, n_rows: int, config: FitConfig):
@@ -364,16 +375,88 @@ class BaseFM(EstimatorProtocol):
                                       f"of eval_sets (FMRegressor and FMClassifier do)")
         return eval_matrices(type(self).__name__, eval_sets, p, encoder)
 
-    # -- saving -------------------------------------------------------------------------------
+    # -- state and saving ----------------------------------------------------------------------
+    def to_state(self, chains: bool = False) -> dict:
+        """The fit as plain values (numbers, strings, lists, dicts, tuples, ``Priors``), numpy
+        arrays and sparse matrices: what ``save`` writes and ``from_state`` rebuilds.
+
+        Entries: ``params`` (constructor arguments; the encoder as its parameters),
+        ``fitted`` (fitted attributes but the sweep statistics' views), ``priors``,
+        ``observation`` (its ``describe()``), ``encoder`` (the fitted encoder's state or None),
+        ``posterior`` (draws in user units and sweep statistics, (chains, n, ...)),
+        ``diagnostic_X`` (CSR or None) and ``training``: None, or with ``chains=True`` the
+        training rows ``X`` (CSR, or a ``RelationalData``'s state), ``y`` and the ``chains``'
+        states, so that ``sample_more`` continues exactly after ``from_state``."""
+        self._check_fitted()
+        post = self._posterior
+        fitted = {name: value for name, value in vars(self).items()
+                  if name.endswith("_") and not name.startswith("_")
+                  and name not in _STATE_APART and name[:-1] not in post.sweep_names}
+        if "eval_predictions_" in fitted:
+            fitted["eval_predictions_"] = {name: ev.to_state()
+                                           for name, ev in fitted["eval_predictions_"].items()}
+        params = {name: getattr(self, name) for name in self._param_names()}
+        if params.get("encoder") is not None:
+            params["encoder"] = {"params": params["encoder"].get_params(), "fitted": None}
+        encoder = getattr(self, "encoder_", None)
+        state = {"params": params, "fitted": fitted, "priors": self.priors_,
+                 "observation": self.observation_.describe(),
+                 "encoder": None if encoder is None else encoder.to_state(),
+                 "posterior": post.to_state(), "diagnostic_X": self._diag_X, "training": None}
+        if chains:
+            if not hasattr(self, "_chains"):
+                raise ValueError("this model holds no chains (it was loaded from a file saved "
+                                 "without chains=True)")
+            X = self.X_train_
+            state["training"] = {
+                "X": X.to_state() if isinstance(X, RelationalData) else X,
+                "y": self.y_train_, "chains": [chain.to_state() for chain in self._chains]}
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict):
+        """The estimator ``to_state()`` described (the tracked predictions are recomputed)."""
+        model = cls.__new__(cls)
+        params = dict(state["params"])
+        encoder = params.pop("encoder", None)
+        for name, value in params.items():
+            setattr(model, name, value)
+        model.encoder = None if encoder is None else TableEncoder.from_state(encoder)
+        fitted = dict(state["fitted"])
+        evals = fitted.pop("eval_predictions_", None)
+        for name, value in fitted.items():
+            setattr(model, name, value)
+        if evals is not None:
+            model.eval_predictions_ = {name: EvalPrediction.from_state(ev)
+                                       for name, ev in evals.items()}
+        model.priors_ = state["priors"]
+        model.encoder_ = None if state["encoder"] is None else TableEncoder.from_state(
+            state["encoder"])
+        model.observation_ = from_description(state["observation"],
+                                              getattr(model, "classes_", None))
+        model._diag_X = state["diagnostic_X"]
+        post = Posterior.from_state(state["posterior"])
+        if model._diag_X is not None and post.n_draws:
+            yhat = yhat_draws(post, model._diag_X, getattr(model, "n_threads", None))
+            post.set_field("yhat", yhat.reshape(post.n_chains, post.n_draws, -1))
+        model._posterior = post
+        training = state["training"]
+        if training is not None:
+            X = training["X"]
+            model.X_train_ = RelationalData.from_state(X) if isinstance(X, dict) else X
+            model.y_train_ = training["y"]
+            model._data = model._design_for(model.X_train_)
+            model._chains = [Chain.from_state(chain) for chain in training["chains"]]
+        model._after_absorb()
+        return model
+
     def save(self, path, chains: bool = False) -> None:
         """Save the fit to ``path``, atomically, in bayesfm's model format (``bayesfm.load``
         reads it; see ``bayesfm.models._persist``): the draws and what prediction, diagnostics
         and ArviZ need, at most about 1.3 times the bytes of the draws, with a version stamp and
         checksums; loading it runs nothing from the file. ``chains=True`` also keeps the chains
         and the training data, so that ``sample_more`` continues exactly after loading."""
-        from bayesfm.models._persist import save
-
-        save(self, path, chains=chains)
+        _persist.save(self, path, chains=chains)
 
     # -- diagnostics and ArviZ ----------------------------------------------------------------
     def diagnose(self, **kwargs):

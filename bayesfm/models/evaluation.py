@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from scipy.special import ndtri
@@ -75,6 +75,14 @@ class EvalPrediction:
     _kurt: np.ndarray
     _pskew: np.ndarray
     _pkurt: np.ndarray
+
+    def to_state(self) -> dict:
+        """The fields as plain values and arrays (``from_state`` inverts)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "EvalPrediction":
+        return cls(**state)
 
     @classmethod
     def from_raw(cls, raw, n_draws, loc=0.0, scale=1.0, probit=False):

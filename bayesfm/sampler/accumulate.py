@@ -87,3 +87,18 @@ class PredictionMoments:
             execution.call(accumulate_moments, rows.indices.shape[0] * (V.shape[1] + 1), rows,
                            state.w0, state.w, V, sigma2, self.sums[name])
         self.n_draws += 1
+
+    def to_state(self) -> dict:
+        """The sets (CSR arrays), their sums and the count, as plain values and arrays."""
+        return {"n_draws": self.n_draws,
+                "sets": {name: {"indptr": r.indptr, "indices": r.indices, "data": r.data,
+                                "sums": self.sums[name]} for name, r in self.sets.items()}}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "PredictionMoments":
+        out = cls({})
+        for name, s in state["sets"].items():
+            out.sets[name] = CSR(s["indptr"], s["indices"], s["data"])
+            out.sums[name] = s["sums"]
+        out.n_draws = state["n_draws"]
+        return out

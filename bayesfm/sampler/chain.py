@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bayesfm.priors import Priors
-from bayesfm.sampler import driver
+from bayesfm.sampler import driver, likelihoods
 from bayesfm.sampler.accumulate import PredictionMoments
 from bayesfm.sampler.design import FMData
 from bayesfm.sampler.state import FMState
@@ -44,6 +44,23 @@ class Chain:
     @property
     def n_draws(self) -> int:
         return self.store.n_draws
+
+    def to_state(self) -> dict:
+        """Everything needed to continue the chain, as plain values, arrays and its generator
+        (``from_state`` rebuilds it: continuing then gives the same draws as not stopping)."""
+        return {"state": self.state.to_state(), "rng": self.rng,
+                "likelihood": self.likelihood.to_state(), "store": self.store.to_state(),
+                "accum": None if self.accum is None else self.accum.to_state(),
+                "n_burn": self.n_burn, "thin": self.thin, "sweeps_done": self.sweeps_done}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "Chain":
+        accum = state["accum"]
+        return cls(state=FMState.from_state(state["state"]), rng=state["rng"],
+                   likelihood=likelihoods.from_state(state["likelihood"]),
+                   store=DrawStore.from_state(state["store"]), n_burn=state["n_burn"],
+                   thin=state["thin"], sweeps_done=state["sweeps_done"],
+                   accum=None if accum is None else PredictionMoments.from_state(accum))
 
 
 def new_chain(data: FMData, likelihood, rank: int, seed, init_scale: float, n_burn: int,

@@ -6,7 +6,9 @@
   (a single cutpoint fixed at 0, nothing to sample).
 
 Each model exposes ``latent`` (bool), ``sample_alpha`` (bool), ``target`` (n,),
-``update_target(rng, yhat) -> target``, and what it adds to the chain's ``DrawStore``:
+``update_target(rng, yhat) -> target``, ``to_state()`` (plain values and arrays, with its
+``kind``; ``from_state`` of this module rebuilds it), and what it adds to the chain's
+``DrawStore``:
 ``extra_shapes`` (name -> shape of one draw; filled by ``extras()`` at every kept sweep) and
 ``sweep_stat_names`` (filled by ``sweep_stats()`` after every sweep). Its own state (the latent
 target, the cutpoint sampler) travels with the chain; what it records lives in the store.
@@ -19,12 +21,13 @@ import numpy as np
 from bayesfm.sampler.ordinal import CutpointSampler
 from bayesfm.sampler.truncnorm import draw_interval_latent
 
-__all__ = ["Gaussian", "OrderedProbit"]
+__all__ = ["Gaussian", "OrderedProbit", "from_state"]
 
 
 class Gaussian:
     """y_i ~ Normal(yhat_i, 1/alpha)."""
 
+    kind = "Gaussian"
     latent = False
     sample_alpha = True
     extra_shapes: dict = {}
@@ -35,6 +38,13 @@ class Gaussian:
 
     def update_target(self, rng, yhat):
         return self.target
+
+    def to_state(self) -> dict:
+        return {"kind": self.kind, "target": self.target}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "Gaussian":
+        return cls(state["target"])
 
     def extras(self) -> dict:
         return {}
@@ -52,6 +62,7 @@ class OrderedProbit:
     sweep (``sweep_stats``: ``accepted``, 1.0 or 0.0).
     """
 
+    kind = "OrderedProbit"
     latent = True
     sample_alpha = False
 
@@ -73,6 +84,24 @@ class OrderedProbit:
         draw_interval_latent(rng, yhat, self.cls, self.cuts.bounds(), self.target)
         return self.target
 
+    def to_state(self) -> dict:
+        """Classes, latent target, the cutpoint sampler's log gaps, last mode and counts."""
+        cuts = self.cuts
+        return {"kind": self.kind, "target": self.target, "cls": self.cls, "K": self.K,
+                "loc": cuts.loc, "scale": cuts.scale, "delta": cuts.delta, "mode": cuts.mode,
+                "n_proposed": cuts.n_proposed, "n_accepted": cuts.n_accepted,
+                "accepted": bool(self._accepted)}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "OrderedProbit":
+        out = cls(state["cls"], state["K"], state["loc"], state["scale"], state["delta"])
+        out.target = state["target"]
+        out.cuts.mode = state["mode"]
+        out.cuts.n_proposed = state["n_proposed"]
+        out.cuts.n_accepted = state["n_accepted"]
+        out._accepted = state["accepted"]
+        return out
+
     def extras(self) -> dict:
         return {"cutpoints": self.cuts.cutpoints}
 
@@ -83,3 +112,15 @@ class OrderedProbit:
     def acceptance_rate(self) -> float:
         c = self.cuts
         return c.n_accepted / c.n_proposed if c.n_proposed else float("nan")
+
+
+_KINDS = {model.kind: model for model in (Gaussian, OrderedProbit)}
+
+
+def from_state(state: dict):
+    """The observation model whose ``to_state()`` gave ``state`` (chosen by its ``kind``)."""
+    kind = state.get("kind")
+    if kind not in _KINDS:
+        raise ValueError(f"unknown sampler observation model {kind!r} (known: "
+                         f"{', '.join(sorted(_KINDS))})")
+    return _KINDS[kind].from_state(state)

@@ -51,6 +51,16 @@ class FMState:
     def rank(self) -> int:
         return int(self.Vt.shape[0])
 
+    def to_state(self) -> dict:
+        """The fields as plain values and arrays (what a saved chain holds)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["w0"], out["alpha"] = float(self.w0), float(self.alpha)
+        return out
+
+    @classmethod
+    def from_state(cls, state: dict) -> "FMState":
+        return cls(**state)
+
     def copy(self) -> "FMState":
         out = {}
         for f in fields(self):

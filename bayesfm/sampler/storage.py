@@ -74,6 +74,14 @@ class _Table:
     def filled(self) -> dict:
         return {name: arr[:self.n] for name, arr in self.arrays.items()}
 
+    def append_rows(self, values: dict) -> None:
+        """Append m rows at once: ``values`` name -> array (m, ...) for every field."""
+        m = next(iter(values.values())).shape[0] if values else 0
+        self.reserve(m)
+        for name, arr in self.arrays.items():
+            arr[self.n:self.n + m] = values[name]
+        self.n += m
+
     def empty_like(self) -> "_Table":
         return _Table(self.shapes)
 
@@ -89,7 +97,6 @@ class DrawStore:
         shapes = {"w0": (), "alpha": (), "w": (p,), "V": (p, k), "mu_w": (G,), "lam_w": (G,),
                   "mu_v": (G, k), "lam_v": (G, k)}
         shapes.update(extras or {})
-        self._meta = (n_features, rank, n_groups)
         self._draws = _Table(shapes, n_draws)
         self._sweeps = _Table({name: () for name in ("resid_rms",) + tuple(sweep_stats)})
 
@@ -152,6 +159,24 @@ class DrawStore:
         """The latest value of sweep statistic ``name``, or None before the first sweep."""
         return float(self._sweeps.arrays[name][self._sweeps.n - 1]) if self._sweeps.n else None
 
+    # -- state ------------------------------------------------------------------------------
+    def to_state(self) -> dict:
+        """The recorded draws and sweep statistics (views) and the layout, as plain values."""
+        return {"weights": self.weights, "draws": self.arrays(), "sweeps": self.sweeps(),
+                "extras": {name: self._draws.shapes[name] for name in self.extra_names},
+                "sweep_stats": [n for n in self._sweeps.shapes if n != "resid_rms"]}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "DrawStore":
+        draws = state["draws"]
+        w, V, mu_w = draws["w"], draws["V"], draws["mu_w"]
+        out = cls(0, w.shape[1], V.shape[2], mu_w.shape[1], state["weights"],
+                  extras={name: tuple(shape) for name, shape in state["extras"].items()},
+                  sweep_stats=tuple(state["sweep_stats"]))
+        out._draws.append_rows(draws)
+        out._sweeps.append_rows(state["sweeps"])
+        return out
+
     # -- chunks ------------------------------------------------------------------------------
     def append(self, other: "DrawStore") -> None:
         """Append the draws and sweep statistics recorded in ``other`` (same layout)."""
@@ -162,7 +187,6 @@ class DrawStore:
         """An empty store with the same layout."""
         out = DrawStore.__new__(DrawStore)
         out.weights = self.weights
-        out._meta = self._meta
         out._draws = self._draws.empty_like()
         out._sweeps = self._sweeps.empty_like()
         return out

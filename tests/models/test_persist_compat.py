@@ -51,3 +51,22 @@ def test_the_comparison_sees_a_changed_draw(monkeypatch):
     want = _expected("regressor")
     assert not np.array_equal(got["V"], want["V"])
     assert not np.array_equal(got["predict"], want["predict"])
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_version_1_file_saved_again_is_version_2_and_the_same(name, tmp_path):
+    if name.endswith("frame_chains"):
+        pytest.importorskip("pandas")
+    data, _, chains, kinds = CASES[name]
+    rows, _ = data()
+    load(models_v1.HERE / f"{name}.bfm").save(tmp_path / "again.bfm", chains=chains)
+    with zipfile.ZipFile(tmp_path / "again.bfm") as zf:
+        assert json.loads(zf.read("bayesfm-model.json"))["format_version"] == 2
+    model = load(tmp_path / "again.bfm")
+    got = models_v1.outputs(model, rows, kinds)
+    if chains:
+        got.update(models_v1.continued(model))
+    want = _expected(name)
+    assert sorted(got) == sorted(want)
+    for key, value in got.items():
+        np.testing.assert_array_equal(value, want[key], err_msg=f"{name}: {key}")

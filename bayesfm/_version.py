@@ -1,0 +1,3 @@
+"""The version of bayesfm (one place: the package, its saved models and its ArviZ output)."""
+
+__version__ = "0.1.0"
