@@ -77,28 +77,13 @@ def new_chain(data: FMData, likelihood, rank: int, seed, init_scale: float, n_bu
                  thin=thin, accum=accum)
 
 
-def kept_between(start: int, stop: int, n_burn: int, thin: int) -> int:
-    """How many of the sweeps start..stop-1 (global indices) are kept."""
-    first = max(start, n_burn)
-    if first >= stop:
-        return 0
-    offset = (first - n_burn) % thin
-    first += (thin - offset) % thin
-    return len(range(first, stop, thin))
-
-
 def advance(chain: Chain, data: FMData, priors: Priors, n_sweeps: int,
             sample_hyper: bool = True) -> Chain:
     """Run ``n_sweeps`` more sweeps of ``chain`` (in place) and return it."""
     start = chain.sweeps_done
-    chain.store.grow(kept_between(start, start + n_sweeps, chain.n_burn, chain.thin))
-    # run_chain keeps sweeps it >= n_burn with (it - n_burn) % thin == 0, counting from 0; shift
-    # burn-in and thinning phase so that they refer to the global sweep index
-    rel_burn = max(chain.n_burn - start, 0)
-    if start > chain.n_burn:
-        rel_burn = (-(start - chain.n_burn)) % chain.thin
-    driver.run_chain(data, chain.likelihood, chain.state, priors, chain.rng, n_sweeps, rel_burn,
-                     chain.thin, store=chain.store, sample_hyper=sample_hyper, accum=chain.accum,
-                     start=start)
+    chain.store.grow(driver.n_kept(start, start + n_sweeps, chain.n_burn, chain.thin))
+    driver.run_chain(data, chain.likelihood, chain.state, priors, chain.rng, n_sweeps,
+                     chain.n_burn, chain.thin, store=chain.store, sample_hyper=sample_hyper,
+                     accum=chain.accum, start=start)
     chain.sweeps_done = start + n_sweeps
     return chain

@@ -1,8 +1,10 @@
 """The thin driver around the kernels: initialise, step, and run a chain with burn-in and thinning.
 
-``init_state`` and ``step`` are the sampler core (in the spirit of blackjax: small functions over a
-small state record); ``run_chain`` loops ``step`` and hands kept draws and sweep statistics to a
-``DrawStore``.
+``init_state``, ``step`` and ``sweep`` are the sampler core (in the spirit of blackjax: small
+functions over a small state record, a step returning ``(state, info)``, what it observed);
+``run_chain`` loops ``sweep`` and hands kept draws and every sweep's info to a ``DrawStore``.
+Burn-in and thinning refer to the global sweep index of a chain (``is_kept``, ``n_kept``), so a
+chain run in pieces keeps the same sweeps as one run at once.
 All randomness comes from one ``numpy.random.Generator``: per sweep, one block of standard normals
 and one block of standard gammas, always the same number whatever is held fixed, so a seed fixes
 the draws bit for bit.
@@ -24,7 +26,8 @@ from bayesfm.sampler.records import Noise, PriorConsts
 from bayesfm.sampler.state import FMState
 from bayesfm.sampler.storage import DrawStore
 
-__all__ = ["init_state", "step", "run_chain", "SweepNoise", "REFRESH_EVERY", "prior_constants"]
+__all__ = ["init_state", "step", "sweep", "run_chain", "SweepNoise", "REFRESH_EVERY",
+           "prior_constants", "is_kept", "n_kept"]
 
 #: run_chain recomputes the caches e and q exactly at every sweep whose global index is a
 #: multiple of this (in between they are only updated incrementally, which is exact up to
@@ -152,8 +155,10 @@ def draw_noise(rng: np.random.Generator, data, rank: int, noise: "SweepNoise") -
 
 def step(data, y: np.ndarray, state: FMState, priors: Priors, rng: np.random.Generator,
          noise: SweepNoise, sample_alpha: bool = True, sample_hyper: bool = True,
-         refresh: bool = True, target_changed: bool = True) -> FMState:
-    """One Gibbs sweep on target ``y`` (n,); updates ``state`` in place and returns it.
+         refresh: bool = True, target_changed: bool = True) -> tuple:
+    """One Gibbs sweep on target ``y`` (n,); updates ``state`` in place and returns
+    ``(state, info)``, ``info["resid_rms"]`` the root mean square of the residual y - yhat
+    after the sweep (0 without rows).
 
     ``y`` may change between calls (the latent targets of probit models, the fresh y of a
     joint-distribution test). With ``refresh`` (or when the caches are missing) the caches are
@@ -173,19 +178,46 @@ def step(data, y: np.ndarray, state: FMState, priors: Priors, rng: np.random.Gen
                            sample_alpha, stages)
     state.w0 = float(w0)
     state.alpha = float(alpha)
-    return state
+    resid_rms = np.sqrt(np.mean(state.e * state.e)) if data.n_rows else 0.0
+    return state, {"resid_rms": resid_rms}
 
 
-def n_kept(n_iter: int, n_burn: int, thin: int) -> int:
-    """Number of draws kept by ``run_chain``."""
-    return len(range(n_burn, n_iter, thin))
+def sweep(data, likelihood, state: FMState, priors: Priors, rng: np.random.Generator,
+          noise: SweepNoise, sample_alpha: bool = True, sample_hyper: bool = True,
+          refresh: bool = True) -> tuple:
+    """One sweep of a chain with observation model ``likelihood``: for latent models first the
+    latent target given the current yhat (and the cutpoints), then ``step``. Returns
+    ``(state, info)``: the likelihood's statistics of the sweep and ``resid_rms``."""
+    info = {}
+    if likelihood.latent:
+        _, info = likelihood.update_target(rng, likelihood.target - state.e)
+    state, step_info = step(data, likelihood.target, state, priors, rng, noise, sample_alpha,
+                            sample_hyper, refresh=refresh, target_changed=likelihood.latent)
+    info.update(step_info)
+    return state, info
+
+
+def is_kept(sweep_index: int, n_burn: int, thin: int) -> bool:
+    """Whether the sweep of global index ``sweep_index`` (from 0) is kept: every ``thin``-th
+    after the first ``n_burn``."""
+    return sweep_index >= n_burn and (sweep_index - n_burn) % thin == 0
+
+
+def n_kept(start: int, stop: int, n_burn: int, thin: int) -> int:
+    """How many of the sweeps of global index start..stop-1 are kept (``is_kept``)."""
+    first = max(start, n_burn)
+    if first >= stop:
+        return 0
+    first += (-(first - n_burn)) % thin
+    return len(range(first, stop, thin))
 
 
 def run_chain(data: FMData, likelihood, state: FMState, priors: Priors,
               rng: np.random.Generator, n_iter: int, n_burn: int, thin: int = 1,
               store: DrawStore | None = None, sample_alpha: bool | None = None,
               sample_hyper: bool = True, callback=None, accum=None, start: int = 0):
-    """Run ``n_iter`` sweeps, keeping every ``thin``-th draw after the first ``n_burn``.
+    """Run ``n_iter`` sweeps, of global indices ``start``..``start + n_iter - 1``, keeping every
+    ``thin``-th draw after the first ``n_burn`` sweeps of the chain (``is_kept``).
 
     ``likelihood`` is an observation model of ``bayesfm.sampler.likelihoods`` (for latent
     models, each sweep first redraws the latent target given the current yhat). ``sample_alpha``
@@ -194,8 +226,9 @@ def run_chain(data: FMData, likelihood, state: FMState, priors: Priors,
     yhat after the sweep, on the sampler's scale, and the likelihood's) go to ``store`` (a new
     one when None). Returns ``(state, store)``. ``callback(it, state)``, if given, runs after
     every sweep. ``accum``, a ``sampler.accumulate.PredictionMoments``, adds every kept draw's
-    predictions. ``start`` is the global index of the first sweep (for the cache refresh
-    schedule, ``REFRESH_EVERY``). Within ``execution.adaptive``, every sweep's thread count is
+    predictions. ``start`` is the global index of the first sweep (burn-in and thinning count
+    from the chain's first sweep, and so does the cache refresh schedule, ``REFRESH_EVERY``).
+    Within ``execution.adaptive``, every sweep's thread count is
     chosen by the block's ``ThreadPace`` from the measured times of the sweeps before it (the
     sweeps with an exact cache refresh are not compared).
     """
@@ -203,24 +236,19 @@ def run_chain(data: FMData, likelihood, state: FMState, priors: Priors,
         sample_alpha = likelihood.sample_alpha
     noise = SweepNoise.build(data, state.rank, priors)
     if store is None:
-        store = new_store(data, state.rank, likelihood, n_kept(n_iter, n_burn, thin))
-    target = likelihood.target
+        store = new_store(data, state.rank, likelihood,
+                          n_kept(start, start + n_iter, n_burn, thin))
     pace = execution.current_pace()
     for it in range(n_iter):
         refresh = (start + it) % REFRESH_EVERY == 0
         if pace is not None:
             pace.start()
-        if likelihood.latent:
-            yhat = target - state.e
-            target = likelihood.update_target(rng, yhat)
-        step(data, target, state, priors, rng, noise, sample_alpha, sample_hyper,
-             refresh=refresh, target_changed=likelihood.latent)
+        state, info = sweep(data, likelihood, state, priors, rng, noise, sample_alpha,
+                            sample_hyper, refresh)
         if pace is not None:
             pace.stop(measure=not refresh)
-        stats = likelihood.sweep_stats()
-        stats["resid_rms"] = np.sqrt(np.mean(state.e * state.e)) if data.n_rows else 0.0
-        store.record_sweep(stats)
-        if it >= n_burn and (it - n_burn) % thin == 0:
+        store.record_sweep(info)
+        if is_kept(start + it, n_burn, thin):
             store.record(state, likelihood.extras())
             if accum is not None:
                 accum.record(state)

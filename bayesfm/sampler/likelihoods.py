@@ -6,12 +6,13 @@
   (a single cutpoint fixed at 0, nothing to sample).
 
 Each model exposes ``latent`` (bool), ``sample_alpha`` (bool), ``target`` (n,),
-``update_target(rng, yhat) -> target``, ``to_state()`` (plain values and arrays, with its
+``update_target(rng, yhat) -> (target, info)`` (``info``: that sweep's statistics, name ->
+float, as named by ``sweep_stat_names``), ``to_state()`` (plain values and arrays, with its
 ``kind``; ``from_state`` of this module rebuilds it), and what it adds to the chain's
 ``DrawStore``:
 ``extra_shapes`` (name -> shape of one draw; filled by ``extras()`` at every kept sweep) and
-``sweep_stat_names`` (filled by ``sweep_stats()`` after every sweep). Its own state (the latent
-target, the cutpoint sampler) travels with the chain; what it records lives in the store.
+``sweep_stat_names`` (the ``info`` of every sweep). Its own state (the latent target, the
+cutpoint sampler) travels with the chain; what it records lives in the store.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class Gaussian:
         self.target = np.ascontiguousarray(y, dtype=np.float64)
 
     def update_target(self, rng, yhat):
-        return self.target
+        return self.target, {}
 
     def to_state(self) -> dict:
         return {"kind": self.kind, "target": self.target}
@@ -49,9 +50,6 @@ class Gaussian:
     def extras(self) -> dict:
         return {}
 
-    def sweep_stats(self) -> dict:
-        return {}
-
 
 class OrderedProbit:
     """y_i = k when z_i ~ Normal(yhat_i, 1) falls in (c_k, c_{k+1}] (see ``sampler.ordinal``).
@@ -59,7 +57,7 @@ class OrderedProbit:
     ``cls`` (n,) class indices 0..K-1; ``delta0`` (K-2,) initial log gaps of the cutpoints;
     ``cut_loc``, ``cut_scale`` the Normal prior of each log gap. Records the cutpoints of every
     kept sweep (``extras``: ``cutpoints`` (K - 1,)) and, with K > 2, the MH outcome of every
-    sweep (``sweep_stats``: ``accepted``, 1.0 or 0.0).
+    sweep (its ``info``: ``accepted``, 1.0 or 0.0).
     """
 
     kind = "OrderedProbit"
@@ -76,21 +74,22 @@ class OrderedProbit:
         self.target = np.zeros(cls.shape[0])
         self.extra_shapes = {"cutpoints": (self.K - 1,)}
         self.sweep_stat_names = ("accepted",) if self.K > 2 else ()
-        self._accepted = False
 
     def update_target(self, rng, yhat):
+        """The cutpoint MH step (K > 2; its outcome is the sweep's ``accepted``, 1.0 or 0.0),
+        then the latent target given yhat and the cutpoints, in place."""
+        info = {}
         if self.K > 2:
-            self._accepted = self.cuts.step(rng, yhat)
+            info["accepted"] = float(self.cuts.step(rng, yhat))
         draw_interval_latent(rng, yhat, self.cls, self.cuts.bounds(), self.target)
-        return self.target
+        return self.target, info
 
     def to_state(self) -> dict:
         """Classes, latent target, the cutpoint sampler's log gaps, last mode and counts."""
         cuts = self.cuts
         return {"kind": self.kind, "target": self.target, "cls": self.cls, "K": self.K,
                 "loc": cuts.loc, "scale": cuts.scale, "delta": cuts.delta, "mode": cuts.mode,
-                "n_proposed": cuts.n_proposed, "n_accepted": cuts.n_accepted,
-                "accepted": bool(self._accepted)}
+                "n_proposed": cuts.n_proposed, "n_accepted": cuts.n_accepted}
 
     @classmethod
     def from_state(cls, state: dict) -> "OrderedProbit":
@@ -99,14 +98,10 @@ class OrderedProbit:
         out.cuts.mode = state["mode"]
         out.cuts.n_proposed = state["n_proposed"]
         out.cuts.n_accepted = state["n_accepted"]
-        out._accepted = state["accepted"]
         return out
 
     def extras(self) -> dict:
         return {"cutpoints": self.cuts.cutpoints}
-
-    def sweep_stats(self) -> dict:
-        return {"accepted": float(self._accepted)} if self.K > 2 else {}
 
     @property
     def acceptance_rate(self) -> float:

@@ -10,80 +10,18 @@ statistics (emcee's backend: one storage object with room for extra fields).
   square of the residual after the sweep) and the observation model's (``sweep_stats``: names,
   e.g. the cutpoint MH outcome ``accepted``).
 
-Arrays are preallocated and grown by doubling, so recording and appending cost O(1) per draw.
+Both are ``sampler.table.DrawTable``s of one chain, preallocated and grown by doubling, so
+recording and appending cost O(1) per draw.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from bayesfm.sampler.state import FMState
+from bayesfm.sampler.table import DrawTable
 
 __all__ = ["DrawStore"]
 
 _CORE = ("w0", "alpha", "w", "V", "mu_w", "lam_w", "mu_v", "lam_v")
-
-
-class _Table:
-    """Named arrays sharing a first axis of filled rows ``n`` and capacity ``capacity``."""
-
-    def __init__(self, shapes: dict, capacity: int = 0):
-        self.shapes = {name: tuple(shape) for name, shape in shapes.items()}
-        self.arrays = {name: np.empty((capacity,) + shape) for name, shape in self.shapes.items()}
-        self.n = 0
-
-    @property
-    def capacity(self) -> int:
-        return next(iter(self.arrays.values())).shape[0] if self.arrays else 1 << 62
-
-    def reserve(self, n_more: int) -> None:
-        """Room for ``n_more`` rows beyond the filled ones (at least doubling when growing)."""
-        need = self.n + n_more
-        if need <= self.capacity:
-            return
-        size = max(need, 2 * self.capacity)
-        for name, old in self.arrays.items():
-            new = np.empty((size,) + old.shape[1:])
-            new[:self.n] = old[:self.n]
-            self.arrays[name] = new
-
-    def add(self, values: dict) -> None:
-        self.reserve(1)
-        for name, arr in self.arrays.items():
-            arr[self.n] = values[name]
-        self.n += 1
-
-    def extend(self, other: "_Table") -> None:
-        m = other.n
-        self.reserve(m)
-        for name, arr in self.arrays.items():
-            arr[self.n:self.n + m] = other.arrays[name][:m]
-        self.n += m
-
-    def take(self, m: int) -> dict:
-        """Remove the first ``m`` rows and return them (copies)."""
-        if not 0 <= m <= self.n:
-            raise ValueError(f"cannot take {m} of {self.n} rows")
-        head = {}
-        for name, arr in self.arrays.items():
-            head[name] = arr[:m].copy()
-            arr[:self.n - m] = arr[m:self.n].copy()
-        self.n -= m
-        return head
-
-    def filled(self) -> dict:
-        return {name: arr[:self.n] for name, arr in self.arrays.items()}
-
-    def append_rows(self, values: dict) -> None:
-        """Append m rows at once: ``values`` name -> array (m, ...) for every field."""
-        m = next(iter(values.values())).shape[0] if values else 0
-        self.reserve(m)
-        for name, arr in self.arrays.items():
-            arr[self.n:self.n + m] = values[name]
-        self.n += m
-
-    def empty_like(self) -> "_Table":
-        return _Table(self.shapes)
 
 
 class DrawStore:
@@ -97,8 +35,8 @@ class DrawStore:
         shapes = {"w0": (), "alpha": (), "w": (p,), "V": (p, k), "mu_w": (G,), "lam_w": (G,),
                   "mu_v": (G, k), "lam_v": (G, k)}
         shapes.update(extras or {})
-        self._draws = _Table(shapes, n_draws)
-        self._sweeps = _Table({name: () for name in ("resid_rms",) + tuple(sweep_stats)})
+        self._draws = DrawTable(1, shapes, n_draws)
+        self._sweeps = DrawTable(1, {name: () for name in ("resid_rms",) + tuple(sweep_stats)})
 
     # -- draws ------------------------------------------------------------------------------
     @property
@@ -111,7 +49,7 @@ class DrawStore:
 
     @property
     def extra_names(self) -> tuple:
-        return tuple(name for name in self._draws.shapes if name not in _CORE)
+        return tuple(name for name in self._draws.names if name not in _CORE)
 
     def record(self, state: FMState, extras: dict | None = None) -> None:
         """Copy the parameters of ``state`` (and the extra fields) into the next slot."""
@@ -132,11 +70,11 @@ class DrawStore:
 
     def take(self, m: int) -> dict:
         """Remove the first ``m`` recorded draws and return them: name -> array (m, ...)."""
-        return self._draws.take(m)
+        return _one_chain(self._draws.take(m))
 
     def arrays(self) -> dict:
         """The recorded draws (views of the filled slots): name -> array (S, ...)."""
-        return self._draws.filled()
+        return _one_chain(self._draws.filled())
 
     # -- per-sweep statistics -----------------------------------------------------------------
     @property
@@ -149,22 +87,22 @@ class DrawStore:
 
     def take_sweeps(self, m: int) -> dict:
         """Remove the first ``m`` sweeps' statistics and return them: name -> array (m,)."""
-        return self._sweeps.take(m)
+        return _one_chain(self._sweeps.take(m))
 
     def sweeps(self) -> dict:
         """The recorded sweep statistics (views): name -> array (sweeps,)."""
-        return self._sweeps.filled()
+        return _one_chain(self._sweeps.filled())
 
     def last_sweep(self, name: str) -> float | None:
         """The latest value of sweep statistic ``name``, or None before the first sweep."""
-        return float(self._sweeps.arrays[name][self._sweeps.n - 1]) if self._sweeps.n else None
+        return float(self._sweeps.arrays[name][0, self._sweeps.n - 1]) if self._sweeps.n else None
 
     # -- state ------------------------------------------------------------------------------
     def to_state(self) -> dict:
         """The recorded draws and sweep statistics (views) and the layout, as plain values."""
         return {"weights": self.weights, "draws": self.arrays(), "sweeps": self.sweeps(),
-                "extras": {name: self._draws.shapes[name] for name in self.extra_names},
-                "sweep_stats": [n for n in self._sweeps.shapes if n != "resid_rms"]}
+                "extras": {name: self._draws.row_shape(name) for name in self.extra_names},
+                "sweep_stats": [n for n in self._sweeps.names if n != "resid_rms"]}
 
     @classmethod
     def from_state(cls, state: dict) -> "DrawStore":
@@ -173,8 +111,8 @@ class DrawStore:
         out = cls(0, w.shape[1], V.shape[2], mu_w.shape[1], state["weights"],
                   extras={name: tuple(shape) for name, shape in state["extras"].items()},
                   sweep_stats=tuple(state["sweep_stats"]))
-        out._draws.append_rows(draws)
-        out._sweeps.append_rows(state["sweeps"])
+        out._draws.append({name: arr[None] for name, arr in draws.items()})
+        out._sweeps.append({name: arr[None] for name, arr in state["sweeps"].items()})
         return out
 
     # -- chunks ------------------------------------------------------------------------------
@@ -190,3 +128,8 @@ class DrawStore:
         out._draws = self._draws.empty_like()
         out._sweeps = self._sweeps.empty_like()
         return out
+
+
+def _one_chain(arrays: dict) -> dict:
+    """name -> (1, m, ...) arrays of a one-chain table as name -> (m, ...)."""
+    return {name: arr[0] for name, arr in arrays.items()}

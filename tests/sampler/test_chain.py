@@ -5,7 +5,8 @@ import pytest
 import scipy.sparse as sp
 
 from bayesfm.priors import Priors
-from bayesfm.sampler.chain import advance, kept_between, new_chain
+from bayesfm.sampler import driver
+from bayesfm.sampler.chain import advance, new_chain
 from bayesfm.sampler.design import FMData
 from bayesfm.sampler.likelihoods import Gaussian, OrderedProbit
 from bayesfm.sampler.parallel import resolve_n_jobs, run_chains
@@ -40,7 +41,7 @@ def test_continuing_equals_one_long_run(problem, kind, n_burn, thin, splits):
     parts = new_chain(data, _likelihood(kind, y, cls), 3, 7, 0.1, n_burn, thin)
     for n in splits:
         advance(parts, data, Priors(), n)
-    assert one.n_draws == kept_between(0, 300, n_burn, thin) == parts.n_draws
+    assert one.n_draws == driver.n_kept(0, 300, n_burn, thin) == parts.n_draws
     assert _same(one, parts)
     a, b = one.store.sweeps(), parts.store.sweeps()
     assert set(a) == set(b) == ({"resid_rms", "accepted"} if kind == "ordinal" else {"resid_rms"})
@@ -52,7 +53,7 @@ def test_continuing_equals_one_long_run(problem, kind, n_burn, thin, splits):
 
 def test_kept_between_counts():
     for n_burn, thin in [(0, 1), (10, 3), (7, 5)]:
-        total = sum(kept_between(a, a + 13, n_burn, thin) for a in range(0, 130, 13))
+        total = sum(driver.n_kept(a, a + 13, n_burn, thin) for a in range(0, 130, 13))
         assert total == len(range(n_burn, 130, thin))
 
 
@@ -99,3 +100,25 @@ def test_resolve_n_jobs():
     assert resolve_n_jobs(8, 2) == 2
     assert 1 <= resolve_n_jobs(None, 4) <= 4
     assert resolve_n_jobs(-1, 1) == 1
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "ordinal"])
+def test_a_sweep_returns_what_it_observed(problem, kind):
+    """``sweep`` returns (state, info): the residual's root mean square after the sweep and,
+    for an ordinal model of three classes, the cutpoint step's outcome (the likelihood keeps no
+    per-sweep record of its own)."""
+    data, y, cls = problem
+    lik = _likelihood(kind, y, cls)
+    rng = np.random.default_rng(4)
+    state = driver.init_state(data, lik.target, 3, rng)
+    noise = driver.SweepNoise.build(data, 3, Priors())
+    outcomes = []
+    for s in range(30):
+        state, info = driver.sweep(data, lik, state, Priors(), rng, noise, lik.sample_alpha,
+                                   refresh=s % 5 == 0)
+        assert sorted(info) == sorted(("resid_rms",) + lik.sweep_stat_names)
+        assert info["resid_rms"] == np.sqrt(np.mean(state.e * state.e))
+        outcomes.append(info.get("accepted"))
+    if kind == "ordinal":
+        assert set(outcomes) == {0.0, 1.0} and lik.cuts.n_accepted == sum(outcomes)
+    assert not any(name.startswith("_") for name in vars(lik))

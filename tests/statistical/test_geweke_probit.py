@@ -77,7 +77,7 @@ def _successive_conditional(X, K, n, seed, sample_alpha=False, cut_scale=None):
     rows = []
     for _ in range(n):
         yhat = lik.target - state.e
-        target = lik.update_target(rng, yhat)
+        target, _ = lik.update_target(rng, yhat)
         driver.step(data, target, state, PRIORS, rng, noise, sample_alpha=sample_alpha)
         V = state.Vt.T
         yh = fm_yhat(X, state.w0, state.w, V)
