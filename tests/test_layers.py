@@ -183,3 +183,12 @@ def test_the_private_reader_sees_private_reads():
               "        return other._draws, model._after_absorb(), self._x, other.__dict__\n")
     assert _private_reads(source) == ["line 5: model._chains", "line 6: other._draws",
                                       "line 6: model._after_absorb"]
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("bayesfm.models")))
+def test_the_models_run_kernels_only_through_execution(module):
+    """How kernels run (lock, threads, build) is ``sampler.execution``'s alone: the models never
+    reach below it."""
+    below = ("bayesfm.sampler._jit", "bayesfm.sampler.threads")
+    bad = sorted(m for m in _imports(MODULES[module]) if m.startswith(below))
+    assert not bad, f"{module} imports {bad}"

@@ -20,7 +20,6 @@ from bayesfm.sampler.kernels import predict_draws_csr
 from bayesfm.sampler.records import CSR
 from bayesfm.sampler.records import RelationalRows as _RowsRecord
 from bayesfm.sampler.relational import relational_predict_draws
-from bayesfm.sampler.threads import resolve_n_threads
 
 __all__ = ["RelationalRows", "yhat_draws", "row_blocks", "BLOCK_CELLS"]
 
@@ -64,7 +63,7 @@ def yhat_draws(posterior, Xr, n_threads=None) -> np.ndarray:
     out = np.empty((C * S, n))
     work = C * S * (Xr.nnz if hasattr(Xr, "nnz") else n) * (V.shape[3] + 1)
     rows = None if isinstance(Xr, RelationalRows) else CSR.of(Xr)
-    with execution.budget(resolve_n_threads(n_threads)):
+    with execution.budget(execution.resolve_n_threads(n_threads)):
         threads = execution.threads_for(work)
         for c in range(C):
             block = out[c * S:(c + 1) * S]

@@ -35,10 +35,10 @@ from bayesfm.models._protocol import EstimatorProtocol
 from bayesfm.models.evaluation import EvalPrediction, pool_moments
 from bayesfm.models.observation import from_description
 from bayesfm.progress import ProgressBar
+from bayesfm.sampler import execution
 from bayesfm.sampler.chain import Chain, new_chain
 from bayesfm.sampler.design import FMData, RelationalFMData
 from bayesfm.sampler.parallel import active_dask_client, resolve_n_jobs, run_chains
-from bayesfm.sampler.threads import threads_for_design
 
 __all__ = ["BaseFM"]
 
@@ -196,7 +196,7 @@ class BaseFM(EstimatorProtocol):
             if on_chunk is not None:
                 on_chunk(chains)
 
-        threads = threads_for_design(self._data, self.rank_, self.n_threads)
+        threads = execution.threads_for_design(self._data, self.rank_, self.n_threads)
         try:
             run_chains(self._chains, self._data, self.priors_, counts, n_jobs=n_jobs,
                        client=client, on_chunk=after_chunk, n_threads=threads,

@@ -11,7 +11,6 @@ from bayesfm.models.base import BaseFM
 from bayesfm.models.observation import GaussianObservation
 from bayesfm.sampler import execution
 from bayesfm.sampler.kernels import mixture_normal_quantiles
-from bayesfm.sampler.threads import resolve_n_threads
 
 __all__ = ["FMRegressor"]
 
@@ -144,7 +143,7 @@ class FMRegressor(BaseFM):
                 out[rows] = np.quantile(draws, probs, axis=0).T
             else:
                 block = np.empty((draws.shape[1], 2))
-                threads = resolve_n_threads(getattr(self, "n_threads", None))
+                threads = execution.resolve_n_threads(getattr(self, "n_threads", None))
                 execution.run(mixture_normal_quantiles, threads, draws, sds, probs,
                               ndtri(probs), block)
                 out[rows] = block

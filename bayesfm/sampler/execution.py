@@ -39,12 +39,31 @@ import numba
 import numpy as np
 
 from bayesfm.sampler._jit import for_threads
-from bayesfm.sampler.threads import KERNEL_LOCK, num_threads, threads_for_work
+from bayesfm.sampler.threads import KERNEL_LOCK, num_threads, threads_for_work, usable_cpus
 
 __all__ = ["run", "call", "threads_for", "budget", "adaptive", "current_pace", "ThreadPace",
-           "KERNEL_LOCK"]
+           "KERNEL_LOCK", "resolve_n_threads", "threads_for_design"]
 
 _LOCAL = threading.local()
+
+
+def resolve_n_threads(n_threads) -> int:
+    """Threads for the kernels: None means all usable CPUs; capped at Numba's pool size."""
+    n = usable_cpus() if n_threads is None else int(n_threads)
+    return max(1, min(n, numba.config.NUMBA_NUM_THREADS))
+
+
+def threads_for_design(data, rank: int, n_threads) -> int:
+    """Kernel threads for sweeps over ``data`` (a design of ``sampler.design``) at ``rank``:
+    ``n_threads`` (None: all usable CPUs), but one for small problems (``threads_for_work``)
+    and for designs whose columns mostly conflict (less than half of the non-zeros in colour
+    classes large enough to be drawn in parallel, e.g. dense features: the bulk of a sweep
+    cannot run in parallel and the parallel loops would only add their start-up)."""
+    threads = threads_for_work(resolve_n_threads(n_threads), data.nnz * (rank + 1))
+    if threads > 1 and data.large_class_share() < 0.5:
+        threads = 1
+    return threads
+
 
 
 def threads_for(work: float) -> int:

@@ -14,7 +14,7 @@ import copy
 import multiprocessing
 import signal
 import sys
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
 import numba
 
@@ -148,7 +148,7 @@ def run_chains(chains, data, priors, n_sweeps, n_jobs: int = 1, client=None,
     the ``n_jobs`` processes (or each Dask task) gets ``max(1, n_threads // n_jobs)``; with
     ``adapt`` that is a maximum, and the sweeps choose their thread count by their measured
     speed (``execution.adaptive``: fewer threads when other processes take the cores).
-    ``on_chunk(chains)`` is called after every chunk.
+    ``on_chunk(chains)`` is called after every batch of merged chunks (``_schedule``).
     KeyboardInterrupt propagates after the finished chunks were merged: every chain stays at a
     sweep boundary (chains may then differ in sweeps done).
     """
@@ -162,89 +162,139 @@ def run_chains(chains, data, priors, n_sweeps, n_jobs: int = 1, client=None,
     plans = [list(_chunks(max(n, 0), chunk)) for n in counts]
     with _DeferredInterrupt() as stop, _threads(n_threads, adapt):
         if client is not None:
-            _run_dask(chains, data, priors, plans, client, sample_hyper, on_chunk, stop,
-                      max(1, n_threads // max(1, n_jobs)), adapt)
+            runner, run_chunk = _dask(data, priors, client, sample_hyper,
+                                      max(1, n_threads // max(1, n_jobs)), adapt)
         elif n_jobs > 1 and sum(1 for p in plans if p) > 1:
-            _run_processes(chains, data, priors, plans, n_jobs, sample_hyper, on_chunk, stop,
-                           max(1, n_threads // n_jobs), adapt)
+            runner, run_chunk = _processes(data, priors, n_jobs, sample_hyper,
+                                           max(1, n_threads // n_jobs), adapt)
         else:
-            for r in range(max(len(p) for p in plans)):
-                for chain, plan in zip(chains, plans):
-                    if r < len(plan):
-                        done = advance(_detach(chain), data, priors, plan[r], sample_hyper)
-                        _merge(chain, done)
-                        stop.check()
-                if on_chunk is not None:
-                    on_chunk(chains)
+            runner = _Inline(stop)
+
+            def run_chunk(chain, n):
+                return runner.submit(advance, chain, data, priors, n, sample_hyper)
+        _schedule(chains, plans, runner, run_chunk, on_chunk, stop)
     return chains
 
 
-def _run_processes(chains, data, priors, plans, n_jobs, sample_hyper, on_chunk, stop,
-                   threads_per_job=1, adapt=False):
-    """Each chain's chunks run one after the other, chains in parallel without a barrier: a
-    chain's next chunk is submitted as soon as its previous one is merged. Workers are forked
-    (fast: nothing to import or compile) unless they need several threads and the threading
-    layer in use is not fork-safe (see ``sampler.threads``)."""
+def _schedule(chains, plans, runner, run_chunk, on_chunk, stop) -> None:
+    """The one chunk scheduler: each chain's chunks (``plans[c]``, sweep counts) run one after
+    the other on a detached copy (``run_chunk(copy, n)`` gives a future), chains side by side
+    as the runner allows, without a barrier: a chain's next chunk is submitted as soon as its
+    previous one is merged. After every batch of merged chunks an interrupt requested meanwhile
+    is raised (``stop.check``), then ``on_chunk(chains)`` runs; on any exception the runner's
+    unfinished chunks are cancelled."""
+    remaining = [list(plan) for plan in plans]
+    pending = {}
+
+    def submit(c):
+        pending[run_chunk(_detach(chains[c]), remaining[c].pop(0))] = c
+
+    try:
+        for c in range(len(chains)):
+            if remaining[c]:
+                submit(c)
+        while pending:
+            done = runner.wait(list(pending))
+            merged = []
+            for fut in done:
+                c = pending.pop(fut)
+                _merge(chains[c], fut.result())
+                merged.append(c)
+            merged.sort()
+            stop.check()
+            if merged and on_chunk is not None:
+                on_chunk(chains)
+            for c in merged:
+                if remaining[c]:
+                    submit(c)
+    except BaseException:
+        runner.close(cancel=True)
+        raise
+    runner.close(cancel=False)
+
+
+class _Inline:
+    """Runs the chunks in this process: a submitted chunk runs when waited for, in the order
+    of submission, and none starts once an interrupt is requested (its chain stays where its
+    last merged chunk left it)."""
+
+    def __init__(self, stop):
+        self.stop = stop
+        self.jobs = {}
+
+    def submit(self, fn, *args) -> Future:
+        fut = Future()
+        self.jobs[fut] = (fn, args)
+        return fut
+
+    def wait(self, futures) -> list:
+        done = []
+        for fut in futures:
+            if self.stop.requested:
+                break
+            fn, args = self.jobs.pop(fut)
+            fut.set_result(fn(*args))
+            done.append(fut)
+        return done
+
+    def close(self, cancel: bool) -> None:
+        self.jobs.clear()
+
+
+class _Pool:
+    """A ``concurrent.futures`` executor (worker processes, or Dask's) as the scheduler's
+    runner; ``on_cancel()`` ends what cancelling its futures does not (running processes)."""
+
+    def __init__(self, executor, on_cancel=None):
+        self.executor = executor
+        self.on_cancel = on_cancel
+
+    def wait(self, futures) -> set:
+        done, _ = wait(futures, timeout=0.1, return_when=FIRST_COMPLETED)
+        return done
+
+    def close(self, cancel: bool) -> None:
+        if not cancel:
+            self.executor.shutdown(wait=True)
+            return
+        if self.on_cancel is not None:
+            self.on_cancel()
+        else:
+            self.executor.shutdown(wait=False)
+
+
+def _processes(data, priors, n_jobs, sample_hyper, threads_per_job=1, adapt=False):
+    """A pool of ``n_jobs`` worker processes holding the data and priors (sent once).
+    Workers are forked (fast: nothing to import or compile) unless they need several threads
+    and the threading layer in use is not fork-safe (see ``sampler.threads``)."""
     methods = multiprocessing.get_all_start_methods()
     use_fork = "fork" in methods and (threads_per_job == 1 or fork_safe())
     ctx = multiprocessing.get_context("fork" if use_fork else "spawn")
     pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_init_worker,
                                initargs=(data, priors, threads_per_job, adapt))
-    remaining = [list(plan) for plan in plans]
-    pending = {}
-    try:
-        for c, chain in enumerate(chains):
-            if remaining[c]:
-                pending[pool.submit(_chunk_in_worker, _detach(chain), remaining[c].pop(0),
-                                    sample_hyper)] = c
-        while pending:
-            done, _ = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-            stop.check()
-            for fut in done:
-                c = pending.pop(fut)
-                _merge(chains[c], fut.result())
-                if remaining[c]:
-                    pending[pool.submit(_chunk_in_worker, _detach(chains[c]),
-                                        remaining[c].pop(0), sample_hyper)] = c
-            if done and on_chunk is not None:
-                on_chunk(chains)
-    except BaseException:
+
+    def cancel():
         procs = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
         for proc in procs:
             proc.terminate()
-        raise
-    pool.shutdown(wait=True)
+
+    def run_chunk(chain, n):
+        return pool.submit(_chunk_in_worker, chain, n, sample_hyper)
+
+    return _Pool(pool, cancel), run_chunk
 
 
-def _run_dask(chains, data, priors, plans, client, sample_hyper, on_chunk, stop,
-              threads_per_task=1, adapt=False):
-    """As ``_run_processes``, with the chunks as Dask tasks (data scattered once)."""
-    from distributed import as_completed  # noqa: PLC0415 (optional dependency)
-
+def _dask(data, priors, client, sample_hyper, threads_per_task=1, adapt=False):
+    """The chunks as Dask tasks through the client's ``concurrent.futures`` executor (data and
+    priors scattered once)."""
     # hash=False: unique keys, so another fit scattering equal data cannot release ours
     data_f = client.scatter(data, broadcast=True, hash=False)
     priors_f = client.scatter(priors, broadcast=True, hash=False)
-    remaining = [list(plan) for plan in plans]
-    owner = {}
+    executor = client.get_executor(pure=False)
 
-    def submit(c):
-        fut = client.submit(_chunk_with, _detach(chains[c]), data_f, priors_f,
-                            remaining[c].pop(0), sample_hyper, threads_per_task, adapt,
-                            pure=False)
-        owner[fut.key] = c
-        return fut
+    def run_chunk(chain, n):
+        return executor.submit(_chunk_with, chain, data_f, priors_f, n, sample_hyper,
+                               threads_per_task, adapt)
 
-    futures = as_completed([submit(c) for c in range(len(chains)) if remaining[c]])
-    try:
-        for fut in futures:
-            c = owner.pop(fut.key)
-            _merge(chains[c], fut.result())
-            stop.check()
-            if remaining[c]:
-                futures.add(submit(c))
-            if on_chunk is not None:
-                on_chunk(chains)
-    except BaseException:
-        client.cancel(list(futures.futures))
-        raise
+    return _Pool(executor), run_chunk

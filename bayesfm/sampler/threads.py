@@ -25,8 +25,8 @@ import threading
 
 import numba
 
-__all__ = ["KERNEL_LOCK", "usable_cpus", "resolve_n_threads", "num_threads", "fork_safe",
-           "threads_for_work", "threads_for_design", "MIN_PARALLEL_WORK"]
+__all__ = ["KERNEL_LOCK", "usable_cpus", "num_threads", "fork_safe", "threads_for_work",
+           "MIN_PARALLEL_WORK"]
 
 KERNEL_LOCK = threading.RLock()
 
@@ -45,28 +45,10 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def resolve_n_threads(n_threads) -> int:
-    """Threads for the kernels: None means all usable CPUs; capped at Numba's pool size."""
-    n = usable_cpus() if n_threads is None else int(n_threads)
-    return max(1, min(n, numba.config.NUMBA_NUM_THREADS))
-
-
 def threads_for_work(n_threads: int, work: float) -> int:
     """``n_threads``, or 1 when ``work`` (non-zeros x (rank + 1)) is below MIN_PARALLEL_WORK.
     Results never depend on the thread count, so this is purely a matter of speed."""
     return int(n_threads) if work >= MIN_PARALLEL_WORK else 1
-
-
-def threads_for_design(data, rank: int, n_threads) -> int:
-    """Kernel threads for sweeps over ``data`` (a design of ``sampler.design``) at ``rank``:
-    ``n_threads`` (None: all usable CPUs), but one for small problems (``threads_for_work``)
-    and for designs whose columns mostly conflict (less than half of the non-zeros in colour
-    classes large enough to be drawn in parallel, e.g. dense features: the bulk of a sweep
-    cannot run in parallel and the parallel loops would only add their start-up)."""
-    threads = threads_for_work(resolve_n_threads(n_threads), data.nnz * (rank + 1))
-    if threads > 1 and data.large_class_share() < 0.5:
-        threads = 1
-    return threads
 
 
 @contextlib.contextmanager
