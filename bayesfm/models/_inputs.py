@@ -1,5 +1,7 @@
 """The inputs of the estimators: design matrices, DataFrames, relational designs, rows to
-predict and evaluation sets, checked and converted (every error names the argument)."""
+predict and evaluation sets, checked and converted (every error names the argument). A
+DataFrame is encoded into a matrix here; every other kind of rows goes behind the protocol of
+``models._rows`` (``rows_of``)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,7 @@ import copy
 
 import numpy as np
 
-from bayesfm.data.relational import RelationalData
-from bayesfm.data.validation import check_matrix
-from bayesfm.models._predict import RelationalRows
+from bayesfm.models._rows import rows_of
 
 __all__ = ["is_frame", "encode_for_fit", "check_rows", "eval_matrices"]
 
@@ -20,11 +20,10 @@ def is_frame(X) -> bool:
 
 
 def encode_for_fit(encoder_param, X, groups):
-    """(X as a CSR matrix or RelationalData, groups, fitted encoder or None, feature names or
-    None): a pandas DataFrame goes through a fitted copy of ``encoder_param`` (None:
-    ``TableEncoder()``; its source columns give the default groups)."""
-    if isinstance(X, RelationalData):
-        return X, (X.default_groups() if groups is None else groups), None, None
+    """(the rows of X behind the protocol of ``models._rows``, groups, fitted encoder or None,
+    feature names or None): a pandas DataFrame goes through a fitted copy of ``encoder_param``
+    (None: ``TableEncoder()``; its source columns give the default groups); other rows give
+    their own default groups."""
     if is_frame(X):
         from bayesfm.data.encoders import TableEncoder
 
@@ -32,29 +31,23 @@ def encode_for_fit(encoder_param, X, groups):
         if not hasattr(encoder, "fit_transform"):
             raise TypeError(f"encoder must be a bayesfm.data.encoders.TableEncoder (or have "
                             f"fit_transform/transform), got {type(encoder).__name__}")
-        Xr = check_matrix(encoder.fit_transform(X), "X")
+        rows = rows_of(encoder.fit_transform(X), "X")
         if groups is None:
             groups = list(encoder.groups_)
-        return Xr, groups, encoder, np.asarray(encoder.feature_names_, dtype=object)
-    return check_matrix(X, "X"), groups, None, None
+        return rows, groups, encoder, np.asarray(encoder.feature_names_, dtype=object)
+    rows = rows_of(X, "X")
+    return rows, (rows.default_groups() if groups is None else groups), None, None
 
 
 def check_rows(owner: str, X, n_features, encoder, name="X"):
-    """Rows to predict: a CSR matrix of ``n_features`` columns, or ``RelationalRows``
-    (``owner`` names the estimator in messages)."""
-    if isinstance(X, RelationalRows):
-        return X
-    if isinstance(X, RelationalData):
-        if X.n_features != n_features:
-            raise ValueError(f"{name} has {X.n_features} features, but {owner} is expecting "
-                             f"{n_features} features as input")
-        return RelationalRows(X)
+    """Rows to predict, behind the protocol of ``models._rows``, with ``n_features`` columns
+    (``owner`` names the estimator in messages; a DataFrame goes through ``encoder``)."""
     if is_frame(X):
         if encoder is None:
             raise TypeError(f"this {owner} was fitted on a matrix; pass a matrix with "
                             f"{n_features} columns, not a DataFrame")
         X = encoder.transform(X)
-    return check_matrix(X, name, n_features=n_features, owner=owner)
+    return rows_of(X, name, n_features=n_features, owner=owner)
 
 
 def eval_matrices(owner: str, eval_sets, p, encoder):
@@ -67,12 +60,11 @@ def eval_matrices(owner: str, eval_sets, p, encoder):
     for name, X in eval_sets.items():
         if not isinstance(name, str):
             raise TypeError(f"eval_sets: names must be strings, got {name!r}")
+        where = f"eval_sets[{name!r}]"
         try:
-            Xe = check_rows(owner, X, p, encoder)
+            out[name] = check_rows(owner, X, p, encoder).matrix(where)
         except (TypeError, ValueError) as err:
-            raise type(err)(f"eval_sets[{name!r}]: {err}") from None
-        if isinstance(Xe, RelationalRows):
-            raise TypeError(f"eval_sets[{name!r}]: give a matrix (a relational design's rows: "
-                            f"RelationalData.expand()), not RelationalData")
-        out[name] = Xe
+            if str(err).startswith(where):
+                raise
+            raise type(err)(f"{where}: {err}") from None
     return out

@@ -21,8 +21,7 @@ import warnings
 import numpy as np
 
 from bayesfm.data.encoders import TableEncoder
-from bayesfm.data.relational import RelationalData
-from bayesfm.data.scaling import column_scales, relational_scales, scale_columns
+from bayesfm.data.scaling import scale_columns
 from bayesfm.data.validation import check_groups
 from bayesfm.exceptions import NotFittedError
 from bayesfm.models import _persist
@@ -32,12 +31,12 @@ from bayesfm.models._inputs import check_rows, encode_for_fit, eval_matrices
 from bayesfm.models._posterior import Posterior
 from bayesfm.models._predict import row_blocks, yhat_draws
 from bayesfm.models._protocol import EstimatorProtocol
+from bayesfm.models._rows import MatrixRows, rows_from_state, rows_of
 from bayesfm.models.evaluation import EvalPrediction, pool_moments
 from bayesfm.models.observation import from_description
 from bayesfm.progress import ProgressBar
 from bayesfm.sampler import execution
 from bayesfm.sampler.chain import Chain, new_chain
-from bayesfm.sampler.design import FMData, RelationalFMData
 from bayesfm.sampler.parallel import active_dask_client, resolve_n_jobs, run_chains
 
 __all__ = ["BaseFM"]
@@ -111,13 +110,8 @@ class BaseFM(EstimatorProtocol):
         observation, target, y_valid = self._make_observation(y, Xr.shape[0], config)
         gidx, group_labels = check_groups(groups, Xr.shape[1])
         evals = self._eval_matrices(eval_sets, Xr.shape[1], encoder)
-        if isinstance(Xr, RelationalData):
-            scale = relational_scales(*Xr.parts(), gidx)
-        else:
-            scale = column_scales(Xr, gidx)
-        self.group_index_ = gidx
-        self.column_scale_ = scale
-        data = self._design_for(Xr)
+        scale = Xr.column_scales(gidx)
+        data = Xr.design(scale, gidx)
         evals = {name: scale_columns(Xe, scale) for name, Xe in evals.items()}
         chains = [new_chain(data, observation.likelihood(target), config.rank, seed,
                             config.init_scale, config.n_burn, config.thin,
@@ -133,7 +127,9 @@ class BaseFM(EstimatorProtocol):
         self.observation_ = observation
         for name, value in observation.fitted_attributes().items():
             setattr(self, name, value)
-        self.X_train_ = Xr
+        self.group_index_ = gidx
+        self.column_scale_ = scale
+        self.X_train_ = Xr.value
         self.y_train_ = y_valid
         self.n_features_in_ = Xr.shape[1]
         self.rank_ = config.rank
@@ -145,8 +141,7 @@ class BaseFM(EstimatorProtocol):
         self.constant_sum_groups_ = [int(g) for g in np.flatnonzero(data.gsum)]
         self.diagnostic_rows_ = rows
         self.interrupted_ = False
-        self._diag_X = (Xr.expand(rows) if isinstance(Xr, RelationalData)
-                        else Xr[rows]) if config.keep_draws else None
+        self._diag_X = Xr.expand(rows) if config.keep_draws else None
         self._data = data
         self._chains = chains
         self._posterior = Posterior(len(chains))
@@ -155,21 +150,6 @@ class BaseFM(EstimatorProtocol):
         else:
             self._run(config.n_iter, client)
         return self
-
-    def _design_for(self, Xr):
-        """The design the chains sample on: ``Xr`` (the training rows) with every column
-        divided by its scale (``column_scale_``: the sampler works on unit-free coefficients,
-        mapped back to the units of X in ``_absorb``) and the groups ``group_index_``."""
-        scale, gidx = self.column_scale_, self.group_index_
-        if isinstance(Xr, RelationalData):
-            direct, mats, idx = Xr.parts()
-            p0 = direct.shape[1]
-            offsets = np.cumsum([p0] + [M.shape[1] for M in mats])
-            return RelationalFMData.from_parts(
-                scale_columns(direct, scale[:p0]),
-                [scale_columns(M, scale[a:b]) for M, a, b in zip(mats, offsets, offsets[1:])],
-                idx, gidx)
-        return FMData.from_matrix(scale_columns(Xr, scale), gidx)
 
     def _progress(self, total, description=None):
         """A progress bar over ``total`` more sweeps per chain (None: open-ended)."""
@@ -298,7 +278,7 @@ class BaseFM(EstimatorProtocol):
         """yhat at the diagnostic rows for new draws (m, rows): what ``diagnose`` checks."""
         one = Posterior(1)
         one.append_draws([{name: user[name] for name in ("w0", "w", "V")}])
-        return yhat_draws(one, self._diag_X, getattr(self, "n_threads", None))
+        return yhat_draws(one, MatrixRows(self._diag_X), getattr(self, "n_threads", None))
 
     def _after_absorb(self):
         """Sweep statistics as fitted attributes (``train_rmse_``, ...; subclasses extend); the
@@ -407,10 +387,9 @@ class BaseFM(EstimatorProtocol):
             if not hasattr(self, "_chains"):
                 raise ValueError("this model holds no chains (it was loaded from a file saved "
                                  "without chains=True)")
-            X = self.X_train_
             state["training"] = {
-                "X": X.to_state() if isinstance(X, RelationalData) else X,
-                "y": self.y_train_, "chains": [chain.to_state() for chain in self._chains]}
+                "X": rows_of(self.X_train_).to_state(), "y": self.y_train_,
+                "chains": [chain.to_state() for chain in self._chains]}
         return state
 
     @classmethod
@@ -437,15 +416,15 @@ class BaseFM(EstimatorProtocol):
         model._diag_X = state["diagnostic_X"]
         post = Posterior.from_state(state["posterior"])
         if model._diag_X is not None and post.n_draws:
-            yhat = yhat_draws(post, model._diag_X, getattr(model, "n_threads", None))
+            yhat = yhat_draws(post, MatrixRows(model._diag_X), getattr(model, "n_threads", None))
             post.set_field("yhat", yhat.reshape(post.n_chains, post.n_draws, -1))
         model._posterior = post
         training = state["training"]
         if training is not None:
-            X = training["X"]
-            model.X_train_ = RelationalData.from_state(X) if isinstance(X, dict) else X
+            rows = rows_from_state(training["X"])
+            model.X_train_ = rows.value
             model.y_train_ = training["y"]
-            model._data = model._design_for(model.X_train_)
+            model._data = rows.design(model.column_scale_, model.group_index_)
             model._chains = [Chain.from_state(chain) for chain in training["chains"]]
         model._after_absorb()
         return model
