@@ -278,6 +278,7 @@ def test_decision_function_and_draws(fitted_c, sim):
 # 3. it learns the simulated function
 # ---------------------------------------------------------------------------------------------
 
+@pytest.mark.statistical
 def test_accuracy_well_above_chance(fitted, sim):
     """Held-out accuracy on a probit problem with a known FM function.
 

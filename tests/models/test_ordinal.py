@@ -325,6 +325,7 @@ def test_cutpoint_acceptance(fitted, fitted3_str):
         assert acc > 0.3
 
 
+@pytest.mark.statistical
 def test_cutpoint_gaps_recovered(fitted):
     """The latent noise has variance 1 in both the simulation and the model, so the gaps between
     cutpoints are identified: true gaps 0.9, 0.8, 0.9. With 60-150 rows per class the posterior
@@ -333,6 +334,7 @@ def test_cutpoint_gaps_recovered(fitted):
     np.testing.assert_allclose(gaps, np.diff(TRUE_CUTS), atol=0.4)
 
 
+@pytest.mark.statistical
 def test_learns_the_signal(fitted, sim):
     """Held-out accuracy well above the majority class (0.31 here; the Bayes rule with the true
     f and cutpoints reaches ~0.55 on 5 noisy classes), and the expected label tracks f."""

@@ -234,6 +234,7 @@ def test_mean_interval_is_draw_quantile(fitted, data):
     np.testing.assert_allclose(iv, expect, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.statistical
 def test_fit_recovers_signal():
     """Sanity: on a simple FM problem the fit explains most of the variance (R^2 well > 0)."""
     X, y, Xt, yt, ft = make_fm_data(200, 5, rank=2, noise=0.3, seed=3, n_test=100)
