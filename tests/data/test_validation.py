@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from bayesfm.data.validation import (check_groups, check_labels, check_matrix, check_target,
-                                     encode_labels, sorted_classes)
+from bayesfm.data.validation import (
+    check_groups,
+    check_labels,
+    check_matrix,
+    check_target,
+    encode_labels,
+    sorted_classes,
+)
 from bayesfm.exceptions import DataConversionWarning
 
 
