@@ -22,7 +22,7 @@ import numpy as np
 
 from bayesfm.data.encoders import TableEncoder
 from bayesfm.data.scaling import scale_columns
-from bayesfm.data.validation import check_groups
+from bayesfm.data.validation import check_groups, check_labels, encode_labels
 from bayesfm.exceptions import NotFittedError
 from bayesfm.models import _persist
 from bayesfm.models._config import FitConfig, chain_seeds, check_execution, check_int
@@ -39,7 +39,7 @@ from bayesfm.sampler import execution
 from bayesfm.sampler.chain import Chain, new_chain
 from bayesfm.sampler.parallel import active_dask_client, resolve_n_jobs, run_chains
 
-__all__ = ["BaseFM"]
+__all__ = ["BaseFM", "LabelFM"]
 
 #: training rows whose yhat is tracked by the convergence diagnostics
 _N_DIAGNOSTIC_ROWS = 50
@@ -86,6 +86,26 @@ class BaseFM(EstimatorProtocol):
     mu_v_ = _PooledDraws()
     lambda_v_ = _PooledDraws()
     cutpoints_ = _PooledDraws()
+
+    def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
+                 keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None,
+                 max_iter=5000, max_time=None, check_every=100, encoder=None, random_state=None):
+        self.rank = rank
+        self.n_iter = n_iter
+        self.n_burn = n_burn
+        self.thin = thin
+        self.init_scale = init_scale
+        self.priors = priors
+        self.keep_draws = keep_draws
+        self.n_chains = n_chains
+        self.n_jobs = n_jobs
+        self.n_threads = n_threads
+        self.progress = progress
+        self.max_iter = max_iter
+        self.max_time = max_time
+        self.check_every = check_every
+        self.encoder = encoder
+        self.random_state = random_state
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -503,3 +523,17 @@ class BaseFM(EstimatorProtocol):
         for rows, draws in self._blocks(Xr):
             out[rows] = draws.mean(axis=0)
         return out
+
+
+class LabelFM(BaseFM):
+    """The estimators that predict labels (``classes_``): scikit-learn's classifier type, and
+    accuracy as their score."""
+
+    _estimator_type = "classifier"
+
+    def score(self, X, y) -> float:
+        """Accuracy of ``predict(X)``; every label of y must be one of classes_."""
+        self._check_fitted()
+        Xr = self._check_predict_X(X)
+        cls = encode_labels(check_labels(y, Xr.shape[0]), self.classes_)
+        return float(np.mean(self.classes_[cls] == self.predict(Xr)))

@@ -5,15 +5,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_ndtr, logsumexp, ndtr, ndtri_exp
 
-from bayesfm.data.validation import check_labels, encode_labels
 from bayesfm.models._docs import _COMMON_DOC
-from bayesfm.models.base import BaseFM
+from bayesfm.models.base import LabelFM
 from bayesfm.models.observation import ProbitObservation
 
 __all__ = ["FMClassifier"]
 
 
-class FMClassifier(BaseFM):
+class FMClassifier(LabelFM):
     """Factorization Machine binary classifier (probit link) fitted by Gibbs sampling.
 
     P(y = classes_[1] | x) = Phi(yhat(x)). Each sweep draws the Albert-Chib latent variables
@@ -42,27 +41,6 @@ class FMClassifier(BaseFM):
         As in ``FMRegressor``.
     """
 
-    _estimator_type = "classifier"
-
-    def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
-                 keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None,
-                 max_iter=5000, max_time=None, check_every=100, encoder=None, random_state=None):
-        self.rank = rank
-        self.n_iter = n_iter
-        self.n_burn = n_burn
-        self.thin = thin
-        self.init_scale = init_scale
-        self.priors = priors
-        self.keep_draws = keep_draws
-        self.n_chains = n_chains
-        self.n_jobs = n_jobs
-        self.n_threads = n_threads
-        self.progress = progress
-        self.max_iter = max_iter
-        self.max_time = max_time
-        self.check_every = check_every
-        self.encoder = encoder
-        self.random_state = random_state
 
     def fit(self, X, y, groups=None, client=None, eval_sets=None):
         """Sample the posterior given ``X`` (n, p) and labels ``y`` (n,) of two classes.
@@ -113,13 +91,6 @@ class FMClassifier(BaseFM):
         """The more probable class of each row: array (n,) of labels."""
         positive = self.predict_proba(X)[:, 1] > 0.5
         return self.classes_[positive.astype(np.int64)]
-
-    def score(self, X, y) -> float:
-        """Accuracy of ``predict(X)``; every label of y must be one of classes_."""
-        self._check_fitted()
-        Xr = self._check_predict_X(X)
-        cls = encode_labels(check_labels(y, Xr.shape[0]), self.classes_)
-        return float(np.mean(self.classes_[cls] == self.predict(Xr)))
 
 
 FMClassifier.__doc__ = FMClassifier.__doc__.replace("{params}", _COMMON_DOC.rstrip())

@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
-from bayesfm.data.validation import check_labels, encode_labels, sorted_classes
+from bayesfm.data.validation import check_labels, sorted_classes
 from bayesfm.models._docs import _COMMON_DOC
-from bayesfm.models.base import BaseFM
+from bayesfm.models.base import LabelFM
 from bayesfm.models.observation import OrderedProbitObservation
 from bayesfm.sampler.ordinal import class_probabilities
 
 __all__ = ["FMOrdinalRegressor"]
 
 
-class FMOrdinalRegressor(BaseFM):
+class FMOrdinalRegressor(LabelFM):
     """Factorization Machine ordinal regression (ordered probit) fitted by Gibbs sampling.
 
     y = classes_[k] when the latent z ~ Normal(yhat(x), 1) falls between the cutpoints c_k and
@@ -49,7 +49,6 @@ class FMOrdinalRegressor(BaseFM):
         Draws on the latent scale (as ``FMClassifier``).
     """
 
-    _estimator_type = "classifier"
     _multi_class = True
     _sklearn_expected_failed_checks = {
         "check_classifiers_regression_target": (
@@ -79,23 +78,12 @@ class FMOrdinalRegressor(BaseFM):
                  keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None,
                  max_iter=5000, max_time=None, check_every=100, encoder=None, classes=None,
                  random_state=None):
-        self.rank = rank
-        self.n_iter = n_iter
-        self.n_burn = n_burn
-        self.thin = thin
-        self.init_scale = init_scale
-        self.priors = priors
-        self.keep_draws = keep_draws
-        self.n_chains = n_chains
-        self.n_jobs = n_jobs
-        self.n_threads = n_threads
-        self.progress = progress
-        self.max_iter = max_iter
-        self.max_time = max_time
-        self.check_every = check_every
-        self.encoder = encoder
+        super().__init__(rank=rank, n_iter=n_iter, n_burn=n_burn, thin=thin,
+                         init_scale=init_scale, priors=priors, keep_draws=keep_draws,
+                         n_chains=n_chains, n_jobs=n_jobs, n_threads=n_threads,
+                         progress=progress, max_iter=max_iter, max_time=max_time,
+                         check_every=check_every, encoder=encoder, random_state=random_state)
         self.classes = classes
-        self.random_state = random_state
 
     def _resolve_classes(self, labels):
         if self.classes is None:
@@ -179,13 +167,6 @@ class FMOrdinalRegressor(BaseFM):
             raise TypeError(f"predict_expected needs numeric class labels; classes_ are "
                             f"{self.classes_.tolist()} (use predict_proba)")
         return self.predict_proba(X) @ self.classes_.astype(np.float64)
-
-    def score(self, X, y) -> float:
-        """Accuracy of ``predict(X)``; every label of y must be one of classes_."""
-        self._check_fitted()
-        Xr = self._check_predict_X(X)
-        cls = encode_labels(check_labels(y, Xr.shape[0]), self.classes_)
-        return float(np.mean(self.classes_[cls] == self.predict(Xr)))
 
 
 FMOrdinalRegressor.__doc__ = FMOrdinalRegressor.__doc__.replace("{params}", _COMMON_DOC.rstrip())

@@ -75,26 +75,6 @@ class FMRegressor(BaseFM):
 
     _estimator_type = "regressor"
 
-    def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
-                 keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None,
-                 max_iter=5000, max_time=None, check_every=100, encoder=None, random_state=None):
-        self.rank = rank
-        self.n_iter = n_iter
-        self.n_burn = n_burn
-        self.thin = thin
-        self.init_scale = init_scale
-        self.priors = priors
-        self.keep_draws = keep_draws
-        self.n_chains = n_chains
-        self.n_jobs = n_jobs
-        self.n_threads = n_threads
-        self.progress = progress
-        self.max_iter = max_iter
-        self.max_time = max_time
-        self.check_every = check_every
-        self.encoder = encoder
-        self.random_state = random_state
-
     def fit(self, X, y, groups=None, client=None, eval_sets=None):
         """Sample the posterior of the FM given ``X`` (n, p) and ``y`` (n,).
 
