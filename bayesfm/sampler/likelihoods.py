@@ -1,11 +1,13 @@
-"""Observation models: what the regression sweep is run on, and what else each sweep draws.
+"""The sampler's likelihoods: what the regression sweep is run on, and what else each sweep
+draws (the sampler's half of an observation model; ``models.observation`` is the estimators'
+half, and makes these with its ``likelihood``).
 
 * ``Gaussian(y)``: y is the target itself; the noise precision alpha is sampled.
 * ``OrderedProbit(cls, K, ...)``: the target is the latent z of Albert and Chib, redrawn at the
   start of every sweep (after the cutpoint MH step); alpha is held at 1. Binary probit is K = 2
   (a single cutpoint fixed at 0, nothing to sample).
 
-Each model exposes ``latent`` (bool), ``sample_alpha`` (bool), ``target`` (n,),
+Each likelihood exposes ``latent`` (bool), ``sample_alpha`` (bool), ``target`` (n,),
 ``update_target(rng, yhat) -> (target, info)`` (``info``: that sweep's statistics, name ->
 float, as named by ``sweep_stat_names``), ``to_state()`` (plain values and arrays, with its
 ``kind``; ``from_state`` of this module rebuilds it), and what it adds to the chain's
