@@ -11,7 +11,8 @@ import numpy as np
 
 from bayesfm.models._rows import rows_of
 
-__all__ = ["is_frame", "encode_for_fit", "check_rows", "eval_matrices"]
+__all__ = ["is_frame", "encode_for_fit", "check_rows", "eval_matrices", "check_levels",
+           "central_probs"]
 
 
 def is_frame(X) -> bool:
@@ -68,3 +69,22 @@ def eval_matrices(owner: str, eval_sets, p, encoder):
                 raise
             raise type(err)(f"{where}: {err}") from None
     return out
+
+
+def check_levels(level, name: str = "level"):
+    """(levels (L,) float64, whether ``level`` was one number): one level or a sequence of
+    levels, each a number strictly between 0 and 1 (ValueError naming ``name`` otherwise)."""
+    scalar = np.ndim(level) == 0
+    values = [level] if scalar else (list(level) if np.ndim(level) == 1 else None)
+    if not values or any(isinstance(v, (bool, np.bool_))
+                         or not isinstance(v, (int, float, np.integer, np.floating))
+                         or not 0 < v < 1 for v in values):
+        raise ValueError(f"{name} must be a number strictly between 0 and 1, or a non-empty "
+                         f"sequence of such numbers, got {level!r}")
+    return np.array(values, dtype=np.float64), scalar
+
+
+def central_probs(levels) -> np.ndarray:
+    """The probabilities of the central intervals of ``levels`` (L,): (2L,), the lower and upper
+    tail point of each level in turn."""
+    return np.column_stack([(1 - levels) / 2, (1 + levels) / 2]).ravel()

@@ -6,6 +6,7 @@ import numpy as np
 from scipy.special import log_ndtr, logsumexp, ndtr, ndtri_exp
 
 from bayesfm.models._docs import _COMMON_DOC
+from bayesfm.models._inputs import central_probs, check_levels
 from bayesfm.models.base import LabelFM
 from bayesfm.models.observation import ProbitObservation
 
@@ -86,6 +87,23 @@ class FMClassifier(LabelFM):
         for rows, draws in self._blocks(Xr):
             p1[rows] = ndtr(draws).mean(axis=0)
         return np.column_stack([1.0 - p1, p1])
+
+    def predict_interval(self, X, level=0.9) -> np.ndarray:
+        """Credible interval of the probability P(y = classes_[1] | x) per row of X: array (n, 2)
+        of (lower, upper) (quantiles over the draws of Phi(yhat_s(x))); with several levels (a
+        sequence of L numbers), (n, L, 2), level by level in the order given.
+
+        It says how well the posterior knows the probability (wide for a row unlike the training
+        rows, a new user for instance); ``predict_proba`` is its posterior mean, the probability
+        of classes_[1] for a new observation."""
+        levels, scalar = check_levels(level)
+        Xr = self._check_predict_X(X)
+        probs = central_probs(levels)
+        out = np.empty((Xr.shape[0], probs.shape[0]))
+        for rows, draws in self._blocks(Xr):
+            out[rows] = np.quantile(ndtr(draws), probs, axis=0).T
+        out = out.reshape(out.shape[0], levels.shape[0], 2)
+        return out[:, 0] if scalar else out
 
     def predict(self, X) -> np.ndarray:
         """The more probable class of each row: array (n,) of labels."""

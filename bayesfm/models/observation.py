@@ -177,9 +177,8 @@ class ProbitObservation(_ProbitBase):
         return (yhat + rng.standard_normal(yhat.shape) > 0).astype(np.int64)
 
     def prediction_columns(self, model, X, level):
-        draws = model.predict_draws(X)
-        p = draws.mean(axis=0)
-        lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        p = model.predict_proba(X)[:, 1]
+        lo, hi = model.predict_interval(X, level=level).T
         labels = model.classes_[(p > 0.5).astype(np.int64)]
         return {"probability": p, "lower": lo, "upper": hi, "label": labels}, p
 

@@ -7,6 +7,7 @@ from scipy.special import ndtr
 
 from bayesfm.data.validation import check_labels, sorted_classes
 from bayesfm.models._docs import _COMMON_DOC
+from bayesfm.models._inputs import check_levels
 from bayesfm.models.base import LabelFM
 from bayesfm.models.observation import OrderedProbitObservation
 from bayesfm.sampler.ordinal import class_probabilities
@@ -134,7 +135,9 @@ class FMOrdinalRegressor(LabelFM):
         return self._predict_mean(X)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Posterior mean class probabilities: array (n, K), columns in the order of classes_."""
+        """The posterior predictive distribution over the classes at each row of X: array
+        (n, K), columns in the order of classes_, rows summing to 1 (the posterior mean of the
+        class probabilities: the probability of each class for a new observation at x)."""
         Xr = self._check_predict_X(X)
         out = np.empty((Xr.shape[0], self.classes_.shape[0]))
         for rows, draws in self._blocks(Xr):
@@ -151,6 +154,27 @@ class FMOrdinalRegressor(LabelFM):
                               ndtr(self.cutpoints_[:, None, :] - yhat[:, :, None]),
                               np.ones((S, yhat.shape[1], 1))], axis=2)
         return np.diff(cdf, axis=2)
+
+    def predict_set(self, X, level=0.9) -> np.ndarray:
+        """The smallest set of classes whose predictive probability reaches ``level``, per row
+        of X: a boolean mask (n, K) over classes_ (True: in the set); with several levels (a
+        sequence of L numbers), (n, L, K), level by level in the order given.
+
+        Classes join in order of decreasing ``predict_proba`` (ties: the lower class first)
+        until their probabilities sum to at least ``level``: a new observation falls in the set
+        with probability at least ``level``, and no smaller set of classes has as much. The set
+        need not be contiguous (two likely ratings with an unlikely one between them)."""
+        levels, scalar = check_levels(level)
+        proba = self.predict_proba(X)
+        order = np.argsort(-proba, axis=1, kind="stable")
+        ranked = np.take_along_axis(proba, order, axis=1)
+        before = np.cumsum(ranked, axis=1) - ranked           # probability of the classes ahead
+        out = np.zeros((proba.shape[0], levels.shape[0], proba.shape[1]), dtype=bool)
+        for j, lev in enumerate(levels):
+            # a class joins while the classes ahead of it fall short of the level (at 1e-12:
+            # probabilities that sum to the level up to rounding reach it)
+            np.put_along_axis(out[:, j], order, before < lev - 1e-12, axis=1)
+        return out[:, 0] if scalar else out
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each row: array (n,) of labels."""

@@ -7,6 +7,7 @@ from scipy.special import ndtri
 
 from bayesfm.data.validation import check_target
 from bayesfm.models._docs import _COMMON_DOC
+from bayesfm.models._inputs import central_probs, check_levels
 from bayesfm.models.base import BaseFM
 from bayesfm.models.observation import GaussianObservation
 from bayesfm.sampler import execution
@@ -101,33 +102,34 @@ class FMRegressor(BaseFM):
         """The regression function for every kept draw: array (n_draws, n_rows)."""
         return self.decision_draws(X)
 
-    def predict_interval(self, X, level: float = 0.9, kind: str = "predictive") -> np.ndarray:
-        """Central ``level`` interval per row of X: array (n, 2) of (lower, upper).
+    def predict_interval(self, X, level=0.9, kind: str = "predictive") -> np.ndarray:
+        """Central ``level`` interval per row of X, in the units of y: array (n, 2) of (lower,
+        upper); with several levels (a sequence of L numbers), (n, L, 2), level by level in the
+        order given.
 
         ``kind="predictive"``: interval for a new observation y at x, the exact quantiles of the
-        posterior predictive distribution (a mixture over draws of Normal(yhat_s(x), 1/alpha_s)).
-        ``kind="mean"``: credible interval of the regression function yhat(x) (quantiles of the
-        draws).
+        posterior predictive distribution (a mixture over draws of Normal(yhat_s(x), 1/alpha_s)):
+        a new y falls inside with probability ``level``. ``kind="mean"``: credible interval of
+        the regression function yhat(x), the mean of y at x (quantiles of the draws).
         """
-        if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)) \
-                or not 0 < level < 1:
-            raise ValueError(f"level must be a number strictly between 0 and 1, got {level!r}")
+        levels, scalar = check_levels(level)
         if kind not in ("predictive", "mean"):
             raise ValueError(f"kind must be 'predictive' or 'mean', got {kind!r}")
         Xr = self._check_predict_X(X)
-        probs = np.array([(1 - level) / 2, (1 + level) / 2])
-        out = np.empty((Xr.shape[0], 2))
+        probs = central_probs(levels)
+        out = np.empty((Xr.shape[0], probs.shape[0]))
         sds = 1.0 / np.sqrt(self.alpha_)
         for rows, draws in self._blocks(Xr):
             if kind == "mean":
                 out[rows] = np.quantile(draws, probs, axis=0).T
             else:
-                block = np.empty((draws.shape[1], 2))
+                block = np.empty((draws.shape[1], probs.shape[0]))
                 threads = execution.resolve_n_threads(getattr(self, "n_threads", None))
                 execution.run(mixture_normal_quantiles, threads, draws, sds, probs,
                               ndtri(probs), block)
                 out[rows] = block
-        return out
+        out = out.reshape(out.shape[0], levels.shape[0], 2)
+        return out[:, 0] if scalar else out
 
     def score(self, X, y) -> float:
         """Coefficient of determination R^2 of ``predict(X)`` against y."""

@@ -437,3 +437,19 @@ def test_perfect_separation_far_tails(scale, duplicate, init_scale):
     # the separating feature is found (a chain still moving away from its start may misplace a
     # couple of rows near the boundary, hence not exactly 1)
     assert m.score(X, y) >= 0.95
+
+
+def test_probability_intervals(fitted, sim):
+    """predict_interval: credible intervals of P(y = classes_[1]), the quantiles over the draws
+    of Phi(yhat); one level (n, 2), several (n, L, 2); nested, inside [0, 1]."""
+    Xt = sim[2][:50]
+    iv = fitted.predict_interval(Xt, level=0.8)
+    draws = fitted.predict_draws(Xt)
+    np.testing.assert_array_equal(iv, np.quantile(draws, [(1 - 0.8) / 2, (1 + 0.8) / 2], axis=0).T)
+    many = fitted.predict_interval(Xt, level=[0.5, 0.8, 0.95])
+    assert many.shape == (50, 3, 2)
+    np.testing.assert_array_equal(many[:, 1], iv)
+    assert np.all((0 <= many[..., 0]) & (many[..., 1] <= 1))
+    assert np.all(many[:, 2, 0] <= many[:, 0, 0]) and np.all(many[:, 0, 1] <= many[:, 2, 1])
+    with pytest.raises(ValueError, match="level"):
+        fitted.predict_interval(Xt, level=1.0)

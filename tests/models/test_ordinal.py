@@ -617,3 +617,39 @@ def test_far_tail_extreme():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         check_far_tail_fit(X, y)
+
+
+def test_predictive_sets_are_the_smallest_reaching_the_level(fitted, sim):
+    """predict_set: per row, the classes of largest predictive probability whose sum first
+    reaches the level; no smaller set reaches it; several levels nest."""
+    Xt = sim[2][:60]
+    proba = fitted.predict_proba(Xt)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    levels = [0.5, 0.8, 0.95]
+    sets = fitted.predict_set(Xt, level=levels)
+    assert sets.shape == (60, 3, 5) and sets.dtype == bool
+    for j, lev in enumerate(levels):
+        np.testing.assert_array_equal(sets[:, j], fitted.predict_set(Xt, level=lev))
+        mass = np.where(sets[:, j], proba, 0).sum(axis=1)
+        assert np.all(mass >= lev - 1e-12)
+        size = sets[:, j].sum(axis=1)
+        # the best set one class smaller: the size - 1 most probable classes
+        top = -np.sort(-proba, axis=1)
+        smaller = np.array([top[i, :size[i] - 1].sum() for i in range(60)])
+        assert np.all(smaller < lev)
+        # a class in the set is at least as probable as every class outside it
+        inside_min = np.where(sets[:, j], proba, np.inf).min(axis=1)
+        outside_max = np.where(sets[:, j], -np.inf, proba).max(axis=1)
+        assert np.all(inside_min >= outside_max)
+    assert np.all(sets[:, 0] <= sets[:, 1]) and np.all(sets[:, 1] <= sets[:, 2])
+
+
+def test_a_set_for_a_hand_made_distribution(monkeypatch):
+    """Ties go to the lower class; the sum reaching the level exactly is enough."""
+    m = FMOrdinalRegressor()
+    monkeypatch.setattr(m, "predict_proba",
+                        lambda X: np.array([[0.25, 0.25, 0.5, 0.0], [0.1, 0.45, 0.05, 0.4]]))
+    np.testing.assert_array_equal(m.predict_set(None, 0.75),
+                                  [[True, False, True, False], [False, True, False, True]])
+    np.testing.assert_array_equal(m.predict_set(None, 0.5),
+                                  [[False, False, True, False], [False, True, False, True]])

@@ -574,3 +574,23 @@ def test_constant_y(data, const):
     np.testing.assert_allclose(pred, const, atol=0.1)
     iv = model.predict_interval(X, kind="predictive")
     assert np.all(iv[:, 0] < const) and np.all(iv[:, 1] > const)
+
+
+@pytest.mark.parametrize("kind", ["predictive", "mean"])
+def test_several_levels_in_one_call(fitted, data, kind):
+    """level=[...] gives (n, L, 2), each level exactly as its own call gives it."""
+    X = data[0][:40]
+    levels = [0.5, 0.8, 0.9]
+    many = fitted.predict_interval(X, level=levels, kind=kind)
+    assert many.shape == (40, 3, 2)
+    for j, lev in enumerate(levels):
+        np.testing.assert_array_equal(many[:, j], fitted.predict_interval(X, lev, kind=kind))
+    np.testing.assert_array_equal(fitted.predict_interval(X, np.array([0.8]), kind=kind)[:, 0],
+                                  many[:, 1])
+
+
+@pytest.mark.parametrize("level", [0.0, 1.0, 1.5, -0.1, [], [0.5, 1.0], [[0.5]], "0.9", True,
+                                   [0.5, None], float("nan")])
+def test_bad_levels_are_named(fitted, data, level):
+    with pytest.raises(ValueError, match="level must be a number strictly between 0 and 1"):
+        fitted.predict_interval(data[0][:3], level=level)
