@@ -40,15 +40,16 @@ def encode_for_fit(encoder_param, X, groups):
     return rows, (rows.default_groups() if groups is None else groups), None, None
 
 
-def check_rows(owner: str, X, n_features, encoder, name="X"):
+def check_rows(owner: str, X, n_features, encoder, name="X", group_labels=None):
     """Rows to predict, behind the protocol of ``models._rows``, with ``n_features`` columns
-    (``owner`` names the estimator in messages; a DataFrame goes through ``encoder``)."""
+    (``owner`` names the estimator in messages; a DataFrame goes through ``encoder``;
+    ``group_labels``, the fitted groups, for ``NewCategories``)."""
     if is_frame(X):
         if encoder is None:
             raise TypeError(f"this {owner} was fitted on a matrix; pass a matrix with "
                             f"{n_features} columns, not a DataFrame")
         X = encoder.transform(X)
-    return rows_of(X, name, n_features=n_features, owner=owner)
+    return rows_of(X, name, n_features=n_features, owner=owner, group_labels=group_labels)
 
 
 def eval_matrices(owner: str, eval_sets, p, encoder):

@@ -29,7 +29,7 @@ def yhat_draws(posterior, rows, n_threads=None) -> np.ndarray:
     with execution.budget(execution.resolve_n_threads(n_threads)):
         threads = execution.threads_for(work)
         for c in range(C):
-            rows.predict_into(threads, w0[c], w[c], V[c], out[c * S:(c + 1) * S])
+            rows.predict_into(threads, w0[c], w[c], V[c], out[c * S:(c + 1) * S], c)
     return out
 
 

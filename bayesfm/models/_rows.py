@@ -10,8 +10,12 @@ whatever they are:
   ``column_scales(gidx)`` (``data.scaling``), ``design(scale, gidx)`` (the sampler's design on
   the scaled columns, a pure function of its arguments), ``expand(rows)`` (a CSR matrix of some
   rows: the diagnostic rows);
-* ``predict_into(threads, w0, w, V, out)``: yhat (S, rows) for S draws through the prediction
-  kernel that reads this kind of rows (a relational design is never expanded);
+* ``bind(posterior, groups, group_index, column_scale)``: the rows ready to predict from that
+  posterior (rows with new categories draw their parameters here, once per call; others are
+  ready as they are);
+* ``predict_into(threads, w0, w, V, out, chain)``: yhat (S, rows) for the S draws of chain
+  ``chain`` through the prediction kernel that reads this kind of rows (a relational design is
+  never expanded);
 * ``matrix(name)``: the rows as a CSR matrix for an evaluation set (a relational design refuses,
   naming ``name``);
 * ``to_state()`` and ``rows_from_state(state)``.
@@ -32,7 +36,8 @@ from bayesfm.sampler.records import CSR
 from bayesfm.sampler.records import RelationalRows as _RowsRecord
 from bayesfm.sampler.relational import relational_predict_draws
 
-__all__ = ["MatrixRows", "RelationalDataRows", "rows_of", "rows_from_state"]
+__all__ = ["MatrixRows", "RelationalDataRows", "NewCategories", "NewCategoryRows", "rows_of",
+           "rows_from_state"]
 
 
 class MatrixRows:
@@ -64,7 +69,10 @@ class MatrixRows:
     def expand(self, rows) -> sp.csr_matrix:
         return self.value[rows]
 
-    def predict_into(self, threads, w0, w, V, out) -> None:
+    def bind(self, posterior, groups, group_index, column_scale):
+        return self
+
+    def predict_into(self, threads, w0, w, V, out, chain=0) -> None:
         execution.run(predict_draws_csr, threads, CSR.of(self.value), self.shape[0], w0, w, V,
                       out)
 
@@ -127,7 +135,10 @@ class RelationalDataRows:
     def expand(self, rows) -> sp.csr_matrix:
         return self.value.expand(np.asarray(rows) + self.start)
 
-    def predict_into(self, threads, w0, w, V, out) -> None:
+    def bind(self, posterior, groups, group_index, column_scale):
+        return self
+
+    def predict_into(self, threads, w0, w, V, out, chain=0) -> None:
         execution.run(relational_predict_draws, threads, self.record, self.start, self.stop,
                       w0, w, V, out)
 
@@ -139,11 +150,138 @@ class RelationalDataRows:
         return self.value.to_state()
 
 
-def rows_of(X, name: str = "X", n_features=None, owner: str = "the estimator"):
-    """``X`` behind the protocol: rows as they are, a ``RelationalData``, or anything
-    ``data.validation.check_matrix`` accepts (validated, ``n_features`` columns when given;
-    errors name ``name`` and the estimator ``owner``)."""
-    if isinstance(X, (MatrixRows, RelationalDataRows)):
+class NewCategories:
+    """Rows to predict whose last columns are categories the fit never saw (a new user, a new
+    item): ``X`` (n, p + m), the p training columns first, then m new columns; ``groups`` (m,)
+    the feature group (a label of the fitted ``groups_``) of each new column.
+
+    A new category is a draw from its group's prior: for every kept draw s, its weight and
+    factors are w ~ Normal(mu_w[g], 1/lambda_w[g]) and v_f ~ Normal(mu_v[g, f],
+    1/lambda_v[g, f]) of that draw (what the posterior says of a column without data), in the
+    units of the group's columns (its shared column scale), independently for every new column
+    and shared by all rows of one call that hold it. Predictions are then averages over the
+    draws as always, so their intervals widen by what the model does not know of the newcomer.
+    ``random_state`` fixes those draws (None: fresh ones at every call)."""
+
+    def __init__(self, X, groups, random_state=None):
+        self.X = X
+        self.groups = groups
+        self.random_state = random_state
+
+
+class NewCategoryRows:
+    """Rows of known columns (``base``, protocol rows of p columns) with m new category columns
+    ``new`` (CSR, n x m) in groups ``gidx`` (m,), whose parameters are drawn by ``bind``."""
+
+    def __init__(self, base, new, gidx, labels, random_state):
+        self.base, self.new, self.gidx, self.labels = base, new, gidx, labels
+        self.random_state = random_state
+        self.shape = base.shape
+        self.w_new = self.V_new = None
+
+    @property
+    def nnz(self) -> int:
+        return self.base.nnz + int(self.new.nnz)
+
+    def __getitem__(self, rows):
+        sub = NewCategoryRows(self.base[rows], self.new[rows], self.gidx, self.labels,
+                              self.random_state)
+        sub.w_new, sub.V_new = self.w_new, self.V_new
+        return sub
+
+    def bind(self, posterior, groups, group_index, column_scale):
+        """Draw the new columns' parameters from their groups' priors, every kept draw (user
+        units: the fitted mu and lambda are in those of y, the group's shared column scale
+        converts to those of the column)."""
+        if self.w_new is not None:
+            return self
+        scale = np.empty(self.gidx.shape[0])
+        for j, g in enumerate(self.gidx):
+            s = np.unique(column_scale[group_index == g])
+            if s.shape[0] != 1:
+                raise ValueError(f"NewCategories: group {self.labels[j]!r} is not a group of "
+                                 f"categories (its training columns have different scales, so "
+                                 f"a new column's scale is unknown); new columns belong to "
+                                 f"one-hot or multi-hot groups")
+            scale[j] = s[0]
+        mu_w, lam_w = posterior.field("mu_w"), posterior.field("lambda_w")
+        mu_v, lam_v = posterior.field("mu_v"), posterior.field("lambda_v")
+        C, S = mu_w.shape[:2]
+        m, k = self.gidx.shape[0], mu_v.shape[3]
+        rng = np.random.default_rng(self.random_state)
+        z_w = rng.standard_normal((C, S, m))
+        z_v = rng.standard_normal((C, S, m, k))
+        g = self.gidx
+        bound = NewCategoryRows(self.base, self.new, g, self.labels, self.random_state)
+        bound.w_new = (mu_w[:, :, g] + z_w / np.sqrt(lam_w[:, :, g])) / scale
+        bound.V_new = ((mu_v[:, :, g, :] + z_v / np.sqrt(lam_v[:, :, g, :]))
+                       / scale[:, None])
+        return bound
+
+    def predict_into(self, threads, w0, w, V, out, chain=0) -> None:
+        """The known columns' yhat, plus for the rows holding new categories their linear
+        terms, their pairwise terms and their interactions with the known columns:
+        sum_j w_j x_j + <q_known, q_new> + (|q_new|^2 - sum_j |v_j|^2 x_j^2) / 2, with
+        q = sum_j v_j x_j over the known or the new columns."""
+        if self.w_new is None:
+            raise RuntimeError("NewCategoryRows.predict_into before bind")
+        self.base.predict_into(threads, w0, w, V, out, chain)
+        hit = np.flatnonzero(np.diff(self.new.indptr))
+        if not hit.shape[0]:
+            return
+        known = self.base.expand(hit)
+        new = self.new[hit]
+        new_sq = new.multiply(new).tocsr()
+        w_new, V_new = self.w_new[chain], self.V_new[chain]
+        for s in range(out.shape[0]):
+            q_known = known @ V[s]
+            q_new = new @ V_new[s]
+            out[s, hit] += (new @ w_new[s] + np.sum(q_known * q_new, axis=1)
+                            + 0.5 * (np.sum(q_new * q_new, axis=1)
+                                     - new_sq @ np.sum(V_new[s] * V_new[s], axis=1)))
+
+    def expand(self, rows):
+        raise TypeError("rows with NewCategories have no single matrix")
+
+    def matrix(self, name):
+        raise TypeError(f"{name}: give a matrix of the training columns, not NewCategories")
+
+    def to_state(self):
+        raise TypeError("rows with NewCategories are not saved")
+
+
+def _new_categories(X: NewCategories, name, n_features, owner, group_labels):
+    if n_features is None or group_labels is None:
+        raise TypeError(f"{name}: NewCategories are rows to predict (fit on the training "
+                        f"columns only)")
+    M = check_matrix(X.X, f"{name}.X", owner=owner)
+    labels = list(X.groups) if np.ndim(X.groups) == 1 else None
+    m = M.shape[1] - n_features
+    if labels is None or m < 1 or len(labels) != m:
+        raise ValueError(f"{name}: NewCategories needs X with the {n_features} training columns "
+                         f"then one column per new category, and groups with one label per new "
+                         f"column; got X with {M.shape[1]} columns and "
+                         f"{'no list of' if labels is None else len(labels)} group labels")
+    index = {lab: g for g, lab in enumerate(group_labels)}
+    unknown = [lab for lab in labels if lab not in index]
+    if unknown:
+        raise ValueError(f"{name}: NewCategories groups {unknown} are not groups of the fit "
+                         f"(groups_: {list(group_labels)})")
+    gidx = np.array([index[lab] for lab in labels], dtype=np.int64)
+    M = M.tocsc()
+    return NewCategoryRows(MatrixRows(M[:, :n_features].tocsr()), M[:, n_features:].tocsr(),
+                           gidx, labels, X.random_state)
+
+
+def rows_of(X, name: str = "X", n_features=None, owner: str = "the estimator",
+            group_labels=None):
+    """``X`` behind the protocol: rows as they are, a ``RelationalData``, ``NewCategories``
+    (``group_labels``: the fitted ``groups_``), or anything ``data.validation.check_matrix``
+    accepts (validated, ``n_features`` columns when given; errors name ``name`` and the
+    estimator ``owner``)."""
+    if isinstance(X, NewCategories):
+        return _new_categories(X, name, n_features, owner, group_labels)
+    if isinstance(X, (MatrixRows, RelationalDataRows, NewCategoryRows)):
         rows = X
     elif isinstance(X, RelationalData):
         rows = RelationalDataRows(X)

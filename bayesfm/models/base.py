@@ -362,12 +362,12 @@ class BaseFM(EstimatorProtocol):
     def _encode_for_fit(self, X, groups):
         return encode_for_fit(self.encoder, X, groups)
 
-    def _check_rows(self, X, n_features, encoder, name="X"):
-        return check_rows(type(self).__name__, X, n_features, encoder, name)
-
     def _check_predict_X(self, X):
+        """The rows to predict, ready for this fit's posterior (new categories drawn)."""
         self._check_fitted()
-        return self._check_rows(X, self.n_features_in_, getattr(self, "encoder_", None))
+        rows = check_rows(type(self).__name__, X, self.n_features_in_,
+                          getattr(self, "encoder_", None), group_labels=self.groups_)
+        return rows.bind(self._posterior, self.groups_, self.group_index_, self.column_scale_)
 
     def _eval_matrices(self, eval_sets, p, encoder):
         if eval_sets is not None and not self._accumulates_predictions:
