@@ -36,7 +36,10 @@ How each source column is encoded (decided at ``fit``, in the frame's column ord
 
 Missing values (None, NaN, pd.NA) in categorical and multi-hot columns contribute nothing (an
 all-zero row in that block); they are not an error. At ``transform``, categories and items not
-kept at fit (unseen, or dropped by ``min_count``) likewise contribute nothing.
+kept at fit (unseen, or dropped by ``min_count``) likewise contribute nothing; ``transform_new``
+instead gives each of them a column of its own after the fitted ones (what the estimators'
+predictions use: a new category is a draw from its group's prior, ``bayesfm.NewCategories``), a
+multi-hot row then normalised over its known and new items together.
 
 ``transform`` finds columns by name, so their order in the frame does not matter. Columns seen at
 fit but absent are an error naming them; extra columns are ignored silently (so a frame that
@@ -208,6 +211,10 @@ def _items(s, sep, col, pd):
 def _unique_pairs(rows: np.ndarray, codes: np.ndarray, k: int):
     key = np.unique(rows * np.int64(k) + codes)
     return key // k, key % k
+
+
+#: offset marking new-column indices among category codes (beyond any fitted column count)
+_NEW = 1 << 40
 
 
 class TableEncoder:
@@ -405,6 +412,19 @@ class TableEncoder:
 
     def transform(self, df) -> sp.csr_matrix:
         """Encode ``df`` with the fitted layout: a float64 CSR matrix (len(df), n_features_)."""
+        return self._encode(df, with_new=False)[0]
+
+    def transform_new(self, df):
+        """Encode ``df`` with the fitted layout plus one column per category (or multi-hot
+        item) not kept at fit: ``(X, siblings, names)``, X a float64 CSR matrix (len(df),
+        n_features_ + m), the m new columns after the fitted ones in order of first appearance
+        (source column by source column); ``siblings`` (m,) int64, for each new column a fitted
+        column of the same source column (its group); ``names`` (m,) ``"col=value"``. Values of a
+        source column of which no category was kept at fit have no sibling and contribute
+        nothing, as in ``transform``."""
+        return self._encode(df, with_new=True)
+
+    def _encode(self, df, with_new: bool):
         if not hasattr(self, "blocks_"):
             raise NotFittedError("this TableEncoder is not fitted yet; call fit(df) first")
         pd = _pandas()
@@ -416,6 +436,7 @@ class TableEncoder:
                              f"{absent}")
         n = len(df)
         all_rows, all_cols, all_vals = [], [], []
+        siblings, names = [], []
         for b in self.blocks_:
             col, kind, start = b["column"], b["kind"], b["start"]
             if b["stop"] == start:
@@ -428,28 +449,48 @@ class TableEncoder:
                 vals = x[rows]
             elif kind == "categorical":
                 codes = _lookup(b["categories"], s, col, pd)
+                if with_new:
+                    values = s.to_numpy(dtype=object)
+                    fresh = np.flatnonzero((codes < 0) & ~pd.isna(values))
+                    codes = codes.copy()
+                    codes[fresh] = self._new_codes(values[fresh], b, siblings, names, pd)
                 rows = np.flatnonzero(codes >= 0)
-                cols = start + codes[rows]
+                cols = np.where(codes[rows] < _NEW, start + codes[rows], codes[rows] - _NEW)
                 vals = np.ones(len(rows))
             else:
                 rows, items = _items(s, b["separator"], col, pd)
                 codes = _lookup(b["categories"], items, col, pd)
-                ok = codes >= 0
                 k = len(b["categories"])
-                rows, codes = _unique_pairs(rows[ok], codes[ok], k)
+                fresh = np.flatnonzero(codes < 0) if with_new else np.zeros(0, np.int64)
+                if fresh.size:      # new items coded k + j, j the new column's position
+                    new = self._new_codes(items[fresh], b, siblings, names, pd) - _NEW
+                    codes = codes.copy()
+                    codes[fresh] = k + new - self.n_features_
+                ok = codes >= 0
+                rows, codes = _unique_pairs(rows[ok], codes[ok], k + len(names))
                 vals = 1.0 / np.bincount(rows, minlength=n)[rows]
-                cols = start + codes
+                cols = np.where(codes < k, start + codes, self.n_features_ + codes - k)
             all_rows.append(rows)
             all_cols.append(cols)
             all_vals.append(vals)
         r = np.concatenate(all_rows) if all_rows else np.zeros(0, np.int64)
         c = np.concatenate(all_cols) if all_cols else np.zeros(0, np.int64)
         v = np.concatenate(all_vals) if all_vals else np.zeros(0)
-        X = sp.csr_matrix((v.astype(np.float64), (r, c)), shape=(n, self.n_features_),
-                          dtype=np.float64)
+        X = sp.csr_matrix((v.astype(np.float64), (r, c)),
+                          shape=(n, self.n_features_ + len(names)), dtype=np.float64)
         X.sum_duplicates()
         X.sort_indices()
-        return X
+        return X, np.array(siblings, dtype=np.int64), np.array(names, dtype=object)
+
+    def _new_codes(self, values, block, siblings, names, pd) -> np.ndarray:
+        """Column indices (offset by ``_NEW``) of the new ``values`` of ``block``, registering a
+        column (its sibling and name) for each distinct one, in order of first appearance."""
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object))
+        first = self.n_features_ + len(names)
+        for value in uniques:
+            siblings.append(block["start"])
+            names.append(f"{block['column']}={value}")
+        return _NEW + first + codes.astype(np.int64)
 
     def fit_transform(self, df) -> sp.csr_matrix:
         """``fit(df)`` then ``transform(df)``."""

@@ -63,8 +63,9 @@ _COMMON_DOC = """
         hyperprior group, as a matrix's columns do), list-valued columns normalised multi-hot,
         one hyperprior group per categorical source column; integer id columns need
         ``TableEncoder(categorical=["user", "item"])`` or a category dtype). The fitted copy is
-        ``encoder_``; predicting on a frame with unseen categories works (they contribute
-        nothing), and the feature names reach ``to_inference_data``.
+        ``encoder_``; predicting on a frame with unseen categories works (each is a draw from
+        its group's prior, ``bayesfm.NewCategories``), and the feature names reach
+        ``to_inference_data``.
     random_state : int, numpy SeedSequence, numpy Generator or None
         Seed. The chains' generators are spawned from it, so the same int gives the same draws
         bit for bit, whatever n_jobs is.

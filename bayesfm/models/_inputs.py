@@ -9,7 +9,7 @@ import copy
 
 import numpy as np
 
-from bayesfm.models._rows import rows_of
+from bayesfm.models._rows import NewCategories, rows_of
 
 __all__ = ["is_frame", "encode_for_fit", "check_rows", "eval_matrices", "check_levels",
            "central_probs"]
@@ -40,16 +40,29 @@ def encode_for_fit(encoder_param, X, groups):
     return rows, (rows.default_groups() if groups is None else groups), None, None
 
 
-def check_rows(owner: str, X, n_features, encoder, name="X", group_labels=None):
+def check_rows(owner: str, X, n_features, encoder, name="X", fit_groups=None):
     """Rows to predict, behind the protocol of ``models._rows``, with ``n_features`` columns
-    (``owner`` names the estimator in messages; a DataFrame goes through ``encoder``;
-    ``group_labels``, the fitted groups, for ``NewCategories``)."""
+    (``owner`` names the estimator in messages). ``fit_groups``: the fitted ``(groups_,
+    group_index_)``, for rows with new categories; without them (evaluation sets) a DataFrame's
+    unseen categories contribute nothing. A DataFrame goes through ``encoder``: its categories
+    unseen at fit become ``NewCategories`` (drawn with seed 0, or the ``random_state`` of a
+    ``NewCategories`` holding the frame)."""
+    random_state = 0
+    if isinstance(X, NewCategories) and is_frame(X.X):
+        X, random_state = X.X, X.random_state
     if is_frame(X):
         if encoder is None:
             raise TypeError(f"this {owner} was fitted on a matrix; pass a matrix with "
                             f"{n_features} columns, not a DataFrame")
-        X = encoder.transform(X)
-    return rows_of(X, name, n_features=n_features, owner=owner, group_labels=group_labels)
+        if fit_groups is None or not hasattr(encoder, "transform_new"):
+            X = encoder.transform(X)
+        else:
+            X, siblings, _ = encoder.transform_new(X)
+            if siblings.shape[0]:
+                labels, gidx = fit_groups
+                X = NewCategories(X, [labels[gidx[j]] for j in siblings], random_state)
+    labels = None if fit_groups is None else fit_groups[0]
+    return rows_of(X, name, n_features=n_features, owner=owner, group_labels=labels)
 
 
 def eval_matrices(owner: str, eval_sets, p, encoder):

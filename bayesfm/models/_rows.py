@@ -153,7 +153,10 @@ class RelationalDataRows:
 class NewCategories:
     """Rows to predict whose last columns are categories the fit never saw (a new user, a new
     item): ``X`` (n, p + m), the p training columns first, then m new columns; ``groups`` (m,)
-    the feature group (a label of the fitted ``groups_``) of each new column.
+    the feature group (a label of the fitted ``groups_``) of each new column. ``X`` may also be
+    a DataFrame (``groups`` None) for an estimator fitted on one: its categories unseen at fit
+    are the new columns (``TableEncoder.transform_new``), which is also what a DataFrame passed
+    as it is gets, with ``random_state`` 0.
 
     A new category is a draw from its group's prior: for every kept draw s, its weight and
     factors are w ~ Normal(mu_w[g], 1/lambda_w[g]) and v_f ~ Normal(mu_v[g, f],
@@ -163,7 +166,7 @@ class NewCategories:
     draws as always, so their intervals widen by what the model does not know of the newcomer.
     ``random_state`` fixes those draws (None: fresh ones at every call)."""
 
-    def __init__(self, X, groups, random_state=None):
+    def __init__(self, X, groups=None, random_state=None):
         self.X = X
         self.groups = groups
         self.random_state = random_state

@@ -366,7 +366,8 @@ class BaseFM(EstimatorProtocol):
         """The rows to predict, ready for this fit's posterior (new categories drawn)."""
         self._check_fitted()
         rows = check_rows(type(self).__name__, X, self.n_features_in_,
-                          getattr(self, "encoder_", None), group_labels=self.groups_)
+                          getattr(self, "encoder_", None),
+                          fit_groups=(self.groups_, self.group_index_))
         return rows.bind(self._posterior, self.groups_, self.group_index_, self.column_scale_)
 
     def _eval_matrices(self, eval_sets, p, encoder):

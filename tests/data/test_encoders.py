@@ -218,3 +218,37 @@ def test_import_does_not_import_pandas():
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     code = "import bayesfm.data.encoders, sys; assert 'pandas' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=str(ROOT))
+
+
+def test_transform_new_gives_each_unseen_value_a_column():
+    """transform_new: the fitted columns as transform gives them (but for multi-hot rows, now
+    normalised over known and new items), then one column per unseen category or item in order
+    of first appearance, repeated values sharing theirs; siblings are fitted columns of the same
+    source column; missing values stay empty."""
+    df = _frame()
+    enc = TableEncoder().fit(df)
+    p = enc.n_features_
+    plain, siblings, names = enc.transform_new(df)
+    assert plain.shape == (len(df), p) and siblings.shape == (0,) and names.shape == (0,)
+    np.testing.assert_array_equal(plain.toarray(), enc.transform(df).toarray())
+    new = pd.DataFrame({
+        "age": [30.0, 20.0, 99.0, 1.0],
+        "genres": [["Noir"], ["Comedy", "Noir"], ["Western", "Drama"], None],
+        "item": ["zzz", "b", "zzz", None],
+        "user": pd.Categorical([999, 42, 5, 999]),
+    })
+    X, siblings, names = enc.transform_new(new)
+    assert list(names) == ["user=999", "user=5", "item=zzz", "genres=Noir", "genres=Western"]
+    fitted = list(enc.feature_names_)
+    for j, name in zip(siblings, names):
+        assert fitted[j].split("=")[0] == name.split("=")[0]
+    A = X.toarray()
+    assert A.shape == (4, p + 5)
+    np.testing.assert_array_equal(A[:, p:p + 2], [[1, 0], [0, 0], [0, 1], [1, 0]])   # users
+    np.testing.assert_array_equal(A[:, p + 2], [1, 0, 1, 0])                        # item zzz
+    np.testing.assert_allclose(A[:, p + 3:], [[1, 0], [.5, 0], [0, .5], [0, 0]])     # genres
+    drama = fitted.index("genres=Drama")
+    assert A[2, drama] == 0.5
+    assert A[3].sum() == 2.0                            # row 3: its age (1) and user 999
+    known = enc.transform(new).toarray()
+    assert known[2, drama] == 1.0                       # transform: unseen items dropped

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bayesfm import FMClassifier, FMRegressor
+from bayesfm import FMClassifier, FMRegressor, NewCategories
 from bayesfm.data.encoders import TableEncoder
 
 pd = pytest.importorskip("pandas")
@@ -38,16 +38,33 @@ def test_fit_frame_equals_fit_on_the_encoded_matrix():
     assert model.feature_names_in_[0] == "user=1" and "age" in list(model.feature_names_in_)
 
 
-def test_unseen_categories_contribute_nothing():
+def test_unseen_categories_are_new_categories():
+    """An unseen category (an item, a genre) gets a column of its own, a draw from its group's
+    prior: the frame predicts as the matrix of ``transform_new`` marked as NewCategories, with
+    seed 0 by default or the seed of a NewCategories holding the frame; a missing value still
+    contributes nothing."""
     df, y = _frame()
     model = FMRegressor(encoder=TableEncoder(categorical=["user"]), **KW).fit(df, y)
     new = df.iloc[:5].copy()
-    new["item"] = "never-seen"
-    new["genres"] = [["Western"]] * 5
+    new["item"] = ["never-seen", "never-seen", "also-new", None, "m1"]
+    new["genres"] = [["Western"], ["Western", "Drama"], [], ["Noir"], ["Drama"]]
+    X, siblings, names = model.encoder_.transform_new(new)
+    assert list(names) == ["item=never-seen", "item=also-new", "genres=Western", "genres=Noir"]
+    labels = [model.groups_[model.group_index_[j]] for j in siblings]
+    assert labels == ["item", "item", "genres", "genres"]
+    np.testing.assert_array_equal(model.predict(new),
+                                  model.predict(NewCategories(X, labels, random_state=0)))
+    np.testing.assert_array_equal(model.predict(NewCategories(new, random_state=3)),
+                                  model.predict(NewCategories(X, labels, random_state=3)))
+    assert not np.array_equal(model.predict(NewCategories(new, random_state=3)),
+                              model.predict(new))
+    # a multi-hot row is normalised over its known and new items: Western and Drama get 1/2
+    assert X[1, model.encoder_.feature_names_.tolist().index("genres=Drama")] == 0.5
     known = df.iloc[:5].copy()
-    known["item"] = None        # a missing category also contributes nothing
+    known["item"] = None        # a missing category contributes nothing
     known["genres"] = [[]] * 5
-    np.testing.assert_allclose(model.predict(new), model.predict(known))
+    np.testing.assert_array_equal(model.predict(known),
+                                  model.predict(model.encoder_.transform(known)))
     # columns in another order, plus an extra column, are fine
     shuffled = df.iloc[:5][["genres", "age", "item", "user"]].assign(extra=1)
     np.testing.assert_array_equal(model.predict(shuffled), model.predict(df.iloc[:5]))
