@@ -140,3 +140,27 @@ def test_console_script_is_installed():
         pytest.skip("bayesfm is not installed as a package in this environment")
     r = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "fit" in r.stdout and "predict" in r.stdout
+
+
+def test_a_csv_with_new_users_predicts_them_from_the_prior(tmp_path):
+    """A user the fit never saw, in a CSV given to predict: a prediction and an interval wider
+    than a known user's for the same item (the new user is a draw from the users' prior), the
+    same in two runs (seed 0)."""
+    _, y, u, i = _ratings(400, 2)
+    table, model = tmp_path / "train.csv", tmp_path / "m.bfm"
+    with open(table, "w") as fh:
+        fh.write("user,item,rating\n")
+        for a, b, c in zip(u, i, y):
+            fh.write(f"{a},{b},{c}\n")
+    r = run("fit", "--train", table, "--categorical", "user,item", "--save", model, *FAST)
+    assert r.returncode == 0, r.stderr
+    rows = tmp_path / "rows.csv"
+    rows.write_text(f"user,item\n{u[0]},{i[0]}\n99999,{i[0]}\n")
+    out, again = tmp_path / "p.csv", tmp_path / "p2.csv"
+    for dest in (out, again):
+        r = run("predict", "--model", model, "--data", rows, "--out", dest)
+        assert r.returncode == 0, r.stderr
+    known, new = _read_csv(out)
+    width = [float(p["upper"]) - float(p["lower"]) for p in (known, new)]
+    assert width[1] > width[0]
+    assert _read_csv(again) == [known, new]
