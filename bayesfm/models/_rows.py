@@ -158,6 +158,12 @@ class NewCategories:
     are the new columns (``TableEncoder.transform_new``), which is also what a DataFrame passed
     as it is gets, with ``random_state`` 0.
 
+    For a ``RelationalData`` ``X`` (the training columns only), ``new_rows`` says which block
+    rows are new entities (a block's name or position -> its new row indices: a user who was
+    not in training, with their side features and an all-zero id part): each gets a one-hot id
+    column of its own (value 1) in the group ``groups[block]`` (a dict; default: the block's
+    name), drawn from that group's prior in every row that points to it.
+
     A new category is a draw from its group's prior: for every kept draw s, its weight and
     factors are w ~ Normal(mu_w[g], 1/lambda_w[g]) and v_f ~ Normal(mu_v[g, f],
     1/lambda_v[g, f]) of that draw (what the posterior says of a column without data), in the
@@ -166,10 +172,11 @@ class NewCategories:
     draws as always, so their intervals widen by what the model does not know of the newcomer.
     ``random_state`` fixes those draws (None: fresh ones at every call)."""
 
-    def __init__(self, X, groups=None, random_state=None):
+    def __init__(self, X, groups=None, random_state=None, new_rows=None):
         self.X = X
         self.groups = groups
         self.random_state = random_state
+        self.new_rows = new_rows
 
 
 class NewCategoryRows:
@@ -253,10 +260,56 @@ class NewCategoryRows:
         raise TypeError("rows with NewCategories are not saved")
 
 
+def _new_block_rows(X: NewCategories, name, n_features, owner, group_labels):
+    """NewCategoryRows of a RelationalData whose ``new_rows`` blocks rows are new entities."""
+    rel = X.X
+    if rel.n_features != n_features:
+        raise ValueError(f"{name} has {rel.n_features} features, but {owner} is expecting "
+                         f"{n_features} features as input")
+    if not isinstance(X.new_rows, dict) or not X.new_rows:
+        raise ValueError(f"{name}: NewCategories of a RelationalData needs new_rows, a dict "
+                         f"block -> the block's new row indices")
+    _, mats, idx = rel.parts()
+    names = [block.name for block in rel.blocks]
+    groups = X.groups if isinstance(X.groups, dict) else {}
+    obs, cols, labels = [], [], []
+    for key, rows in X.new_rows.items():
+        b = names.index(key) if key in names else key
+        if not isinstance(b, (int, np.integer)) or not 0 <= b < len(mats):
+            raise ValueError(f"{name}: new_rows names the block {key!r}, which is not one of "
+                             f"{names}")
+        label = groups.get(key, names[b] if names[b] is not None else f"block{b}")
+        rows = np.unique(np.asarray(rows, dtype=np.int64).ravel())
+        bad = rows[(rows < 0) | (rows >= mats[b].shape[0])]
+        if bad.shape[0]:
+            raise ValueError(f"{name}: new_rows[{key!r}] holds {int(bad[0])}, not a row of "
+                             f"the block ({mats[b].shape[0]} rows)")
+        for r in rows:
+            hit = np.flatnonzero(idx[b] == r)
+            obs.append(hit)
+            cols.append(np.full(hit.shape[0], len(labels)))
+            labels.append(label)
+    gidx = _group_indices(labels, group_labels, name)
+    obs, cols = np.concatenate(obs), np.concatenate(cols)
+    new = sp.csr_matrix((np.ones(obs.shape[0]), (obs, cols)), shape=(rel.n_rows, len(labels)))
+    return NewCategoryRows(RelationalDataRows(rel), new, gidx, labels, X.random_state)
+
+
+def _group_indices(labels, group_labels, name) -> np.ndarray:
+    index = {lab: g for g, lab in enumerate(group_labels)}
+    unknown = [lab for lab in labels if lab not in index]
+    if unknown:
+        raise ValueError(f"{name}: NewCategories groups {unknown} are not groups of the fit "
+                         f"(groups_: {list(group_labels)})")
+    return np.array([index[lab] for lab in labels], dtype=np.int64)
+
+
 def _new_categories(X: NewCategories, name, n_features, owner, group_labels):
     if n_features is None or group_labels is None:
         raise TypeError(f"{name}: NewCategories are rows to predict (fit on the training "
                         f"columns only)")
+    if isinstance(X.X, RelationalData):
+        return _new_block_rows(X, name, n_features, owner, group_labels)
     M = check_matrix(X.X, f"{name}.X", owner=owner)
     labels = list(X.groups) if np.ndim(X.groups) == 1 else None
     m = M.shape[1] - n_features
@@ -265,12 +318,7 @@ def _new_categories(X: NewCategories, name, n_features, owner, group_labels):
                          f"then one column per new category, and groups with one label per new "
                          f"column; got X with {M.shape[1]} columns and "
                          f"{'no list of' if labels is None else len(labels)} group labels")
-    index = {lab: g for g, lab in enumerate(group_labels)}
-    unknown = [lab for lab in labels if lab not in index]
-    if unknown:
-        raise ValueError(f"{name}: NewCategories groups {unknown} are not groups of the fit "
-                         f"(groups_: {list(group_labels)})")
-    gidx = np.array([index[lab] for lab in labels], dtype=np.int64)
+    gidx = _group_indices(labels, group_labels, name)
     M = M.tocsc()
     return NewCategoryRows(MatrixRows(M[:, :n_features].tocsr()), M[:, n_features:].tocsr(),
                            gidx, labels, X.random_state)

@@ -176,3 +176,42 @@ def test_new_users_intervals_are_calibrated():
     assert abs(cover[0.9] - 0.9) < 0.03, cover
     assert abs(cover[0.5] - 0.5) < 0.05, cover
     assert cover["drop"] < 0.87, cover
+
+
+def test_new_rows_of_a_relational_block_are_new_categories():
+    """A user block row that was not in training (side features, no id column): its id is a
+    new category of the id group, and the predictions equal those of the expanded matrix with
+    that id as a NewCategories column (same seed)."""
+    from bayesfm.data.relational import RelationalData, RelationBlock
+
+    rng = np.random.default_rng(3)
+    side = rng.normal(size=(13, 3))
+    users = sp.hstack([sp.vstack([sp.identity(12), sp.csr_matrix((1, 12))]), side],
+                      format="csr")                         # row 12: a new user, no id
+    items = sp.identity(8, format="csr")
+    n = 300
+    u, i = rng.integers(0, 12, n), rng.integers(0, 8, n)
+    y = rng.normal(size=12)[u] + rng.normal(size=8)[i] + 0.3 * rng.normal(size=n)
+    groups = ["uid"] * 12 + ["uside"] * 3 + ["iid"] * 8
+    train = RelationalData(None, [RelationBlock(users[:12], u, "users"),
+                                  RelationBlock(items, i, "items")])
+    model = FMRegressor(**{**KW, "n_iter": 60, "n_burn": 20}).fit(train, y, groups=groups)
+    pu, pi = np.array([12, 12, 3, 12]), np.array([0, 5, 5, 7])
+    rel = RelationalData(None, [RelationBlock(users, pu, "users"),
+                                RelationBlock(items, pi, "items")])
+    rows = NewCategories(rel, {"users": "uid"}, random_state=4, new_rows={"users": [12]})
+    X = sp.hstack([rel.expand(), sp.csr_matrix((pu == 12).astype(float)[:, None])],
+                  format="csr")
+    np.testing.assert_allclose(model.predict_draws(rows),
+                               model.predict_draws(NewCategories(X, ["uid"], random_state=4)),
+                               rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(model.predict(rows)[2], model.predict(rel)[2], rtol=1e-12)
+    with pytest.raises(ValueError, match="not a row of the block"):
+        model.predict(NewCategories(rel, new_rows={"users": [13]}))
+    with pytest.raises(ValueError, match="block 'films'"):
+        model.predict(NewCategories(rel, new_rows={"films": [0]}))
+    with pytest.raises(ValueError, match=r"groups \['users'\] are not groups of the fit"):
+        model.predict(NewCategories(rel, new_rows={"users": [12]}))   # default: the block name
+    by_block = FMRegressor(**{**KW, "n_iter": 20, "n_burn": 5}).fit(train, y)  # ids + side
+    with pytest.raises(ValueError, match="'users' is not a group of categories"):
+        by_block.predict(NewCategories(rel, new_rows={"users": [12]}))
