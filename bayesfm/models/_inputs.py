@@ -6,6 +6,7 @@ DataFrame is encoded into a matrix here; every other kind of rows goes behind th
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 
@@ -55,7 +56,13 @@ def check_rows(owner: str, X, n_features, encoder, name="X", fit_groups=None):
             raise TypeError(f"this {owner} was fitted on a matrix; pass a matrix with "
                             f"{n_features} columns, not a DataFrame")
         if fit_groups is None or not hasattr(encoder, "transform_new"):
-            X = encoder.transform(X)
+            frame = X
+            X = encoder.transform(frame)
+            if hasattr(encoder, "transform_new") and encoder.transform_new(frame)[1].shape[0]:
+                warnings.warn(f"{name}: categories unseen at fit contribute nothing here "
+                              f"(accumulated predictions of evaluation sets cannot draw them "
+                              f"from their group's prior); predict these rows after the fit "
+                              f"for that", UserWarning, stacklevel=4)
         else:
             X, siblings, _ = encoder.transform_new(X)
             if siblings.shape[0]:
@@ -77,7 +84,7 @@ def eval_matrices(owner: str, eval_sets, p, encoder):
             raise TypeError(f"eval_sets: names must be strings, got {name!r}")
         where = f"eval_sets[{name!r}]"
         try:
-            out[name] = check_rows(owner, X, p, encoder).matrix(where)
+            out[name] = check_rows(owner, X, p, encoder, name=where).matrix(where)
         except (TypeError, ValueError) as err:
             if str(err).startswith(where):
                 raise

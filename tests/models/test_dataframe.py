@@ -108,3 +108,18 @@ def test_classifier_on_a_frame_and_errors():
         reg.predict(df)
     with pytest.raises(TypeError, match="encoder"):
         FMRegressor(encoder="one-hot", **KW).fit(df, y)
+
+
+def test_an_evaluation_set_with_unseen_categories_says_they_contribute_nothing():
+    df, y = _frame()
+    later = df.iloc[:20].copy()
+    later["item"] = "brand-new"
+    enc = TableEncoder(categorical=["user"])
+    with pytest.warns(UserWarning, match=r"eval_sets\['later'\]: categories unseen at fit "
+                                         r"contribute nothing"):
+        FMRegressor(encoder=enc, **KW).fit(df.iloc[20:], y[20:], eval_sets={"later": later})
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FMRegressor(encoder=enc, **KW).fit(df, y, eval_sets={"seen": df.iloc[:20]})
