@@ -170,9 +170,10 @@ class NewCategories:
     units of the group's columns (its shared column scale), independently for every new column
     and shared by all rows of one call that hold it. Predictions are then averages over the
     draws as always, so their intervals widen by what the model does not know of the newcomer.
-    ``random_state`` fixes those draws (None: fresh ones at every call)."""
+    ``random_state`` fixes those draws (default 0, so the same rows predict the same; None:
+    fresh ones at every call)."""
 
-    def __init__(self, X, groups=None, random_state=None, new_rows=None):
+    def __init__(self, X, groups=None, random_state=0, new_rows=None):
         self.X = X
         self.groups = groups
         self.random_state = random_state
