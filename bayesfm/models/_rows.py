@@ -307,8 +307,9 @@ def _group_indices(labels, group_labels, name) -> np.ndarray:
 
 def _new_categories(X: NewCategories, name, n_features, owner, group_labels):
     if n_features is None or group_labels is None:
-        raise TypeError(f"{name}: NewCategories are rows to predict (fit on the training "
-                        f"columns only)")
+        raise TypeError(f"{name}: NewCategories are rows to predict after the fit, not "
+                        f"training rows or evaluation sets (those hold the training columns "
+                        f"only)")
     if isinstance(X.X, RelationalData):
         return _new_block_rows(X, name, n_features, owner, group_labels)
     M = check_matrix(X.X, f"{name}.X", owner=owner)
