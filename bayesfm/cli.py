@@ -4,13 +4,18 @@
                 [--rank 8] [--iter N|auto] [--burn N] [--chains 4] [--jobs N] [--seed S]
                 [--group-file META] [--target COLUMN] [--categorical COLS] [--level 0.9]
                 --out PRED.csv [--save MODEL]
-    bayesfm predict --model MODEL --data FILE --out PRED.csv [--level 0.9]
+    bayesfm predict --model MODEL --data FILE --out PRED.csv [--level 0.9] [--group-file META]
     bayesfm demo
 
 Data files are libFM / svmlight text (``label idx:val ...``; 0-based indices, or ``--one-based``)
 or CSV tables with a header (``.csv``, or ``--format csv``), whose ``--target`` column is the
 label and whose other columns are encoded by ``bayesfm.data.encoders.TableEncoder``
 (``--categorical user,item`` one-hot encodes integer id columns).
+
+Categories the fit never saw (a new user, a new item) are predicted as draws from their group's
+prior (``bayesfm.NewCategories``, seed ``--seed`` or 0): in a CSV, values unseen at fit; in a
+libFM file, feature indices beyond the model's, whose groups come from ``--group-file`` (a libFM
+meta file with a line for every feature, the fitted ones and the new ones).
 
 Output CSV, one line per row of the test/data file (written atomically):
 * regression: ``prediction`` (posterior mean), ``lower``, ``upper`` (predictive interval);
@@ -102,6 +107,9 @@ def _parser():
     pred.add_argument("--one-based", action="store_true")
     pred.add_argument("--target", default="rating")
     pred.add_argument("--level", type=_level, default=0.9)
+    pred.add_argument("--group-file", help="libFM meta file: the group of every feature, those "
+                                           "beyond the model's (new categories) included")
+    pred.add_argument("--seed", type=int, default=0, help="seed of the new categories' draws")
 
     demo = sub.add_parser("demo",
                           help="a small end-to-end fit (MovieLens-100k if found, else simulated)")
@@ -211,9 +219,7 @@ def _cmd_fit(args, out):
         model.save(args.save)
         print(f"model saved to {args.save}", file=out)
     if args.test:
-        Xte, yte, _ = _read(args.test, args.format, args.one_based, args.target,
-                            n_features=None if _is_csv(args.test, args.format)
-                            else model.n_features_in_)
+        Xte, yte = _rows(model, args.test, args, need_target=True)
         cols, point = _run_predict(model, Xte, args.level, args.test)
         for name, value in _metrics(model, point, cols, yte).items():
             print(f"test {name}: {value:.4f}", file=out)
@@ -223,6 +229,32 @@ def _cmd_fit(args, out):
     elif args.out:
         raise InputError("--out needs --test (the rows to predict)")
     return 0
+
+
+def _rows(model, path, args, need_target):
+    """(rows to predict, y or None) of a data file for ``model``: a CSV's categories unseen at
+    fit, and a libFM file's features beyond the model's (their groups from ``--group-file``),
+    are new categories drawn with seed ``--seed``."""
+    from bayesfm import NewCategories
+
+    if _is_csv(path, args.format):
+        X, y, _ = _read(path, args.format, args.one_based, args.target, need_target=need_target)
+        return NewCategories(X, random_state=args.seed), y
+    p = model.n_features_in_
+    group_file = args.group_file
+    X, y, groups = _read(path, args.format, args.one_based, args.target, group_file=group_file,
+                         need_target=need_target)
+    if X.shape[1] <= p:
+        import scipy.sparse as sp
+
+        return sp.hstack([X, sp.csr_matrix((X.shape[0], p - X.shape[1]))], format="csr"), y
+    if groups is None:
+        first = int(np.flatnonzero(np.diff(X[:, p:].tocsr().indptr))[0])
+        raise InputError(f"{path}: feature indices up to {X.shape[1] - 1} (first in data row "
+                         f"{first}, 0-based), but the model has {p} features; the features "
+                         f"beyond are new categories: give the group of every feature with "
+                         f"--group-file (a libFM meta file of {X.shape[1]} lines)")
+    return NewCategories(X, [g.item() for g in groups[p:]], random_state=args.seed), y
 
 
 def _run_predict(model, X, level, path):
@@ -243,9 +275,7 @@ def _cmd_predict(args, out):
         raise InputError(str(exc)) from None
     except Exception as exc:  # anything else unreadable: one clear line
         raise InputError(f"{args.model}: not a saved bayesfm model ({exc})") from None
-    csv = _is_csv(args.data, args.format)
-    X, y, _ = _read(args.data, args.format, args.one_based, args.target,
-                    n_features=None if csv else model.n_features_in_, need_target=False)
+    X, _ = _rows(model, args.data, args, need_target=False)
     cols, point = _run_predict(model, X, args.level, args.data)
     _write_csv(args.out, cols)
     print(f"predictions for {len(point if point is not None else cols['label'])} rows written "

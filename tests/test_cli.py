@@ -119,7 +119,7 @@ def test_error_exit_codes(files, tmp_path):
     wide = tmp_path / "wide.libfm"
     wide.write_text("1 0:1 77:1\n")
     r = run("fit", "--train", files / "train.libfm", "--test", wide, *FAST)
-    assert r.returncode == 1 and "line 1" in r.stderr
+    assert r.returncode == 1 and "first in data row 0" in r.stderr and "--group-file" in r.stderr
     # nothing half-written
     assert not (tmp_path / "p.csv").exists()
 
@@ -164,3 +164,26 @@ def test_a_csv_with_new_users_predicts_them_from_the_prior(tmp_path):
     width = [float(p["upper"]) - float(p["lower"]) for p in (known, new)]
     assert width[1] > width[0]
     assert _read_csv(again) == [known, new]
+
+
+def test_a_libfm_file_with_new_features_needs_their_groups(files, tmp_path):
+    """Feature indices beyond the model's are new categories, with their groups from
+    --group-file (a meta file for every feature); without it, exit 1 naming --group-file."""
+    model = tmp_path / "m.bfm"
+    r = run("fit", "--train", files / "train.libfm", "--group-file", files / "meta.txt",
+            "--save", model, *FAST)
+    assert r.returncode == 0, r.stderr
+    rows = tmp_path / "new.libfm"
+    rows.write_text("0 0:1 30:1\n0 50:1 30:1\n")             # user 0; a new user (index 50)
+    out = tmp_path / "p.csv"
+    r = run("predict", "--model", model, "--data", rows, "--out", out)
+    assert r.returncode == 1 and "--group-file" in r.stderr and "new categories" in r.stderr
+    meta = tmp_path / "meta51.txt"
+    meta.write_text("\n".join(["0"] * 30 + ["1"] * 20 + ["0"]) + "\n")
+    r = run("predict", "--model", model, "--data", rows, "--out", out, "--group-file", meta)
+    assert r.returncode == 0, r.stderr
+    known, new = _read_csv(out)
+    assert (float(new["upper"]) - float(new["lower"])
+            > float(known["upper"]) - float(known["lower"]))
+    r = run("predict", "--model", model, "--data", files / "test.libfm", "--out", out)
+    assert r.returncode == 0, r.stderr                         # known features: as before
