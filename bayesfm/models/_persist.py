@@ -60,8 +60,6 @@ FORMAT = "bayesfm-model"
 FORMAT_VERSION = 2
 _MANIFEST = "bayesfm-model.json"
 _CHECKSUM = "checksum.sha256"
-_TAGS = ("__npy__", "__csr__", "__tuple__", "__dict__", "__array__", "__priors__",
-         "__seedseq__", "__generator__")
 
 
 # -- the registry of estimator classes ----------------------------------------------------------
