@@ -23,8 +23,10 @@ side is missing).
 from __future__ import annotations
 
 import math
+import platform
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = ["NA", "Col", "cell", "table", "Stream", "ratio", "ratios", "best_of"]
 
@@ -101,6 +103,17 @@ class Stream:
     def row(self, values) -> None:
         self._print(_line(self.cols, [cell(v, c.spec) for c, v in zip(self.cols, values)],
                           self.widths, self.markdown))
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo, else platform.processor())."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def ratio(num, den):

@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -52,23 +51,12 @@ for _p in (_BENCH_DIR, ROOT):
         sys.path.insert(0, str(_p))
 
 import bench_regression as _br  # noqa: E402
-from _tables import Col, ratio, table  # noqa: E402
+from _tables import Col, cpu_model, ratio, table  # noqa: E402
 
 from bayesfm import FMRegressor  # noqa: E402
 from bayesfm.data.movielens import DATA_ENV, load_movielens_100k  # noqa: E402
 from bayesfm.sampler import execution  # noqa: E402
 from bayesfm.sampler.threads import usable_cpus  # noqa: E402
-
-
-def cpu_model() -> str:
-    """The CPU's model name (Linux /proc/cpuinfo, else platform.processor())."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 @contextlib.contextmanager
