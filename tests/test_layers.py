@@ -19,7 +19,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "bayesfm"
 #: ``bayesfm._numba_cache`` (its ``njit``: the package's cache directory)
 KERNEL_MODULES = {"bayesfm.sampler.kernels", "bayesfm.sampler.relational",
                   "bayesfm.sampler.smallalg", "bayesfm.sampler.truncnorm",
-                  "bayesfm.sampler.colouring", "bayesfm.sampler.records", "bayesfm.sampler._jit"}
+                  "bayesfm.sampler.colouring", "bayesfm.sampler.records", "bayesfm.sampler._jit",
+                  "bayesfm.sampler.foldin"}
 #: what each layer may import from bayesfm (by module-name prefix)
 ALLOWED = {
     "bayesfm.data": ("bayesfm.data", "bayesfm.exceptions", "bayesfm.atomic"),

@@ -217,6 +217,20 @@ def _unique_pairs(rows: np.ndarray, codes: np.ndarray, k: int):
 _NEW = 1 << 40
 
 
+def _known(block):
+    """(the categories of a categorical or multi-hot block: those kept at fit, then those
+    learned after it (``learn_new``), their columns (int64, one more: a sentinel))."""
+    cats = list(block["categories"]) + list(block.get("added", ()))
+    colmap = np.concatenate([np.arange(block["start"], block["stop"]),
+                             np.asarray(block.get("added_columns", ()), dtype=np.int64), [-1]])
+    return cats, colmap.astype(np.int64)
+
+
+def _first_seen(values, pd) -> list:
+    """The distinct values, in order of first appearance (``_new_codes``'s column order)."""
+    return list(pd.factorize(pd.Series(values, dtype=object))[1])
+
+
 class TableEncoder:
     """Learn a one-hot / numeric / multi-hot layout from a DataFrame and encode frames with it.
 
@@ -424,7 +438,7 @@ class TableEncoder:
         nothing, as in ``transform``."""
         return self._encode(df, with_new=True)
 
-    def _encode(self, df, with_new: bool):
+    def _encode(self, df, with_new: bool, keep_added: bool = False):
         if not hasattr(self, "blocks_"):
             raise NotFittedError("this TableEncoder is not fitted yet; call fit(df) first")
         pd = _pandas()
@@ -436,7 +450,7 @@ class TableEncoder:
                              f"{absent}")
         n = len(df)
         all_rows, all_cols, all_vals = [], [], []
-        siblings, names = [], []
+        siblings, names, added = [], [], []
         for b in self.blocks_:
             col, kind, start = b["column"], b["kind"], b["start"]
             if b["stop"] == start:
@@ -448,28 +462,34 @@ class TableEncoder:
                 cols = np.full(len(rows), start, dtype=np.int64)
                 vals = x[rows]
             elif kind == "categorical":
-                codes = _lookup(b["categories"], s, col, pd)
+                cats, colmap = _known(b)
+                codes = _lookup(cats, s, col, pd)
                 if with_new:
                     values = s.to_numpy(dtype=object)
                     fresh = np.flatnonzero((codes < 0) & ~pd.isna(values))
                     codes = codes.copy()
                     codes[fresh] = self._new_codes(values[fresh], b, siblings, names, pd)
+                    added += [(b, v) for v in _first_seen(values[fresh], pd)]
                 rows = np.flatnonzero(codes >= 0)
-                cols = np.where(codes[rows] < _NEW, start + codes[rows], codes[rows] - _NEW)
+                cols = np.where(codes[rows] < _NEW, colmap[np.minimum(codes[rows], len(cats))],
+                                codes[rows] - _NEW)
                 vals = np.ones(len(rows))
             else:
                 rows, items = _items(s, b["separator"], col, pd)
-                codes = _lookup(b["categories"], items, col, pd)
-                k = len(b["categories"])
+                cats, colmap = _known(b)
+                codes = _lookup(cats, items, col, pd)
+                k = len(cats)
                 fresh = np.flatnonzero(codes < 0) if with_new else np.zeros(0, np.int64)
                 if fresh.size:      # new items coded k + j, j the new column's position
                     new = self._new_codes(items[fresh], b, siblings, names, pd) - _NEW
+                    added += [(b, v) for v in _first_seen(items[fresh], pd)]
                     codes = codes.copy()
                     codes[fresh] = k + new - self.n_features_
                 ok = codes >= 0
                 rows, codes = _unique_pairs(rows[ok], codes[ok], k + len(names))
                 vals = 1.0 / np.bincount(rows, minlength=n)[rows]
-                cols = np.where(codes < k, start + codes, self.n_features_ + codes - k)
+                cols = np.where(codes < k, colmap[np.minimum(codes, k)],
+                                self.n_features_ + codes - k)
             all_rows.append(rows)
             all_cols.append(cols)
             all_vals.append(vals)
@@ -480,7 +500,26 @@ class TableEncoder:
                           shape=(n, self.n_features_ + len(names)), dtype=np.float64)
         X.sum_duplicates()
         X.sort_indices()
-        return X, np.array(siblings, dtype=np.int64), np.array(names, dtype=object)
+        out = X, np.array(siblings, dtype=np.int64), np.array(names, dtype=object)
+        return out + (added,) if keep_added else out
+
+    def learn_new(self, df):
+        """``transform_new(df)``, and the new categories become fitted ones: column
+        ``n_features_ + j`` is the j-th new one from now on (``transform`` encodes it; its
+        feature name and group are appended). What ``fold_in`` does, after which those
+        categories have parameters of their own. Returns ``(X, siblings, names)`` as
+        ``transform_new`` (the columns of X are those of the extended layout)."""
+        X, siblings, names, added = self._encode(df, with_new=True, keep_added=True)
+        p = self.n_features_
+        for j, (block, value) in enumerate(added):
+            block.setdefault("added", []).append(_plain(value))
+            block.setdefault("added_columns", []).append(p + j)
+        self.feature_names_ = np.concatenate([self.feature_names_,
+                                              np.asarray(names, dtype=str)]).astype(str)
+        groups = self.groups_[siblings] if len(siblings) else self.groups_[:0]
+        self.groups_ = np.concatenate([self.groups_, groups]).astype(self.groups_.dtype)
+        self.n_features_ = p + len(names)
+        return X, siblings, names
 
     def _new_codes(self, values, block, siblings, names, pd) -> np.ndarray:
         """Column indices (offset by ``_NEW``) of the new ``values`` of ``block``, registering a

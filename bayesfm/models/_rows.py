@@ -37,7 +37,7 @@ from bayesfm.sampler.records import RelationalRows as _RowsRecord
 from bayesfm.sampler.relational import relational_predict_draws
 
 __all__ = ["MatrixRows", "RelationalDataRows", "NewCategories", "NewCategoryRows", "rows_of",
-           "rows_from_state"]
+           "rows_from_state", "new_column_scales"]
 
 
 class MatrixRows:
@@ -206,15 +206,7 @@ class NewCategoryRows:
         converts to those of the column)."""
         if self.w_new is not None:
             return self
-        scale = np.empty(self.gidx.shape[0])
-        for j, g in enumerate(self.gidx):
-            s = np.unique(column_scale[group_index == g])
-            if s.shape[0] != 1:
-                raise ValueError(f"NewCategories: group {self.labels[j]!r} is not a group of "
-                                 f"categories (its training columns have different scales, so "
-                                 f"a new column's scale is unknown); new columns belong to "
-                                 f"one-hot or multi-hot groups")
-            scale[j] = s[0]
+        scale = new_column_scales(self.gidx, self.labels, group_index, column_scale)
         mu_w, lam_w = posterior.field("mu_w"), posterior.field("lambda_w")
         mu_v, lam_v = posterior.field("mu_v"), posterior.field("lambda_v")
         C, S = mu_w.shape[:2]
@@ -259,6 +251,21 @@ class NewCategoryRows:
 
     def to_state(self):
         raise TypeError("rows with NewCategories are not saved")
+
+
+def new_column_scales(gidx, labels, group_index, column_scale) -> np.ndarray:
+    """The scale of each new column (m,): the one scale its group's fitted columns share
+    (``gidx`` (m,) their groups, ``labels`` (m,) their group labels, for the message)."""
+    scale = np.empty(gidx.shape[0])
+    for j, g in enumerate(gidx):
+        s = np.unique(column_scale[group_index == g])
+        if s.shape[0] != 1:
+            raise ValueError(f"NewCategories: group {labels[j]!r} is not a group of "
+                             f"categories (its training columns have different scales, so "
+                             f"a new column's scale is unknown); new columns belong to "
+                             f"one-hot or multi-hot groups")
+        scale[j] = s[0]
+    return scale
 
 
 def _new_block_rows(X: NewCategories, name, n_features, owner, group_labels):

@@ -139,7 +139,8 @@ class BaseFM(EstimatorProtocol):
                   for seed in chain_seeds(self.random_state, config.n_chains)]
         rows = np.sort(np.random.default_rng(0).choice(
             Xr.shape[0], min(_N_DIAGNOSTIC_ROWS, Xr.shape[0]), replace=False))
-        for name in ("feature_names_in_", "eval_predictions_", "convergence_"):
+        for name in ("feature_names_in_", "eval_predictions_", "convergence_",
+                     "n_folded_rows_", "folded_features_"):
             self.__dict__.pop(name, None)
         if names is not None:
             self.feature_names_in_ = names
@@ -264,8 +265,68 @@ class BaseFM(EstimatorProtocol):
                                      f"to continue sampling after loading")
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit "
                                  f"before sample_more")
+        if getattr(self, "n_folded_rows_", 0):
+            raise RuntimeError(f"this {type(self).__name__} has rows folded in "
+                               f"({self.n_folded_rows_}): their categories' draws are tied to "
+                               f"the draws they were folded into, and the chains do not see "
+                               f"them; call sample_more before fold_in, or refit on the "
+                               f"training rows and the folded ones together")
         n_iter = check_int("n_iter", n_iter, 1)
         self._run(n_iter, client)
+        return self
+
+    def fold_in(self, X, y, groups=None, n_sweeps: int = 2, n_first: int = 50,
+                random_state=0):
+        """Add the new categories (users, items, ...) that the rows ``X`` bring, with their
+        targets ``y``, without refitting. Returns self.
+
+        ``X``: a DataFrame (for a model fitted on one: its categories unseen at fit are the new
+        ones), ``NewCategories(X, groups)`` of a matrix, or a matrix with the model's
+        ``n_features_in_`` columns then one per new category, with ``groups`` (m,) the fitted
+        group label of each new column. Every kept draw of the fit gets a draw of the new
+        columns' weights and factors from their full conditional given the rows and that
+        draw's other parameters and hyperparameters (the standard fold-in approximation: the
+        fitted parameters do not see the new rows), by the sweep's own coordinate updates:
+        ``n_first`` Gibbs sweeps at each chain's first draw (from a draw of the groups'
+        prior), then ``n_sweeps`` at every later draw, warm-started from the previous one.
+        Cost O(draws x sweeps x k x non-zeros of the new columns). ``random_state`` fixes the
+        draws (the same seed gives the same draws, bit for bit).
+
+        The new categories then are the model's own: ``n_features_in_`` grows by their number
+        (a DataFrame's encoder learns them, ``feature_names_in_`` names them), and predictions,
+        intervals, ``diagnose``, ``save`` and ``to_inference_data`` include them;
+        ``n_folded_rows_`` counts the rows folded in. Rows that hold no new category are left
+        out, with a warning. ``sample_more`` is refused afterwards (the chains do not see the
+        folded rows: refit on all rows instead). See "Folding in new rows" in the model page
+        for when a refit pays off."""
+        from bayesfm.models import _fold_in
+
+        self._check_fitted()
+        if not getattr(self, "keep_draws_", True):
+            raise RuntimeError(f"this {type(self).__name__} was fitted with keep_draws=False: "
+                               f"it holds no draws of w and V to fold new rows into; refit "
+                               f"with keep_draws=True")
+        n_sweeps = check_int("n_sweeps", n_sweeps, 1)
+        n_first = check_int("n_first", n_first, 1)
+        fold = _fold_in.prepare(self, X, y, groups)
+        w, V = _fold_in.draw(self._posterior, self.observation_, self.column_scale_, fold,
+                             n_sweeps, n_first, random_state)
+        # everything is computed: now the model takes the new columns as its own
+        self._posterior.set_field("w", w)
+        self._posterior.set_field("V", V)
+        self.column_scale_ = np.concatenate([self.column_scale_, fold.scale])
+        self.group_index_ = np.concatenate([self.group_index_, fold.gidx])
+        p = self.n_features_in_
+        self.folded_features_ = np.concatenate([getattr(self, "folded_features_",
+                                                        np.zeros(0, np.int64)),
+                                                np.arange(p, p + fold.m)]).astype(np.int64)
+        self.n_features_in_ = p + fold.m
+        if fold.encoder is not None:
+            self.encoder_ = fold.encoder
+            if hasattr(self, "feature_names_in_"):
+                self.feature_names_in_ = np.concatenate(
+                    [self.feature_names_in_, np.asarray(fold.names, dtype=object)])
+        self.n_folded_rows_ = getattr(self, "n_folded_rows_", 0) + fold.n_rows
         return self
 
     def _absorb(self):
@@ -445,7 +506,8 @@ class BaseFM(EstimatorProtocol):
             rows = rows_from_state(training["X"])
             model.X_train_ = rows.value
             model.y_train_ = training["y"]
-            model._data = rows.design(model.column_scale_, model.group_index_)
+            p = rows.shape[1]                    # (fold_in appends columns after these)
+            model._data = rows.design(model.column_scale_[:p], model.group_index_[:p])
             model._chains = [Chain.from_state(chain) for chain in training["chains"]]
         model._after_absorb()
         return model
@@ -483,6 +545,9 @@ class BaseFM(EstimatorProtocol):
                                  f"rows X and their y")
         elif y is None:
             raise ValueError("X was given without y")
+        if training and hasattr(X, "resize") and X.shape[1] < self.n_features_in_:  # folded
+            X = X.copy()
+            X.resize((X.shape[0], self.n_features_in_))
         rows = self._check_predict_X(X)
         yobs = self.observation_.encode(y, rows.shape[0])
         return build(self, rows, yobs, training, feature_names=feature_names,

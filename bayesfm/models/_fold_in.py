@@ -1,0 +1,156 @@
+"""``fold_in``: the parameters of the new categories that new rows bring (a new user with a few
+ratings), drawn for every kept draw given that draw's other parameters, without refitting.
+
+``prepare`` reads the rows (a DataFrame whose unseen categories become columns of their own,
+``NewCategories`` of a matrix, or a matrix with extra columns and their ``groups``) and their y;
+``draw`` runs the sampler's fold-in chain (``sampler.foldin``) over every fitted chain and
+returns the extended w and V in user units. The estimator then takes the new columns as its own
+(``BaseFM.fold_in``). The approximation is the standard one: the fitted parameters do not see
+the new rows (see ``docs/model.md``, "Folding in new rows", for when to refit instead).
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from bayesfm.data.scaling import scale_columns
+from bayesfm.models._inputs import check_rows, is_frame
+from bayesfm.models._rows import MatrixRows, NewCategories, NewCategoryRows, new_column_scales
+from bayesfm.sampler import execution
+from bayesfm.sampler.foldin import fold_in_chain
+from bayesfm.sampler.records import CSR
+
+__all__ = ["FoldIn", "prepare", "draw"]
+
+
+@dataclass
+class FoldIn:
+    """What the rows to fold in bring: ``X`` (CSR, n x P: the model's p columns, then the m new
+    ones; only rows that hold a new column), ``target`` (n,) y as the likelihood reads it,
+    ``gidx`` (m,) and ``scale`` (m,) the new columns' groups and scales, ``names`` (m,) their
+    feature names (or None), ``encoder`` the extended encoder (or None), ``n_rows`` the rows
+    folded in."""
+
+    X: sp.csr_matrix
+    target: np.ndarray
+    gidx: np.ndarray
+    scale: np.ndarray
+    names: object
+    encoder: object
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def m(self) -> int:
+        return int(self.gidx.shape[0])
+
+
+def prepare(model, X, y, groups=None) -> FoldIn:
+    """The rows to fold in, checked (errors name the argument and the first bad row)."""
+    owner = type(model).__name__
+    p = model.n_features_in_
+    encoder, names = None, None
+    if isinstance(X, NewCategories) and is_frame(X.X):
+        X = X.X
+    if is_frame(X):
+        if getattr(model, "encoder_", None) is None:
+            raise TypeError(f"this {owner} was fitted on a matrix; fold in a matrix with its "
+                            f"{p} columns then the new ones (and their groups), not a "
+                            f"DataFrame")
+        encoder = copy.deepcopy(model.encoder_)
+        full, siblings, names = encoder.learn_new(X)
+        labels = [model.groups_[model.group_index_[j]] for j in siblings]
+        rows = NewCategoryRows(MatrixRows(full[:, :p]), full[:, p:].tocsr(),
+                               model.group_index_[siblings], labels, 0)
+        names = [str(name) for name in names]
+    else:
+        if groups is not None and not isinstance(X, NewCategories):
+            X = NewCategories(X, groups)
+        elif groups is not None:
+            raise ValueError("fold_in: give the new columns' groups in NewCategories or as "
+                             "groups, not both")
+        rows = check_rows(owner, X, p, getattr(model, "encoder_", None),
+                          fit_groups=(model.groups_, model.group_index_))
+    if not isinstance(rows, NewCategoryRows) or not rows.gidx.shape[0]:
+        raise ValueError(f"fold_in: X brings no new category (no column beyond the model's "
+                         f"{p}); fold_in draws the parameters of new users, items or other "
+                         f"categories from their rows (a DataFrame with unseen categories, "
+                         f"NewCategories, or a matrix with extra columns and their groups). "
+                         f"Rows of known categories only change the fit through a refit")
+    if not isinstance(rows.base, MatrixRows):
+        raise NotImplementedError(f"fold_in of {type(rows.base.value).__name__} rows is not "
+                                  f"available yet: fold in the expanded rows "
+                                  f"(RelationalData.expand()) of a model fitted on a matrix")
+    n = rows.shape[0]
+    target = model.observation_.encode(y, n)
+    scale = new_column_scales(rows.gidx, rows.labels, model.group_index_, model.column_scale_)
+    full = sp.hstack([rows.base.value, rows.new], format="csr")
+    hit = np.diff(rows.new.indptr) > 0
+    if not hit.any():
+        raise ValueError("fold_in: no row of X holds a new category (every new column is all "
+                         "zero)")
+    if not hit.all():
+        first = int(np.flatnonzero(~hit)[0])
+        warnings.warn(f"fold_in: {int((~hit).sum())} of {n} rows hold no new category (the "
+                      f"first: row {first}) and are left out (known categories' parameters "
+                      f"change only by a refit)", UserWarning, stacklevel=3)
+        full, target = full[hit], target[hit]
+    full.sort_indices()
+    return FoldIn(full, np.ascontiguousarray(target), rows.gidx, scale, names, encoder)
+
+
+def draw(post, observation, column_scale, fold: FoldIn, n_sweeps: int, n_first: int,
+         random_state):
+    """(w (chains, draws, P), V (chains, draws, P, k)) in user units: the draws of ``post``
+    (a ``Posterior`` of a fit with ``observation`` and ``column_scale`` (p,)) with the m new
+    columns' fold-in draws appended (P = p + m)."""
+    p, m = column_scale.shape[0], fold.m
+    scale = np.concatenate([column_scale, fold.scale])
+    X = scale_columns(fold.X, scale)
+    ucols = X[:, p:].tocsc()
+    ucols.sort_indices()
+    colsq = np.asarray(ucols.multiply(ucols).sum(axis=0)).ravel()
+    w0 = post.field("w0")
+    C, S = w0.shape
+    W = np.empty((C, S, p + m))
+    W[:, :, :p] = post.field("w") * column_scale
+    V0 = post.field("V")
+    k = V0.shape[3]
+    V = np.empty((C, S, p + m, k))
+    V[:, :, :p] = V0 * column_scale[:, None]
+    mu_w, lam_w = post.field("mu_w"), post.field("lambda_w")
+    mu_v, lam_v = post.field("mu_v"), post.field("lambda_v")
+    alpha = post.field("alpha") if "alpha" in post.names else np.ones((C, S))
+    latent = bool(observation.probit)
+    cls = fold.target.astype(np.int64) if latent else np.zeros(0, np.int64)
+    if "cutpoints" in post.names:
+        cuts = post.field("cutpoints")
+        bounds = np.concatenate([np.full((C, S, 1), -np.inf), cuts,
+                                 np.full((C, S, 1), np.inf)], axis=2)
+    else:
+        bounds = np.tile(np.array([-np.inf, 0.0, np.inf]), (C, S, 1))
+    g = fold.gidx
+    cols = np.arange(p, p + m, dtype=np.int64)
+    rows = CSR.of(X)
+    seeds = np.random.SeedSequence(random_state).spawn(C)
+    for c in range(C):
+        rng = np.random.default_rng(seeds[c])
+        W[c, 0, p:] = mu_w[c, 0, g] + rng.standard_normal(m) / np.sqrt(lam_w[c, 0, g])
+        V[c, 0, p:] = mu_v[c, 0, g] + rng.standard_normal((m, k)) / np.sqrt(lam_v[c, 0, g])
+        target = (np.zeros(fold.n_rows) if latent
+                  else np.asarray(fold.target, dtype=np.float64).copy())
+        execution.run(fold_in_chain, 1, rng, rows, CSR.of(ucols), cols, colsq, g, target,
+                      latent, cls, np.ascontiguousarray(bounds[c]), np.ascontiguousarray(w0[c]),
+                      W[c], V[c], np.ascontiguousarray(alpha[c]), np.ascontiguousarray(mu_w[c]),
+                      np.ascontiguousarray(lam_w[c]), np.ascontiguousarray(mu_v[c]),
+                      np.ascontiguousarray(lam_v[c]), n_first, n_sweeps)
+    W /= scale
+    V /= scale[:, None]
+    return W, V
