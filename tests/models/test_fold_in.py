@@ -1,0 +1,175 @@
+"""``fold_in``: new categories' rows added after the fit, without refitting (the closed-form check
+of its conditional is in ``tests/statistical/test_fold_in.py``)."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+import bayesfm
+from bayesfm import FMClassifier, FMOrdinalRegressor, FMRegressor, NewCategories
+from bayesfm.data.relational import RelationalData, RelationBlock
+
+SMALL = dict(rank=3, n_iter=60, n_burn=40, n_chains=2, random_state=0)
+
+
+def _ratings(seed=1, nu=50, ni=30, n=1500):
+    """Ratings of users 0..nu-1 (ids as strings) from a rank-3 model; users >= 40 are new."""
+    rng = np.random.default_rng(seed)
+    u, i = rng.integers(0, nu, n), rng.integers(0, ni, n)
+    U, I = rng.normal(size=(nu, 3)), rng.normal(size=(ni, 3))
+    y = 3.0 + (U[u] * I[i]).sum(1) + 0.3 * rng.normal(size=n)
+    df = pd.DataFrame({"user": u.astype(str), "item": i.astype(str)})
+    new = u >= 40
+    first = new & (np.cumsum(new) % 2 == 0)           # half of the new users' rows to fold in
+    return df, y, ~new, first, new & ~first
+
+
+@pytest.fixture(scope="module")
+def split():
+    return _ratings()
+
+
+@pytest.fixture(scope="module")
+def fitted(split):
+    df, y, train, _, _ = split
+    return FMRegressor(**SMALL).fit(df[train], y[train])
+
+
+def _clone(model):
+    return bayesfm.FMRegressor.from_state(model.to_state(chains=True))
+
+
+def test_frame_fold_in_learns_the_new_categories(fitted, split):
+    df, y, _, first, rest = split
+    model = _clone(fitted)
+    p = model.n_features_in_
+    n_new = df[first]["user"].nunique()
+    before = model.predict(df[rest])
+    assert model.fold_in(df[first], y[first]) is model
+    assert model.n_features_in_ == p + n_new and model.n_folded_rows_ == int(first.sum())
+    assert model.w_.shape[1] == p + n_new and model.V_.shape[1] == p + n_new
+    assert list(model.folded_features_) == list(range(p, p + n_new))
+    assert all(str(f).startswith("user=") for f in model.feature_names_in_[p:])
+    assert model.encoder_.n_features_ == p + n_new
+    # the encoder maps a folded user to its own column from now on
+    X = model.encoder_.transform(df[first].iloc[:1])
+    assert X.indices.max() >= p
+    # the folded users' predictions use their ratings: closer than the prior draws
+    rmse = lambda pred: np.sqrt(np.mean((pred - y[rest]) ** 2))    # noqa: E731
+    assert rmse(model.predict(df[rest])) < 0.6 * rmse(before)
+    # the known columns' draws are unchanged
+    np.testing.assert_array_equal(model.w_[:, :p], fitted.w_)
+
+
+def test_fold_in_is_reproducible_and_seeded(fitted, split):
+    df, y, _, first, _ = split
+    a = _clone(fitted).fold_in(df[first], y[first], random_state=5)
+    b = _clone(fitted).fold_in(df[first], y[first], random_state=5)
+    c = _clone(fitted).fold_in(df[first], y[first], random_state=6)
+    np.testing.assert_array_equal(a.V_, b.V_)
+    assert not np.array_equal(a.V_, c.V_)
+
+
+def test_matrix_fold_in_with_groups_and_new_categories(split):
+    df, y, train, first, rest = split
+    enc = bayesfm.data.encoders.TableEncoder().fit(df[train])
+    X_train = enc.transform(df[train])
+    model = FMRegressor(**SMALL).fit(X_train, y[train], groups=enc.groups_)
+    full, siblings, _ = enc.transform_new(df[first | rest])
+    groups = [enc.groups_[j] for j in siblings]
+    sub = np.flatnonzero(first[first | rest])
+    a = _clone(model).fold_in(full[sub], y[first], groups=groups)
+    b = _clone(model).fold_in(NewCategories(full[sub], groups), y[first])
+    np.testing.assert_array_equal(a.V_, b.V_)
+    # afterwards the model takes matrices with the new columns
+    keep = np.flatnonzero(rest[first | rest])
+    assert a.predict(full[keep]).shape == (keep.shape[0],)
+
+
+def test_fold_in_saves_loads_and_exports(fitted, split, tmp_path):
+    df, y, _, first, rest = split
+    model = _clone(fitted).fold_in(df[first], y[first])
+    model.save(tmp_path / "m.bfm")
+    back = bayesfm.load(tmp_path / "m.bfm")
+    np.testing.assert_array_equal(back.predict(df[rest]), model.predict(df[rest]))
+    assert back.n_folded_rows_ == model.n_folded_rows_
+    report = model.diagnose()
+    assert report is not None
+    idata = model.to_inference_data()
+    post = idata.posterior if hasattr(idata, "posterior") else idata["posterior"]
+    assert post["w"].shape[-1] == model.n_features_in_
+
+
+def test_fold_in_with_chains_keeps_training_design(split, tmp_path):
+    df, y, train, first, _ = split
+    model = FMRegressor(**SMALL).fit(df[train], y[train]).fold_in(df[first], y[first])
+    with pytest.raises(RuntimeError, match="refit"):
+        model.sample_more(1)
+    model.save(tmp_path / "c.bfm", chains=True)
+    back = bayesfm.load(tmp_path / "c.bfm")
+    assert back.n_features_in_ == model.n_features_in_
+    with pytest.raises(RuntimeError, match="rows folded in"):
+        back.sample_more(2)
+    # a new fit forgets the folded rows
+    model.fit(df[train], y[train])
+    assert not hasattr(model, "n_folded_rows_")
+    model.sample_more(1)
+
+
+def test_fold_in_refusals(fitted, split):
+    df, y, train, first, _ = split
+    model = _clone(fitted)
+    p = model.n_features_in_
+    with pytest.raises(ValueError, match="no new category"):
+        model.fold_in(df[train].iloc[:5], y[train][:5])
+    with pytest.raises(ValueError, match="n_sweeps"):
+        model.fold_in(df[first], y[first], n_sweeps=0)
+    bounded = FMRegressor(**SMALL, keep_draws=False).fit(df[train], y[train])
+    with pytest.raises(RuntimeError, match="keep_draws=False"):
+        bounded.fold_in(df[first], y[first])
+    with pytest.raises(ValueError, match="y"):
+        model.fold_in(df[first], y[first][:-1])
+    assert model.n_features_in_ == p and not hasattr(model, "n_folded_rows_")   # untouched
+    unfitted = FMRegressor()
+    with pytest.raises(bayesfm.exceptions.NotFittedError):
+        unfitted.fold_in(df[first], y[first])
+
+
+def test_rows_without_a_new_category_are_left_out_with_a_warning(fitted, split):
+    df, y, train, first, _ = split
+    model = _clone(fitted)
+    rows = pd.concat([df[train].iloc[:3], df[first]])
+    with pytest.warns(UserWarning, match="3 of .* rows hold no new category .* row 0"):
+        model.fold_in(rows, np.r_[y[train][:3], y[first]])
+    assert model.n_folded_rows_ == int(first.sum())
+
+
+def test_relational_fold_in_is_refused_clearly():
+    rng = np.random.default_rng(0)
+    users = sp.csr_matrix(np.eye(4))
+    idx = rng.integers(0, 4, 40)
+    rel = RelationalData(sp.csr_matrix(np.eye(5)[rng.integers(0, 5, 40)]),
+                         [RelationBlock(users, idx, "user")])
+    model = FMRegressor(**SMALL).fit(rel, rng.normal(size=40))
+    with pytest.raises(NotImplementedError, match="RelationalData.expand"):
+        model.fold_in(NewCategories(rel, new_rows={"user": [3]}), rng.normal(size=40))
+
+
+@pytest.mark.parametrize("kind", ["probit", "ordinal"])
+def test_probit_models_fold_in(split, kind):
+    df, y, train, first, rest = split
+    if kind == "probit":
+        labels = y > 3.0
+        model = FMClassifier(**SMALL)
+    else:
+        labels = np.digitize(y, [2.0, 3.0, 4.0])
+        model = FMOrdinalRegressor(**SMALL)
+    model.fit(df[train], labels[train])
+    before = model.score(df[rest], labels[rest])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fold_in(df[first], labels[first])
+    assert model.score(df[rest], labels[rest]) > before + 0.1
