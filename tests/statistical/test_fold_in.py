@@ -25,8 +25,8 @@ N_COPIES = 20_000
 
 
 def _one_draw_model():
-    """A small fit on one-hot users and items (entries 2, so the columns have a scale) whose posterior is ``N_COPIES`` copies of one
-    draw (the fitted parameters held fixed), and the design's parts."""
+    """A small fit on one-hot users and items (entries 2, so the columns have a scale) whose
+    posterior is ``N_COPIES`` copies of one draw (the fitted parameters held fixed)."""
     rng = np.random.default_rng(20261207)
     nu, ni, n = 8, 6, 120
     u, i = rng.integers(0, nu, n), rng.integers(0, ni, n)
