@@ -1,7 +1,7 @@
 """Numba's on-disk cache in a directory keyed by the package's sources.
 
 Numba's own cache invalidates a compiled function only when the file that defines it changes:
-after an edit of ``kernels.draw_w``, the relational sweep (defined in another file, calling it)
+after an edit of ``kernels._draw_w``, the relational sweep (defined in another file, calling it)
 would keep running its old cached code. So ``import bayesfm`` points Numba's cache at
 
     <user cache>/bayesfm/numba/<hash of the package's path>/<hash of its sources that use Numba>

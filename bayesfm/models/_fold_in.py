@@ -22,6 +22,7 @@ from bayesfm.data.scaling import scale_columns
 from bayesfm.models._inputs import check_rows, is_frame
 from bayesfm.models._rows import MatrixRows, NewCategories, NewCategoryRows, new_column_scales
 from bayesfm.sampler import execution
+from bayesfm.sampler.colouring import balanced_order, colour_classes
 from bayesfm.sampler.foldin import fold_in_chain
 from bayesfm.sampler.records import CSR
 
@@ -107,24 +108,22 @@ def prepare(model, X, y, groups=None) -> FoldIn:
 
 
 def draw(post, observation, column_scale, fold: FoldIn, n_sweeps: int, n_first: int,
-         random_state):
+         random_state, n_threads=None):
     """(w (chains, draws, P), V (chains, draws, P, k)) in user units: the draws of ``post``
     (a ``Posterior`` of a fit with ``observation`` and ``column_scale`` (p,)) with the m new
     columns' fold-in draws appended (P = p + m)."""
     p, m = column_scale.shape[0], fold.m
-    scale = np.concatenate([column_scale, fold.scale])
-    X = scale_columns(fold.X, scale)
-    ucols = X[:, p:].tocsc()
-    ucols.sort_indices()
-    colsq = np.asarray(ucols.multiply(ucols).sum(axis=0)).ravel()
-    w0 = post.field("w0")
+    known = fold.X[:, :p].tocsr()
+    new = scale_columns(fold.X[:, p:].tocsr(), fold.scale)
+    new.sort_indices()
+    new_cols = new.tocsc()
+    new_cols.sort_indices()
+    colsq = np.asarray(new_cols.multiply(new_cols).sum(axis=0), dtype=np.float64).ravel()
+    order, cptr = colour_classes(new_cols.indptr, new_cols.indices, new.indptr, new.indices, m)
+    order = balanced_order(order, cptr)
+    w0, w, V = post.field("w0"), post.field("w"), post.field("V")
     C, S = w0.shape
-    W = np.empty((C, S, p + m))
-    W[:, :, :p] = post.field("w") * column_scale
-    V0 = post.field("V")
-    k = V0.shape[3]
-    V = np.empty((C, S, p + m, k))
-    V[:, :, :p] = V0 * column_scale[:, None]
+    k = V.shape[3]
     mu_w, lam_w = post.field("mu_w"), post.field("lambda_w")
     mu_v, lam_v = post.field("mu_v"), post.field("lambda_v")
     alpha = post.field("alpha") if "alpha" in post.names else np.ones((C, S))
@@ -137,20 +136,24 @@ def draw(post, observation, column_scale, fold: FoldIn, n_sweeps: int, n_first: 
     else:
         bounds = np.tile(np.array([-np.inf, 0.0, np.inf]), (C, S, 1))
     g = fold.gidx
-    cols = np.arange(p, p + m, dtype=np.int64)
-    rows = CSR.of(X)
+    Wn = np.empty((C, S, m))
+    Vn = np.empty((C, S, m, k))
+    records = (CSR.of(known), CSR.of(new), CSR.of(new_cols), colsq, g, order, cptr)
     seeds = np.random.SeedSequence(random_state).spawn(C)
-    for c in range(C):
-        rng = np.random.default_rng(seeds[c])
-        W[c, 0, p:] = mu_w[c, 0, g] + rng.standard_normal(m) / np.sqrt(lam_w[c, 0, g])
-        V[c, 0, p:] = mu_v[c, 0, g] + rng.standard_normal((m, k)) / np.sqrt(lam_v[c, 0, g])
-        target = (np.zeros(fold.n_rows) if latent
-                  else np.asarray(fold.target, dtype=np.float64).copy())
-        execution.run(fold_in_chain, 1, rng, rows, CSR.of(ucols), cols, colsq, g, target,
-                      latent, cls, np.ascontiguousarray(bounds[c]), np.ascontiguousarray(w0[c]),
-                      W[c], V[c], np.ascontiguousarray(alpha[c]), np.ascontiguousarray(mu_w[c]),
-                      np.ascontiguousarray(lam_w[c]), np.ascontiguousarray(mu_v[c]),
-                      np.ascontiguousarray(lam_v[c]), n_first, n_sweeps)
-    W /= scale
-    V /= scale[:, None]
-    return W, V
+    work = S * (n_sweeps * new.nnz + known.nnz + new.nnz) * (k + 1)
+    with execution.budget(execution.resolve_n_threads(n_threads)):
+        threads = execution.threads_for(work)
+        for c in range(C):
+            rng = np.random.default_rng(seeds[c])
+            Wn[c, 0] = mu_w[c, 0, g] + rng.standard_normal(m) / np.sqrt(lam_w[c, 0, g])
+            Vn[c, 0] = mu_v[c, 0, g] + rng.standard_normal((m, k)) / np.sqrt(lam_v[c, 0, g])
+            target = (np.zeros(fold.n_rows) if latent
+                      else np.asarray(fold.target, dtype=np.float64).copy())
+            c_ = np.ascontiguousarray
+            execution.run(fold_in_chain, threads, rng, *records, target, latent, cls,
+                          c_(bounds[c]), c_(w0[c]), c_(w[c]), c_(V[c]), c_(alpha[c]),
+                          c_(mu_w[c]), c_(lam_w[c]), c_(mu_v[c]), c_(lam_v[c]), Wn[c], Vn[c],
+                          n_first, n_sweeps)
+    Wn /= fold.scale
+    Vn /= fold.scale[:, None]
+    return np.concatenate([w, Wn], axis=2), np.concatenate([V, Vn], axis=2)

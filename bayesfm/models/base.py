@@ -310,7 +310,7 @@ class BaseFM(EstimatorProtocol):
         n_first = check_int("n_first", n_first, 1)
         fold = _fold_in.prepare(self, X, y, groups)
         w, V = _fold_in.draw(self._posterior, self.observation_, self.column_scale_, fold,
-                             n_sweeps, n_first, random_state)
+                             n_sweeps, n_first, random_state, getattr(self, "n_threads", None))
         # everything is computed: now the model takes the new columns as its own
         self._posterior.set_field("w", w)
         self._posterior.set_field("V", V)

@@ -52,8 +52,6 @@ __all__ = [
     "mixture_normal_quantiles",
     "normal_coordinate",
     "row_value",
-    "draw_w",
-    "draw_v_column",
     "ALL_STAGES",
     "HYPER_STAGES",
     "STAGE_NAMES",
@@ -224,7 +222,7 @@ def _alpha_and_w0(e, w0, alpha, a0, b0, m0, lam0, z_w0, g_alpha, sample_alpha):
 
 
 @njit(cache=True)
-def draw_w(j, indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w):
+def _draw_w(j, indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w):
     """Draw w_j of CSC column j from its full conditional, updating ``e`` on its rows."""
     g = gidx[j]
     start = indptr[j]
@@ -251,11 +249,11 @@ def _linear_columns(indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w
         b = cptr[c + 1]
         if b - a >= PAR_MIN:
             for t in prange(a, b):
-                draw_w(order[t], indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w,
+                _draw_w(order[t], indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w,
                         z_w)
         else:
             for t in range(a, b):
-                draw_w(order[t], indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w,
+                _draw_w(order[t], indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w,
                         z_w)
 
 
@@ -313,7 +311,7 @@ def _factor_hyper(Vt, gidx, gsize, mu_v, lam_v, c0, mu0, b_lam, g_lamv, z_muv):
 
 
 @njit(cache=True)
-def draw_v_column(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, lam_v):
+def _draw_v_column(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, lam_v):
     """Draw v_j1, ..., v_jk of CSC column j one after another, each from its full conditional,
     updating ``e`` and ``Q`` (n, k) on the column's rows: the rows are fetched once for all k
     factors and stay in cache."""
@@ -352,11 +350,11 @@ def _latent_columns(indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, lam
         b = cptr[c + 1]
         if b - a >= PAR_MIN:
             for t in prange(a, b):
-                draw_v_column(order[t], indptr, indices, data, gidx, e, Q, Vt, z_v, alpha,
+                _draw_v_column(order[t], indptr, indices, data, gidx, e, Q, Vt, z_v, alpha,
                                mu_v, lam_v)
         else:
             for t in range(a, b):
-                draw_v_column(order[t], indptr, indices, data, gidx, e, Q, Vt, z_v, alpha,
+                _draw_v_column(order[t], indptr, indices, data, gidx, e, Q, Vt, z_v, alpha,
                                mu_v, lam_v)
 
 
