@@ -110,6 +110,9 @@ def build(model, rows, yobs, training: bool, feature_names=None, posterior_predi
     if len(feature_names) != p:
         raise ValueError(f"feature_names has {len(feature_names)} names but the model has "
                          f"{p} features")
+    # block rows of relational data folded in (fold_in) have columns beyond the design's
+    for b, r, _ in getattr(model, "folded_block_rows_", ()):
+        feature_names.append(f"block{b}[{r}]")
     k = d["V"].shape[3]
     coords = {"feature": feature_names, "factor": np.arange(k),
               "group": [str(g) for g in model.groups_]}

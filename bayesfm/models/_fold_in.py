@@ -2,7 +2,8 @@
 ratings), drawn for every kept draw given that draw's other parameters, without refitting.
 
 ``prepare`` reads the rows (a DataFrame whose unseen categories become columns of their own,
-``NewCategories`` of a matrix, or a matrix with extra columns and their ``groups``) and their y;
+``NewCategories`` of a matrix or of a ``RelationalData`` with ``new_rows``, or a matrix with
+extra columns and their ``groups``) and their y;
 ``draw`` runs the sampler's fold-in chain (``sampler.foldin``) over every fitted chain and
 returns the extended w and V in user units. The estimator then takes the new columns as its own
 (``BaseFM.fold_in``). The approximation is the standard one: the fitted parameters do not see
@@ -20,7 +21,13 @@ import scipy.sparse as sp
 
 from bayesfm.data.scaling import scale_columns
 from bayesfm.models._inputs import check_rows, is_frame
-from bayesfm.models._rows import MatrixRows, NewCategories, NewCategoryRows, new_column_scales
+from bayesfm.models._rows import (
+    MatrixRows,
+    NewCategories,
+    NewCategoryRows,
+    block_row_columns,
+    new_column_scales,
+)
 from bayesfm.sampler import execution
 from bayesfm.sampler.colouring import balanced_order, colour_classes
 from bayesfm.sampler.foldin import fold_in_chain
@@ -34,7 +41,8 @@ class FoldIn:
     """What the rows to fold in bring: ``X`` (CSR, n x P: the model's p columns, then the m new
     ones; only rows that hold a new column), ``target`` (n,) y as the likelihood reads it,
     ``gidx`` (m,) and ``scale`` (m,) the new columns' groups and scales, ``names`` (m,) their
-    feature names (or None), ``encoder`` the extended encoder (or None), ``n_rows`` the rows
+    feature names (or None), ``encoder`` the extended encoder (or None), ``block_rows`` (m, 2)
+    the (block, row) of each new column of relational rows (or None), ``n_rows`` the rows
     folded in."""
 
     X: sp.csr_matrix
@@ -43,6 +51,7 @@ class FoldIn:
     scale: np.ndarray
     names: object
     encoder: object
+    block_rows: object = None
 
     @property
     def n_rows(self) -> int:
@@ -85,14 +94,14 @@ def prepare(model, X, y, groups=None) -> FoldIn:
                          f"categories from their rows (a DataFrame with unseen categories, "
                          f"NewCategories, or a matrix with extra columns and their groups). "
                          f"Rows of known categories only change the fit through a refit")
-    if not isinstance(rows.base, MatrixRows):
-        raise NotImplementedError(f"fold_in of {type(rows.base.value).__name__} rows is not "
-                                  f"available yet: fold in the expanded rows "
-                                  f"(RelationalData.expand()) of a model fitted on a matrix")
     n = rows.shape[0]
+    if isinstance(rows.base, MatrixRows):
+        known = rows.base.value
+    else:                   # relational: the design's columns, then those folded in before
+        known = _relational_known(model, rows)
     target = model.observation_.encode(y, n)
     scale = new_column_scales(rows.gidx, rows.labels, model.group_index_, model.column_scale_)
-    full = sp.hstack([rows.base.value, rows.new], format="csr")
+    full = sp.hstack([known, rows.new], format="csr")
     hit = np.diff(rows.new.indptr) > 0
     if not hit.any():
         raise ValueError("fold_in: no row of X holds a new category (every new column is all "
@@ -104,7 +113,26 @@ def prepare(model, X, y, groups=None) -> FoldIn:
                       f"change only by a refit)", UserWarning, stacklevel=3)
         full, target = full[hit], target[hit]
     full.sort_indices()
-    return FoldIn(full, np.ascontiguousarray(target), rows.gidx, scale, names, encoder)
+    return FoldIn(full, np.ascontiguousarray(target), rows.gidx, scale, names, encoder,
+                  rows.block_rows)
+
+
+def _relational_known(model, rows) -> sp.csr_matrix:
+    """The known columns of relational rows to fold in (n x P): the expanded design, then the
+    columns of block rows folded in before (``folded_block_rows_``); new_rows that name one of
+    those are refused."""
+    rel = rows.base.value
+    P = model.column_scale_.shape[0]
+    before = getattr(model, "folded_block_rows_", np.zeros((0, 3), np.int64))
+    again = [tuple(br) for br in rows.block_rows if
+             np.any((before[:, 0] == br[0]) & (before[:, 1] == br[1]))]
+    if again:
+        b, r = again[0]
+        raise ValueError(f"fold_in: new_rows names row {r} of block {b}, which was folded in "
+                         f"before (it is a known entity now: give its rows without new_rows)")
+    expanded = rel.expand(np.arange(rel.n_rows))
+    folded = block_row_columns(rel, before, P)
+    return sp.hstack([expanded, folded[:, expanded.shape[1]:]], format="csr")
 
 
 def draw(post, observation, column_scale, fold: FoldIn, n_sweeps: int, n_first: int,

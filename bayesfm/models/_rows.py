@@ -37,7 +37,8 @@ from bayesfm.sampler.records import RelationalRows as _RowsRecord
 from bayesfm.sampler.relational import relational_predict_draws
 
 __all__ = ["MatrixRows", "RelationalDataRows", "NewCategories", "NewCategoryRows", "rows_of",
-           "rows_from_state", "new_column_scales"]
+           "rows_from_state", "new_column_scales", "block_row_columns",
+           "with_folded_block_rows"]
 
 
 class MatrixRows:
@@ -184,9 +185,10 @@ class NewCategoryRows:
     """Rows of known columns (``base``, protocol rows of p columns) with m new category columns
     ``new`` (CSR, n x m) in groups ``gidx`` (m,), whose parameters are drawn by ``bind``."""
 
-    def __init__(self, base, new, gidx, labels, random_state):
+    def __init__(self, base, new, gidx, labels, random_state, block_rows=None):
         self.base, self.new, self.gidx, self.labels = base, new, gidx, labels
         self.random_state = random_state
+        self.block_rows = block_rows        # (m, 2) (block, row) of new block rows, or None
         self.shape = base.shape
         self.w_new = self.V_new = None
 
@@ -196,7 +198,7 @@ class NewCategoryRows:
 
     def __getitem__(self, rows):
         sub = NewCategoryRows(self.base[rows], self.new[rows], self.gidx, self.labels,
-                              self.random_state)
+                              self.random_state, self.block_rows)
         sub.w_new, sub.V_new = self.w_new, self.V_new
         return sub
 
@@ -215,7 +217,8 @@ class NewCategoryRows:
         z_w = rng.standard_normal((C, S, m))
         z_v = rng.standard_normal((C, S, m, k))
         g = self.gidx
-        bound = NewCategoryRows(self.base, self.new, g, self.labels, self.random_state)
+        bound = NewCategoryRows(self.base, self.new, g, self.labels, self.random_state,
+                                self.block_rows)
         bound.w_new = (mu_w[:, :, g] + z_w / np.sqrt(lam_w[:, :, g])) / scale
         bound.V_new = ((mu_v[:, :, g, :] + z_v / np.sqrt(lam_v[:, :, g, :]))
                        / scale[:, None])
@@ -237,7 +240,7 @@ class NewCategoryRows:
         new_sq = new.multiply(new).tocsr()
         w_new, V_new = self.w_new[chain], self.V_new[chain]
         for s in range(out.shape[0]):
-            q_known = known @ V[s]
+            q_known = known @ V[s, :known.shape[1]]    # (V may hold folded columns after)
             q_new = new @ V_new[s]
             out[s, hit] += (new @ w_new[s] + np.sum(q_known * q_new, axis=1)
                             + 0.5 * (np.sum(q_new * q_new, axis=1)
@@ -280,7 +283,7 @@ def _new_block_rows(X: NewCategories, name, n_features, owner, group_labels):
     _, mats, idx = rel.parts()
     names = [block.name for block in rel.blocks]
     groups = X.groups if isinstance(X.groups, dict) else {}
-    obs, cols, labels = [], [], []
+    obs, cols, labels, block_rows = [], [], [], []
     for key, rows in X.new_rows.items():
         b = names.index(key) if key in names else key
         if not isinstance(b, (int, np.integer)) or not 0 <= b < len(mats):
@@ -292,15 +295,63 @@ def _new_block_rows(X: NewCategories, name, n_features, owner, group_labels):
         if bad.shape[0]:
             raise ValueError(f"{name}: new_rows[{key!r}] holds {int(bad[0])}, not a row of "
                              f"the block ({mats[b].shape[0]} rows)")
-        for r in rows:
-            hit = np.flatnonzero(idx[b] == r)
-            obs.append(hit)
-            cols.append(np.full(hit.shape[0], len(labels)))
-            labels.append(label)
+        hit = np.flatnonzero(np.isin(idx[b], rows))
+        obs.append(hit)
+        cols.append(len(labels) + np.searchsorted(rows, idx[b][hit]))
+        labels += [label] * rows.shape[0]
+        block_rows += [(b, int(r)) for r in rows]
     gidx = _group_indices(labels, group_labels, name)
     obs, cols = np.concatenate(obs), np.concatenate(cols)
     new = sp.csr_matrix((np.ones(obs.shape[0]), (obs, cols)), shape=(rel.n_rows, len(labels)))
-    return NewCategoryRows(RelationalDataRows(rel), new, gidx, labels, X.random_state)
+    return NewCategoryRows(RelationalDataRows(rel), new, gidx, labels, X.random_state,
+                           np.array(block_rows, dtype=np.int64).reshape(-1, 2))
+
+
+def block_row_columns(rel: RelationalData, block_rows, n_columns: int) -> sp.csr_matrix:
+    """The rows of ``rel`` as a CSR matrix (n x ``n_columns``) of one-hot id columns of block
+    rows: ``block_rows`` (r, 3) holds (block, block row, column) triples; row i has a 1 in
+    column c when its index into block b is that block row."""
+    _, _, idx = rel.parts()
+    obs, cols = [], []
+    for b in np.unique(block_rows[:, 0]):
+        mine = block_rows[block_rows[:, 0] == b]
+        if b >= len(idx):
+            continue
+        order = np.argsort(mine[:, 1])
+        rows, columns = mine[order, 1], mine[order, 2]
+        hit = np.flatnonzero(np.isin(idx[b], rows))
+        obs.append(hit)
+        cols.append(columns[np.searchsorted(rows, idx[b][hit])])
+    obs = np.concatenate(obs) if obs else np.zeros(0, np.int64)
+    cols = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+    out = sp.csr_matrix((np.ones(obs.shape[0]), (obs, cols)), shape=(rel.n_rows, n_columns))
+    out.sort_indices()
+    return out
+
+
+def with_folded_block_rows(rows, folded, posterior, group_index):
+    """Rows to predict (bound, ``bind``) of a relational model with block rows folded in
+    (``folded`` (r, 3): block, block row, column): rows that point to one of those block rows
+    get its column, with the posterior's draws of it (``fold_in``); other rows as they are."""
+    base = rows.base if isinstance(rows, NewCategoryRows) else rows
+    if not isinstance(base, RelationalDataRows):
+        return rows
+    local = np.column_stack([folded[:, :2], np.arange(folded.shape[0])])
+    extra = block_row_columns(base.value, local, folded.shape[0])
+    if not extra.nnz:
+        return rows
+    cols = folded[:, 2]
+    w_new = posterior.field("w")[:, :, cols]
+    V_new = posterior.field("V")[:, :, cols, :]
+    gidx, labels, new = group_index[cols], ["folded"] * cols.shape[0], extra
+    if isinstance(rows, NewCategoryRows):
+        new = sp.hstack([extra, rows.new], format="csr")
+        w_new = np.concatenate([w_new, rows.w_new], axis=2)
+        V_new = np.concatenate([V_new, rows.V_new], axis=2)
+        gidx, labels = np.concatenate([gidx, rows.gidx]), labels + list(rows.labels)
+    out = NewCategoryRows(base, new, gidx, labels, None)
+    out.w_new, out.V_new = w_new, V_new
+    return out
 
 
 def _group_indices(labels, group_labels, name) -> np.ndarray:

@@ -31,7 +31,7 @@ from bayesfm.models._inputs import check_rows, encode_for_fit, eval_matrices
 from bayesfm.models._posterior import Posterior
 from bayesfm.models._predict import row_blocks, yhat_draws
 from bayesfm.models._protocol import EstimatorProtocol
-from bayesfm.models._rows import MatrixRows, rows_from_state, rows_of
+from bayesfm.models._rows import MatrixRows, rows_from_state, rows_of, with_folded_block_rows
 from bayesfm.models.evaluation import EvalPrediction, pool_moments
 from bayesfm.models.observation import from_description
 from bayesfm.progress import ProgressBar
@@ -140,7 +140,7 @@ class BaseFM(EstimatorProtocol):
         rows = np.sort(np.random.default_rng(0).choice(
             Xr.shape[0], min(_N_DIAGNOSTIC_ROWS, Xr.shape[0]), replace=False))
         for name in ("feature_names_in_", "eval_predictions_", "convergence_",
-                     "n_folded_rows_", "folded_features_"):
+                     "n_folded_rows_", "folded_features_", "folded_block_rows_"):
             self.__dict__.pop(name, None)
         if names is not None:
             self.feature_names_in_ = names
@@ -316,11 +316,16 @@ class BaseFM(EstimatorProtocol):
         self._posterior.set_field("V", V)
         self.column_scale_ = np.concatenate([self.column_scale_, fold.scale])
         self.group_index_ = np.concatenate([self.group_index_, fold.gidx])
-        p = self.n_features_in_
+        P = self.column_scale_.shape[0] - fold.m         # the columns before this fold-in
         self.folded_features_ = np.concatenate([getattr(self, "folded_features_",
                                                         np.zeros(0, np.int64)),
-                                                np.arange(p, p + fold.m)]).astype(np.int64)
-        self.n_features_in_ = p + fold.m
+                                                np.arange(P, P + fold.m)]).astype(np.int64)
+        if fold.block_rows is None:
+            self.n_features_in_ = P + fold.m
+        else:           # relational rows keep their columns; the block rows map to the new ones
+            triples = np.column_stack([fold.block_rows, np.arange(P, P + fold.m)])
+            self.folded_block_rows_ = np.concatenate(
+                [getattr(self, "folded_block_rows_", np.zeros((0, 3), np.int64)), triples])
         if fold.encoder is not None:
             self.encoder_ = fold.encoder
             if hasattr(self, "feature_names_in_"):
@@ -429,7 +434,11 @@ class BaseFM(EstimatorProtocol):
         rows = check_rows(type(self).__name__, X, self.n_features_in_,
                           getattr(self, "encoder_", None),
                           fit_groups=(self.groups_, self.group_index_))
-        return rows.bind(self._posterior, self.groups_, self.group_index_, self.column_scale_)
+        rows = rows.bind(self._posterior, self.groups_, self.group_index_, self.column_scale_)
+        folded = getattr(self, "folded_block_rows_", None)
+        if folded is not None and folded.shape[0]:
+            rows = with_folded_block_rows(rows, folded, self._posterior, self.group_index_)
+        return rows
 
     def _eval_matrices(self, eval_sets, p, encoder):
         if eval_sets is not None and not self._accumulates_predictions:

@@ -147,17 +147,6 @@ def test_rows_without_a_new_category_are_left_out_with_a_warning(fitted, split):
     assert model.n_folded_rows_ == int(first.sum())
 
 
-def test_relational_fold_in_is_refused_clearly():
-    rng = np.random.default_rng(0)
-    users = sp.csr_matrix(np.eye(4))
-    idx = rng.integers(0, 4, 40)
-    rel = RelationalData(sp.csr_matrix(np.eye(5)[rng.integers(0, 5, 40)]),
-                         [RelationBlock(users, idx, "user")])
-    model = FMRegressor(**SMALL).fit(rel, rng.normal(size=40))
-    with pytest.raises(NotImplementedError, match="RelationalData.expand"):
-        model.fold_in(NewCategories(rel, new_rows={"user": [3]}), rng.normal(size=40))
-
-
 @pytest.mark.parametrize("kind", ["probit", "ordinal"])
 def test_probit_models_fold_in(split, kind):
     df, y, train, first, rest = split
@@ -173,3 +162,46 @@ def test_probit_models_fold_in(split, kind):
         warnings.simplefilter("error")
         model.fold_in(df[first], labels[first])
     assert model.score(df[rest], labels[rest]) > before + 0.1
+
+
+def _relational(seed=0, n_users=30, n_items=12, n=900):
+    """Users as a block (one-hot id and a side feature), items direct; users >= 24 are new
+    (no training rows, all-zero id part in the block)."""
+    rng = np.random.default_rng(seed)
+    u, i = rng.integers(0, n_users, n), rng.integers(0, n_items, n)
+    U, I = rng.normal(size=(n_users, 2)), rng.normal(size=(n_items, 2))
+    y = 3.0 + (U[u] * I[i]).sum(1) + 0.3 * rng.normal(size=n)
+    ids = sp.csr_matrix(np.eye(n_users)[:, :24])             # new users have no id column
+    side = sp.csr_matrix(rng.integers(0, 2, (n_users, 1)).astype(float))
+    users = sp.hstack([ids, side], format="csr")
+    items = sp.csr_matrix(np.eye(n_items)[i])
+    return users, items, u, y
+
+
+def test_relational_fold_in_maps_block_rows_to_their_columns(tmp_path):
+    users, items, u, y = _relational()
+    train, new = u < 24, u >= 24
+    first = new & (np.cumsum(new) % 2 == 0)
+    rest = new & ~first
+    groups = ["item"] * 12 + ["user"] * 24 + ["side"]
+
+    def rel(sel):
+        return RelationalData(items[sel], [RelationBlock(users, u[sel], "user")])
+
+    model = FMRegressor(**SMALL).fit(rel(train), y[train], groups=groups)
+    p = model.n_features_in_
+    prior = model.predict(NewCategories(rel(rest), new_rows={"user": range(24, 30)}))
+    model.fold_in(NewCategories(rel(first), new_rows={"user": range(24, 30)}), y[first])
+    assert model.n_features_in_ == p and model.w_.shape[1] == p + 6
+    assert model.folded_block_rows_.tolist() == [[0, r, p + r - 24] for r in range(24, 30)]
+    after = model.predict(rel(rest))                    # the folded users are known now
+    rmse = lambda pred: np.sqrt(np.mean((pred - y[rest]) ** 2))    # noqa: E731
+    assert rmse(after) < 0.7 * rmse(prior)
+    with pytest.raises(ValueError, match="folded in before"):
+        model.fold_in(NewCategories(rel(first), new_rows={"user": [25]}), y[first])
+    model.save(tmp_path / "r.bfm")
+    back = bayesfm.load(tmp_path / "r.bfm")
+    np.testing.assert_array_equal(back.predict(rel(rest)), after)
+    idata = model.to_inference_data()
+    post = idata.posterior if hasattr(idata, "posterior") else idata["posterior"]
+    assert post["w"].shape[-1] == p + 6
