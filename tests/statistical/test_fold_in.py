@@ -102,3 +102,67 @@ def test_fold_in_draws_match_the_exact_gaussian_conditional_and_a_wrong_one_fail
     wrong_mean, wrong_cov = _exact(model, X_new, y_new, alpha_factor=1.3)
     z_wrong, _ = _max_z(draws, wrong_mean, wrong_cov)
     assert z_wrong > zcrit, f"the check cannot tell a wrong conditional (max |z| {z_wrong:.2f})"
+
+
+# -- probit models: a joint-distribution (Geweke) test of the fold-in chain with latent variables
+
+
+def _probit_geweke(bounds_true, bounds_used, n_iter=12_000, seed=5):
+    """Successive-conditional simulator over a new column's (w, v) and its rows' classes: a
+    fold-in sweep given the classes (latent z redrawn inside the kernel, with ``bounds_used``),
+    then the classes given the column (z ~ Normal(yhat, 1) cut at ``bounds_true``). With the
+    right bounds the column's draws are distributed as its prior."""
+    from bayesfm.sampler import execution
+    from bayesfm.sampler.foldin import fold_in_chain
+    from bayesfm.sampler.records import CSR
+
+    rng = np.random.default_rng(seed)
+    n, p, k = 6, 3, 2
+    item = np.array([0, 1, 2, 0, 1, 2])
+    known = sp.csr_matrix((np.ones(n), (np.arange(n), item)), shape=(n, p))
+    new = sp.csr_matrix(np.ones((n, 1)))
+    new_cols = new.tocsc()
+    w0 = np.array([0.2])
+    W = np.array([[0.3, -0.4, 0.1]])
+    V = np.array([[[0.8, -0.5], [-0.6, 0.9], [0.4, 0.7]]])
+    alpha = np.ones(1)
+    mu_w, lam_w = np.array([[0.0, -0.2]]), np.array([[1.0, 2.0]])
+    mu_v, lam_v = np.array([[[0.0, 0.0], [0.1, -0.1]]]), np.array([[[1.0, 1.0], [1.5, 0.8]]])
+    g = np.array([1])
+    Wn, Vn = np.zeros((1, 1)), np.zeros((1, 1, k))
+    Wn[0, 0] = mu_w[0, 1] + rng.standard_normal() / np.sqrt(lam_w[0, 1])
+    Vn[0, 0] = mu_v[0, 1] + rng.standard_normal(k) / np.sqrt(lam_v[0, 1])
+    q_known = V[0][item]
+    base = w0[0] + W[0][item]
+    args = (CSR.of(known), CSR.of(new), CSR.of(new_cols), np.array([float(n)]), g,
+            np.zeros(1, np.int64), np.array([0, 1], np.int64))
+    draws = np.empty((n_iter, 1 + k))
+    target = np.zeros(n)
+    for t in range(n_iter):
+        yhat = base + Wn[0, 0] + q_known @ Vn[0, 0]
+        z = yhat + rng.standard_normal(n)
+        cls = (z[:, None] > bounds_true[None, 1:-1]).sum(axis=1).astype(np.int64)
+        execution.run(fold_in_chain, 1, rng, *args, target, True, cls, bounds_used[None, :],
+                      w0, W, V, alpha, mu_w, lam_w, mu_v, lam_v, Wn, Vn, 1, 1)
+        draws[t] = np.r_[Wn[0, 0], Vn[0, 0]]
+    mean = np.r_[mu_w[0, 1], mu_v[0, 1]]
+    var = np.r_[1 / lam_w[0, 1], 1 / lam_v[0, 1]]
+    z_mean = (draws.mean(axis=0) - mean) / batch_means_se(draws)
+    sq = (draws - mean) ** 2
+    z_var = (sq.mean(axis=0) - var) / batch_means_se(sq)
+    return float(np.max(np.abs(np.r_[z_mean, z_var]))), bonferroni_z(2 * (1 + k))
+
+
+
+@pytest.mark.parametrize("cuts", [[0.0], [0.0, 0.7, 1.5]], ids=["probit", "ordinal"])
+def test_probit_fold_in_keeps_the_prior_in_a_joint_distribution_test(cuts):
+    bounds = np.r_[-np.inf, cuts, np.inf]
+    z, zcrit = _probit_geweke(bounds, bounds)
+    assert z < zcrit, f"fold-in with latent variables: max |z| {z:.2f} >= {zcrit:.2f}"
+
+
+def test_the_probit_joint_distribution_test_sees_wrong_cutpoints():
+    """Power: the kernel told cutpoints 0.4 off those the classes were drawn with fails."""
+    bounds = np.r_[-np.inf, 0.0, 0.7, 1.5, np.inf]
+    z, zcrit = _probit_geweke(bounds, bounds + np.r_[0.0, 0.4, 0.4, 0.4, 0.0])
+    assert z > zcrit, f"the test cannot tell wrong cutpoints (max |z| {z:.2f})"
