@@ -168,7 +168,7 @@ def draw(post, observation, column_scale, fold: FoldIn, n_sweeps: int, n_first: 
     Vn = np.empty((C, S, m, k))
     records = (CSR.of(known), CSR.of(new), CSR.of(new_cols), colsq, g, order, cptr)
     seeds = np.random.SeedSequence(random_state).spawn(C)
-    work = S * (n_sweeps * new.nnz + known.nnz + new.nnz) * (k + 1)
+    work = (n_sweeps * new.nnz + known.nnz + new.nnz) * (k + 1)       # of one draw's loops
     with execution.budget(execution.resolve_n_threads(n_threads)):
         threads = execution.threads_for(work)
         for c in range(C):

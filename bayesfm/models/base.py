@@ -281,9 +281,11 @@ class BaseFM(EstimatorProtocol):
         targets ``y``, without refitting. Returns self.
 
         ``X``: a DataFrame (for a model fitted on one: its categories unseen at fit are the new
-        ones), ``NewCategories(X, groups)`` of a matrix, or a matrix with the model's
+        ones), ``NewCategories(X, groups)`` of a matrix, a matrix with the model's
         ``n_features_in_`` columns then one per new category, with ``groups`` (m,) the fitted
-        group label of each new column. Every kept draw of the fit gets a draw of the new
+        group label of each new column, or ``NewCategories(rel, new_rows=...)`` of a
+        ``RelationalData`` (each new block row gets an id column; the model remembers the
+        block row, ``folded_block_rows_``). ``y`` (n,): targets, or labels of the classes. Every kept draw of the fit gets a draw of the new
         columns' weights and factors from their full conditional given the rows and that
         draw's other parameters and hyperparameters (the standard fold-in approximation: the
         fitted parameters do not see the new rows), by the sweep's own coordinate updates:

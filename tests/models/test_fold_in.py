@@ -73,6 +73,17 @@ def test_fold_in_is_reproducible_and_seeded(fitted, split):
     assert not np.array_equal(a.V_, c.V_)
 
 
+def test_fold_in_draws_do_not_depend_on_the_thread_count(fitted, split, monkeypatch):
+    df, y, _, first, _ = split
+    monkeypatch.setattr("bayesfm.sampler.threads.MIN_PARALLEL_WORK", 0)   # parallel loops
+    one, two = _clone(fitted), _clone(fitted)
+    one.n_threads, two.n_threads = 1, 2
+    one.fold_in(df[first], y[first])
+    two.fold_in(df[first], y[first])
+    np.testing.assert_array_equal(one.w_, two.w_)
+    np.testing.assert_array_equal(one.V_, two.V_)
+
+
 def test_matrix_fold_in_with_groups_and_new_categories(split):
     df, y, train, first, rest = split
     enc = bayesfm.data.encoders.TableEncoder().fit(df[train])
