@@ -232,12 +232,9 @@ class NewCategoryRows:
         if self.w_new is None:
             raise RuntimeError("NewCategoryRows.predict_into before bind")
         self.base.predict_into(threads, w0, w, V, out, chain)
-        hit = np.flatnonzero(np.diff(self.new.indptr))
+        hit, known, new, new_sq = self._hit_rows()
         if not hit.shape[0]:
             return
-        known = self.base.expand(hit)
-        new = self.new[hit]
-        new_sq = new.multiply(new).tocsr()
         w_new, V_new = self.w_new[chain], self.V_new[chain]
         for s in range(out.shape[0]):
             q_known = known @ V[s, :known.shape[1]]    # (V may hold folded columns after)
@@ -245,6 +242,16 @@ class NewCategoryRows:
             out[s, hit] += (new @ w_new[s] + np.sum(q_known * q_new, axis=1)
                             + 0.5 * (np.sum(q_new * q_new, axis=1)
                                      - new_sq @ np.sum(V_new[s] * V_new[s], axis=1)))
+
+    def _hit_rows(self):
+        """(rows holding a new category, their known columns (CSR), their new columns, those
+        squared), made once (every chain's predictions use them)."""
+        if getattr(self, "_hit", None) is None:
+            hit = np.flatnonzero(np.diff(self.new.indptr))
+            new = self.new[hit]
+            known = self.base.expand(hit) if hit.shape[0] else None
+            self._hit = (hit, known, new, new.multiply(new).tocsr())
+        return self._hit
 
     def expand(self, rows):
         raise TypeError("rows with NewCategories have no single matrix")

@@ -285,17 +285,20 @@ class BaseFM(EstimatorProtocol):
         ``n_features_in_`` columns then one per new category, with ``groups`` (m,) the fitted
         group label of each new column, or ``NewCategories(rel, new_rows=...)`` of a
         ``RelationalData`` (each new block row gets an id column; the model remembers the
-        block row, ``folded_block_rows_``). ``y`` (n,): targets, or labels of the classes. Every kept draw of the fit gets a draw of the new
-        columns' weights and factors from their full conditional given the rows and that
-        draw's other parameters and hyperparameters (the standard fold-in approximation: the
-        fitted parameters do not see the new rows), by the sweep's own coordinate updates:
-        ``n_first`` Gibbs sweeps at each chain's first draw (from a draw of the groups'
-        prior), then ``n_sweeps`` at every later draw, warm-started from the previous one.
-        Cost O(draws x sweeps x k x non-zeros of the new columns). ``random_state`` fixes the
-        draws (the same seed gives the same draws, bit for bit).
+        block row, ``folded_block_rows_``). ``y`` (n,): targets, or labels of the classes.
+
+        Every kept draw of the fit gets a draw of the new columns' weights and factors from
+        their full conditional given the rows and that draw's other parameters and
+        hyperparameters (the standard fold-in approximation: the fitted parameters do not see
+        the new rows), by the sweep's own coordinate updates: ``n_first`` Gibbs sweeps at each
+        chain's first draw (from a draw of the groups' prior), then ``n_sweeps`` at every later
+        draw, warm-started from the previous one. Cost O(draws x sweeps x k x non-zeros of the
+        new rows). ``random_state`` fixes the draws (the same seed gives the same draws, bit
+        for bit, on any number of threads).
 
         The new categories then are the model's own: ``n_features_in_`` grows by their number
-        (a DataFrame's encoder learns them, ``feature_names_in_`` names them), and predictions,
+        (not for relational rows, whose block rows map to the new columns; a DataFrame's
+        encoder learns them, ``feature_names_in_`` names them), and predictions,
         intervals, ``diagnose``, ``save`` and ``to_inference_data`` include them;
         ``n_folded_rows_`` counts the rows folded in. Rows that hold no new category are left
         out, with a warning. ``sample_more`` is refused afterwards (the chains do not see the
