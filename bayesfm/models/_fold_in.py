@@ -52,17 +52,23 @@ class FoldIn:
     names: object
     encoder: object
     block_rows: object = None
+    update_cols: object = None
+    n_new_rows: int = 0
 
     @property
     def n_rows(self) -> int:
         return int(self.X.shape[0])
 
     @property
+    def n_updated(self) -> int:
+        return 0 if self.update_cols is None else int(self.update_cols.shape[0])
+
+    @property
     def m(self) -> int:
         return int(self.gidx.shape[0])
 
 
-def prepare(model, X, y, groups=None) -> FoldIn:
+def prepare(model, X, y, groups=None, update=None) -> FoldIn:
     """The rows to fold in, checked (errors name the argument and the first bad row)."""
     owner = type(model).__name__
     p = model.n_features_in_
@@ -88,12 +94,16 @@ def prepare(model, X, y, groups=None) -> FoldIn:
                              "groups, not both")
         rows = check_rows(owner, X, p, getattr(model, "encoder_", None),
                           fit_groups=(model.groups_, model.group_index_))
-    if not isinstance(rows, NewCategoryRows) or not rows.gidx.shape[0]:
+    if not isinstance(rows, NewCategoryRows):
+        rows = NewCategoryRows(rows, sp.csr_matrix((rows.shape[0], 0)),
+                               np.zeros(0, np.int64), [], 0)
+    update_groups = _update_groups(model, update)
+    if not rows.gidx.shape[0] and not update_groups.shape[0]:
         raise ValueError(f"fold_in: X brings no new category (no column beyond the model's "
                          f"{p}); fold_in draws the parameters of new users, items or other "
                          f"categories from their rows (a DataFrame with unseen categories, "
-                         f"NewCategories, or a matrix with extra columns and their groups). "
-                         f"Rows of known categories only change the fit through a refit")
+                         f"NewCategories, or a matrix with extra columns and their groups), "
+                         f"and those of known ones of the groups named in update")
     n = rows.shape[0]
     if isinstance(rows.base, MatrixRows):
         known = rows.base.value
@@ -102,19 +112,66 @@ def prepare(model, X, y, groups=None) -> FoldIn:
     target = model.observation_.encode(y, n)
     scale = new_column_scales(rows.gidx, rows.labels, model.group_index_, model.column_scale_)
     full = sp.hstack([known, rows.new], format="csr")
+    # known columns of the update groups that the rows hold (never those folded in before)
+    P_train = model.column_scale_.shape[0] - getattr(model, "folded_features_", ()).__len__()
+    in_groups = np.isin(model.group_index_[:P_train], update_groups)
+    held = np.zeros(P_train, dtype=bool)
+    held[np.unique(known.indices[known.indices < P_train])] = True
+    update_cols = np.flatnonzero(in_groups & held).astype(np.int64)
     hit = np.diff(rows.new.indptr) > 0
+    if update_cols.shape[0]:
+        hit |= np.diff((known[:, update_cols]).tocsr().indptr) > 0
     if not hit.any():
-        raise ValueError("fold_in: no row of X holds a new category (every new column is all "
-                         "zero)")
+        raise ValueError("fold_in: no row of X holds a new category" + (
+            " or a known one of the groups in update" if update_groups.shape[0] else
+            " (every new column is all zero)"))
     if not hit.all():
         first = int(np.flatnonzero(~hit)[0])
-        warnings.warn(f"fold_in: {int((~hit).sum())} of {n} rows hold no new category (the "
-                      f"first: row {first}) and are left out (known categories' parameters "
-                      f"change only by a refit)", UserWarning, stacklevel=3)
+        what = ("neither a new category nor a known one of update's groups"
+                if update_groups.shape[0] else "no new category")
+        warnings.warn(f"fold_in: {int((~hit).sum())} of {n} rows hold {what} (the first: "
+                      f"row {first}) and are left out (other known categories' parameters "
+                      f"change only by a refit, or name their group in update)", UserWarning,
+                      stacklevel=3)
         full, target = full[hit], target[hit]
+    n_new_rows = int(full.shape[0])
+    if update_cols.shape[0]:                 # the training rows of those columns join them
+        Xt, yt = _training_rows(model, update_cols, full.shape[1], owner)
+        full = sp.vstack([Xt, full], format="csr")
+        target = np.concatenate([yt, target])
     full.sort_indices()
     return FoldIn(full, np.ascontiguousarray(target), rows.gidx, scale, names, encoder,
-                  rows.block_rows)
+                  rows.block_rows, update_cols, n_new_rows)
+
+
+def _update_groups(model, update) -> np.ndarray:
+    """The group indices of the labels in ``update`` (None: none)."""
+    if update is None:
+        return np.zeros(0, np.int64)
+    labels = [update] if isinstance(update, str) or np.ndim(update) == 0 else list(update)
+    index = {lab: g for g, lab in enumerate(model.groups_)}
+    unknown = [lab for lab in labels if lab not in index]
+    if unknown:
+        raise ValueError(f"fold_in: update names groups {unknown} that are not groups of the "
+                         f"fit (groups_: {list(model.groups_)})")
+    return np.array([index[lab] for lab in labels], dtype=np.int64)
+
+
+def _training_rows(model, cols, n_columns: int, owner: str):
+    """(the training rows holding one of the known columns ``cols`` (CSR, n_columns wide), their
+    targets as the likelihood reads them)."""
+    X = getattr(model, "X_train_", None)
+    if X is None:
+        raise ValueError(f"fold_in: update needs the training rows, which this {owner} does not "
+                         f"hold (it was loaded from a file saved without chains=True)")
+    if not sp.issparse(X):
+        raise NotImplementedError("fold_in: update of known categories is available for fits "
+                                  "on a matrix or a DataFrame, not on RelationalData yet")
+    idx = np.unique(X.tocsc()[:, cols].indices)
+    Xt = X[idx].tocsr()
+    Xt.resize((idx.shape[0], n_columns))
+    yt = model.observation_.encode(model.y_train_, X.shape[0])[idx]
+    return Xt, yt
 
 
 def _relational_known(model, rows) -> sp.csr_matrix:
@@ -135,19 +192,27 @@ def _relational_known(model, rows) -> sp.csr_matrix:
     return sp.hstack([expanded, folded[:, expanded.shape[1]:]], format="csr")
 
 
-def draw(post, observation, column_scale, fold: FoldIn, n_sweeps: int, n_first: int,
-         random_state, n_threads=None):
+def draw(post, observation, column_scale, group_index, fold: FoldIn, n_sweeps: int,
+         n_first: int, random_state, n_threads=None):
     """(w (chains, draws, P), V (chains, draws, P, k)) in user units: the draws of ``post``
-    (a ``Posterior`` of a fit with ``observation`` and ``column_scale`` (p,)) with the m new
-    columns' fold-in draws appended (P = p + m)."""
+    (a ``Posterior`` of a fit with ``observation``, ``column_scale`` and ``group_index`` (p,))
+    with the m new columns' fold-in draws appended (P = p + m), and those of the known columns
+    ``fold.update_cols`` replaced by theirs."""
     p, m = column_scale.shape[0], fold.m
-    known = fold.X[:, :p].tocsr()
-    new = scale_columns(fold.X[:, p:].tocsr(), fold.scale)
+    upd = fold.update_cols if fold.update_cols is not None else np.zeros(0, np.int64)
+    keep = np.ones(p)
+    keep[upd] = 0.0
+    known = (fold.X[:, :p] @ sp.diags(keep)).tocsr()         # the columns held fixed
+    known.eliminate_zeros()
+    known.sort_indices()
+    scale = np.concatenate([column_scale[upd], fold.scale])  # the updated columns' scales
+    new = scale_columns(sp.hstack([fold.X[:, upd], fold.X[:, p:]], format="csr"), scale)
     new.sort_indices()
     new_cols = new.tocsc()
     new_cols.sort_indices()
+    u = new.shape[1]
     colsq = np.asarray(new_cols.multiply(new_cols).sum(axis=0), dtype=np.float64).ravel()
-    order, cptr = colour_classes(new_cols.indptr, new_cols.indices, new.indptr, new.indices, m)
+    order, cptr = colour_classes(new_cols.indptr, new_cols.indices, new.indptr, new.indices, u)
     order = balanced_order(order, cptr)
     w0, w, V = post.field("w0"), post.field("w"), post.field("V")
     C, S = w0.shape
@@ -164,17 +229,22 @@ def draw(post, observation, column_scale, fold: FoldIn, n_sweeps: int, n_first: 
     else:
         bounds = np.tile(np.array([-np.inf, 0.0, np.inf]), (C, S, 1))
     g = fold.gidx
-    Wn = np.empty((C, S, m))
-    Vn = np.empty((C, S, m, k))
-    records = (CSR.of(known), CSR.of(new), CSR.of(new_cols), colsq, g, order, cptr)
+    ug = np.concatenate([group_index[upd], g]).astype(np.int64)
+    Wn = np.empty((C, S, u))
+    Vn = np.empty((C, S, u, k))
+    records = (CSR.of(known), CSR.of(new), CSR.of(new_cols), colsq, ug, order, cptr)
     seeds = np.random.SeedSequence(random_state).spawn(C)
     work = (n_sweeps * new.nnz + known.nnz + new.nnz) * (k + 1)       # of one draw's loops
+    r = upd.shape[0]
     with execution.budget(execution.resolve_n_threads(n_threads)):
         threads = execution.threads_for(work)
         for c in range(C):
             rng = np.random.default_rng(seeds[c])
-            Wn[c, 0] = mu_w[c, 0, g] + rng.standard_normal(m) / np.sqrt(lam_w[c, 0, g])
-            Vn[c, 0] = mu_v[c, 0, g] + rng.standard_normal((m, k)) / np.sqrt(lam_v[c, 0, g])
+            # known columns start from their draw, new ones from a draw of their prior
+            Wn[c, 0, :r] = w[c, 0, upd] * column_scale[upd]
+            Vn[c, 0, :r] = V[c, 0, upd] * column_scale[upd, None]
+            Wn[c, 0, r:] = mu_w[c, 0, g] + rng.standard_normal(m) / np.sqrt(lam_w[c, 0, g])
+            Vn[c, 0, r:] = mu_v[c, 0, g] + rng.standard_normal((m, k)) / np.sqrt(lam_v[c, 0, g])
             target = (np.zeros(fold.n_rows) if latent
                       else np.asarray(fold.target, dtype=np.float64).copy())
             c_ = np.ascontiguousarray
@@ -182,6 +252,10 @@ def draw(post, observation, column_scale, fold: FoldIn, n_sweeps: int, n_first: 
                           c_(bounds[c]), c_(w0[c]), c_(w[c]), c_(V[c]), c_(alpha[c]),
                           c_(mu_w[c]), c_(lam_w[c]), c_(mu_v[c]), c_(lam_v[c]), Wn[c], Vn[c],
                           n_first, n_sweeps)
-    Wn /= fold.scale
-    Vn /= fold.scale[:, None]
-    return np.concatenate([w, Wn], axis=2), np.concatenate([V, Vn], axis=2)
+    Wn /= scale
+    Vn /= scale[:, None]
+    w_out = np.concatenate([w, Wn[:, :, r:]], axis=2)
+    V_out = np.concatenate([V, Vn[:, :, r:]], axis=2)
+    w_out[:, :, upd] = Wn[:, :, :r]
+    V_out[:, :, upd] = Vn[:, :, :r]
+    return w_out, V_out

@@ -140,7 +140,8 @@ class BaseFM(EstimatorProtocol):
         rows = np.sort(np.random.default_rng(0).choice(
             Xr.shape[0], min(_N_DIAGNOSTIC_ROWS, Xr.shape[0]), replace=False))
         for name in ("feature_names_in_", "eval_predictions_", "convergence_",
-                     "n_folded_rows_", "folded_features_", "folded_block_rows_"):
+                     "n_folded_rows_", "folded_features_", "folded_block_rows_",
+                     "updated_features_"):
             self.__dict__.pop(name, None)
         if names is not None:
             self.feature_names_in_ = names
@@ -275,7 +276,7 @@ class BaseFM(EstimatorProtocol):
         self._run(n_iter, client)
         return self
 
-    def fold_in(self, X, y, groups=None, n_sweeps: int = 2, n_first: int = 50,
+    def fold_in(self, X, y, groups=None, update=None, n_sweeps: int = 2, n_first: int = 50,
                 random_state=0):
         """Add the new categories (users, items, ...) that the rows ``X`` bring, with their
         targets ``y``, without refitting. Returns self.
@@ -286,6 +287,10 @@ class BaseFM(EstimatorProtocol):
         group label of each new column, or ``NewCategories(rel, new_rows=...)`` of a
         ``RelationalData`` (each new block row gets an id column; the model remembers the
         block row, ``folded_block_rows_``). ``y`` (n,): targets, or labels of the classes.
+        ``update``: group labels (one or a list) whose *known* categories held by the rows
+        (a known user's new ratings) are re-drawn too, from their conditional given their
+        training rows and the new ones (matrix and DataFrame fits with their training rows;
+        cost grows with those training rows; ``updated_features_`` lists them).
 
         Every kept draw of the fit gets a draw of the new columns' weights and factors from
         their full conditional given the rows and that draw's other parameters and
@@ -313,9 +318,10 @@ class BaseFM(EstimatorProtocol):
                                f"with keep_draws=True")
         n_sweeps = check_int("n_sweeps", n_sweeps, 1)
         n_first = check_int("n_first", n_first, 1)
-        fold = _fold_in.prepare(self, X, y, groups)
-        w, V = _fold_in.draw(self._posterior, self.observation_, self.column_scale_, fold,
-                             n_sweeps, n_first, random_state, getattr(self, "n_threads", None))
+        fold = _fold_in.prepare(self, X, y, groups, update)
+        w, V = _fold_in.draw(self._posterior, self.observation_, self.column_scale_,
+                             self.group_index_, fold, n_sweeps, n_first, random_state,
+                             getattr(self, "n_threads", None))
         # everything is computed: now the model takes the new columns as its own
         self._posterior.set_field("w", w)
         self._posterior.set_field("V", V)
@@ -336,7 +342,11 @@ class BaseFM(EstimatorProtocol):
             if hasattr(self, "feature_names_in_"):
                 self.feature_names_in_ = np.concatenate(
                     [self.feature_names_in_, np.asarray(fold.names, dtype=object)])
-        self.n_folded_rows_ = getattr(self, "n_folded_rows_", 0) + fold.n_rows
+        self.n_folded_rows_ = getattr(self, "n_folded_rows_", 0) + fold.n_new_rows
+        if fold.n_updated:
+            self.updated_features_ = np.union1d(getattr(self, "updated_features_",
+                                                        np.zeros(0, np.int64)),
+                                                fold.update_cols).astype(np.int64)
         return self
 
     def _absorb(self):

@@ -149,6 +149,30 @@ def test_fold_in_refusals(fitted, split):
         unfitted.fold_in(df[first], y[first])
 
 
+def test_update_redraws_the_known_categories_of_the_named_groups(fitted, split):
+    df, y, train, first, _ = split
+    model = _clone(fitted)
+    p = model.n_features_in_
+    known_rows = np.flatnonzero(train)[:4]                   # new ratings of known users
+    rows = pd.concat([df.iloc[known_rows], df[first]])
+    target = np.r_[y[known_rows], y[first]]
+    model.fold_in(rows, target, update="user")
+    users = sorted(set(df.iloc[known_rows]["user"]))
+    cols = [int(np.flatnonzero(fitted.feature_names_in_ == f"user={u}")[0]) for u in users]
+    assert model.updated_features_.tolist() == cols
+    assert model.n_folded_rows_ == 4 + int(first.sum())
+    changed = np.flatnonzero(np.any(model.w_[:, :p] != fitted.w_, axis=0))
+    assert changed.tolist() == cols                          # those users only, items fixed
+    with pytest.raises(ValueError, match="not groups of the fit"):
+        _clone(fitted).fold_in(rows, target, update="users")
+    bare = bayesfm.FMRegressor.from_state(fitted.to_state())     # without training rows
+    with pytest.raises(ValueError, match="chains=True"):
+        bare.fold_in(rows, target, update="user")
+    # known users' rows alone are enough with update
+    alone = _clone(fitted).fold_in(df.iloc[known_rows], y[known_rows], update=["user"])
+    assert alone.n_features_in_ == p and alone.n_folded_rows_ == 4
+
+
 def test_rows_without_a_new_category_are_left_out_with_a_warning(fitted, split):
     df, y, train, first, _ = split
     model = _clone(fitted)

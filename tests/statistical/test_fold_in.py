@@ -36,7 +36,7 @@ def _one_draw_model():
     groups = ["user"] * nu + ["item"] * ni
     model = FMRegressor(rank=2, n_iter=30, n_burn=20, n_chains=1, random_state=3)
     model.fit(X, y, groups=groups)
-    state = model.to_state()
+    state = model.to_state(chains=True)
     draws = state["posterior"]["draws"]
     for name, arr in draws.items():
         draws[name] = np.repeat(arr[:, -1:], N_COPIES, axis=1)
@@ -63,6 +63,52 @@ def _exact(model, X_new, y_new, alpha_factor=1.0):
     P = alpha * H.T @ H + np.diag(prior_prec)
     cov = np.linalg.inv(P)
     return cov @ (alpha * H.T @ r + prior_prec * prior_mean), cov
+
+
+def _exact_known(model, X_rows, y_rows, j):
+    """Mean and covariance of (w_j, v_j) of a known column j given all its rows ``X_rows``
+    (training and new, the model's columns) and the (one) draw of every other parameter."""
+    w0, w, V = model.w0_[0], model.w_[0].copy(), model.V_[0].copy()
+    g, c = model.group_index_[j], model.column_scale_[j]
+    X = X_rows.toarray()
+    xj = X[:, j].copy()
+    X[:, j] = 0.0
+    q = X @ V
+    rest = w0 + X @ w + 0.5 * (np.sum(q * q, 1) - (X**2) @ np.sum(V**2, 1))
+    H = xj[:, None] * np.column_stack([np.ones(len(y_rows)), q])
+    prior_mean = np.r_[model.mu_w_[0, g], model.mu_v_[0, g]] / c
+    prior_prec = np.r_[model.lambda_w_[0, g], model.lambda_v_[0, g]] * c**2
+    P = model.alpha_[0] * H.T @ H + np.diag(prior_prec)
+    cov = np.linalg.inv(P)
+    return cov @ (model.alpha_[0] * H.T @ (y_rows - rest) + prior_prec * prior_mean), cov
+
+
+def test_update_of_a_known_user_matches_its_exact_conditional_over_all_its_rows():
+    """update="user": a known user's (w, v) given their training rows and three new ones."""
+    model, nu, ni = _one_draw_model()
+    p = nu + ni
+    rng = np.random.default_rng(8)
+    items = np.array([0, 4, 5])
+    m = items.shape[0]
+    X_new = sp.csr_matrix((np.full(2 * m, 2.0), (np.r_[np.arange(m), np.arange(m)],
+                                                 np.r_[np.full(m, 2), nu + items])),
+                          shape=(m, p))
+    y_new = 3.0 + rng.normal(0, 4.0, m)
+    before = model.w_[:, :].copy()
+    model.fold_in(X_new, y_new, update="user", n_sweeps=1, random_state=12)
+    assert model.n_features_in_ == p and model.updated_features_.tolist() == [2]
+    assert np.array_equal(np.delete(model.w_, 2, axis=1), np.delete(before, 2, axis=1))
+    mine = model.X_train_[:, 2].nonzero()[0]
+    X_rows = sp.vstack([model.X_train_[mine], X_new])
+    y_rows = np.r_[model.y_train_[mine], y_new]
+    draws = np.column_stack([model.w_[:, 2], model.V_[:, 2, :]])
+    mean, cov = _exact_known(model, X_rows, y_rows, 2)
+    z, zcrit = _max_z(draws, mean, cov)
+    assert z < zcrit, f"updated draws differ from the exact conditional: max |z| {z:.2f}"
+    # power: leaving the new rows out of the conditional is told apart
+    wrong_mean, wrong_cov = _exact_known(model, model.X_train_[mine], model.y_train_[mine], 2)
+    z_wrong, _ = _max_z(draws, wrong_mean, wrong_cov)
+    assert z_wrong > zcrit, f"the check cannot tell the new rows (max |z| {z_wrong:.2f})"
 
 
 def _max_z(draws, mean, cov):
