@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "bayesfm"
 KERNEL_MODULES = {"bayesfm.sampler.kernels", "bayesfm.sampler.relational",
                   "bayesfm.sampler.smallalg", "bayesfm.sampler.truncnorm",
                   "bayesfm.sampler.colouring", "bayesfm.sampler.records", "bayesfm.sampler._jit",
-                  "bayesfm.sampler.foldin"}
+                  "bayesfm.sampler.foldin", "bayesfm.sampler.moves"}
 #: what each layer may import from bayesfm (by module-name prefix)
 ALLOWED = {
     "bayesfm.data": ("bayesfm.data", "bayesfm.exceptions", "bayesfm.atomic"),

@@ -46,6 +46,7 @@ class FitConfig:
     check_every: int
     max_iter: int
     max_time: float | None
+    moves: tuple = ()
 
     @classmethod
     def from_estimator(cls, est) -> "FitConfig":
@@ -100,7 +101,27 @@ class FitConfig:
         return cls(rank=rank, n_iter=n_iter, n_burn=n_burn, thin=thin,
                    init_scale=float(init_scale), priors=priors, keep_draws=bool(est.keep_draws),
                    n_chains=n_chains, auto=auto, check_every=check_every, max_iter=max_iter,
-                   max_time=max_time)
+                   max_time=max_time, moves=check_moves(getattr(est, "moves", ())))
+
+
+#: the extra exact moves an estimator can make (``sampler.driver.run_chain``'s ``moves``)
+MOVES = ("scale",)
+
+
+def check_moves(moves) -> tuple:
+    """``moves`` (None, a name or a sequence of names of ``MOVES``) as a tuple of names."""
+    if moves is None:
+        return ()
+    names = [moves] if isinstance(moves, str) else moves
+    try:
+        names = tuple(names)
+    except TypeError:
+        raise TypeError(f"moves must be None, a name or a sequence of names of {MOVES}, got "
+                        f"{type(moves).__name__}") from None
+    unknown = [m for m in names if m not in MOVES]
+    if unknown:
+        raise ValueError(f"moves: unknown move {unknown[0]!r} (known: {', '.join(MOVES)})")
+    return names
 
 
 def check_execution(est) -> None:

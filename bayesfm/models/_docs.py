@@ -29,6 +29,12 @@ _COMMON_DOC = """
         groups: kept draws 8 S (2 + p (k + 1) + 2 G (k + 1)) bytes; bounded 8 S (2 + 2 G (k + 1))
         bytes plus 64 bytes per evaluation row (and the sampler state, about 8 (k + 2) n bytes
         for n training rows, in both modes).
+    moves : None, str or sequence of str, default None
+        Extra exact moves after every sweep, for mixing (experimental; they change the draws,
+        not the posterior). ``"scale"``: for a design of exactly two groups with at most one
+        column of each per row (user and item ids), every factor's scale is moved between the
+        two groups (users' factor times c, items' divided by c), c drawn from its conditional
+        (see the model page). Other designs ignore it.
     n_chains : int, default 4
         Independent chains. Four is the smallest number for which split R-hat is a reliable
         convergence check (Vehtari et al. 2021); predictions pool the draws of all chains.

@@ -89,7 +89,8 @@ class BaseFM(EstimatorProtocol):
 
     def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
                  keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None,
-                 max_iter=5000, max_time=None, check_every=100, encoder=None, random_state=None):
+                 max_iter=5000, max_time=None, check_every=100, encoder=None, random_state=None,
+                 moves=None):
         self.rank = rank
         self.n_iter = n_iter
         self.n_burn = n_burn
@@ -106,6 +107,7 @@ class BaseFM(EstimatorProtocol):
         self.check_every = check_every
         self.encoder = encoder
         self.random_state = random_state
+        self.moves = moves
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -135,7 +137,8 @@ class BaseFM(EstimatorProtocol):
         evals = {name: scale_columns(Xe, scale) for name, Xe in evals.items()}
         chains = [new_chain(data, observation.likelihood(target), config.rank, seed,
                             config.init_scale, config.n_burn, config.thin,
-                            keep_weights=config.keep_draws, eval_sets=evals)
+                            keep_weights=config.keep_draws, eval_sets=evals,
+                            moves=config.moves)
                   for seed in chain_seeds(self.random_state, config.n_chains)]
         rows = np.sort(np.random.default_rng(0).choice(
             Xr.shape[0], min(_N_DIAGNOSTIC_ROWS, Xr.shape[0]), replace=False))
@@ -503,6 +506,7 @@ class BaseFM(EstimatorProtocol):
         """The estimator ``to_state()`` described (the tracked predictions are recomputed)."""
         model = cls.__new__(cls)
         params = dict(state["params"])
+        params.setdefault("moves", None)            # (files saved before the parameter)
         encoder = params.pop("encoder", None)
         for name, value in params.items():
             setattr(model, name, value)

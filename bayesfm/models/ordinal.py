@@ -78,12 +78,13 @@ class FMOrdinalRegressor(LabelFM):
     def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
                  keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None,
                  max_iter=5000, max_time=None, check_every=100, encoder=None, classes=None,
-                 random_state=None):
+                 random_state=None, moves=None):
         super().__init__(rank=rank, n_iter=n_iter, n_burn=n_burn, thin=thin,
                          init_scale=init_scale, priors=priors, keep_draws=keep_draws,
                          n_chains=n_chains, n_jobs=n_jobs, n_threads=n_threads,
                          progress=progress, max_iter=max_iter, max_time=max_time,
-                         check_every=check_every, encoder=encoder, random_state=random_state)
+                         check_every=check_every, encoder=encoder, random_state=random_state,
+                         moves=moves)
         self.classes = classes
 
     def _resolve_classes(self, labels):

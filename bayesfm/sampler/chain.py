@@ -40,6 +40,7 @@ class Chain:
     thin: int
     sweeps_done: int = 0
     accum: object = None    # sampler.accumulate.PredictionMoments of evaluation sets, or None
+    moves: tuple = ()       # extra exact moves by name (driver.run_chain's ``moves``)
 
     @property
     def n_draws(self) -> int:
@@ -51,7 +52,8 @@ class Chain:
         return {"state": self.state.to_state(), "rng": self.rng,
                 "likelihood": self.likelihood.to_state(), "store": self.store.to_state(),
                 "accum": None if self.accum is None else self.accum.to_state(),
-                "n_burn": self.n_burn, "thin": self.thin, "sweeps_done": self.sweeps_done}
+                "n_burn": self.n_burn, "thin": self.thin, "sweeps_done": self.sweeps_done,
+                "moves": list(self.moves)}
 
     @classmethod
     def from_state(cls, state: dict) -> "Chain":
@@ -60,21 +62,24 @@ class Chain:
                    likelihood=likelihoods.from_state(state["likelihood"]),
                    store=DrawStore.from_state(state["store"]), n_burn=state["n_burn"],
                    thin=state["thin"], sweeps_done=state["sweeps_done"],
-                   accum=None if accum is None else PredictionMoments.from_state(accum))
+                   accum=None if accum is None else PredictionMoments.from_state(accum),
+                   moves=tuple(state.get("moves", ())))
 
 
 def new_chain(data: FMData, likelihood, rank: int, seed, init_scale: float, n_burn: int,
-              thin: int, keep_weights: bool = True, eval_sets: dict | None = None) -> Chain:
+              thin: int, keep_weights: bool = True, eval_sets: dict | None = None,
+              moves: tuple = ()) -> Chain:
     """A fresh chain with its own generator (``seed``: anything ``default_rng`` accepts).
 
     ``keep_weights=False`` keeps no draws of w and V; ``eval_sets`` (name -> CSR matrix) have
-    their prediction moments accumulated at every kept sweep (``sampler.accumulate``)."""
+    their prediction moments accumulated at every kept sweep (``sampler.accumulate``);
+    ``moves`` names extra exact moves (``driver.run_chain``)."""
     rng = np.random.default_rng(seed)
     state = driver.init_state(data, likelihood.target, rank, rng, init_scale)
     store = driver.new_store(data, rank, likelihood, keep_weights=keep_weights)
     accum = PredictionMoments(eval_sets) if eval_sets else None
     return Chain(state=state, rng=rng, likelihood=likelihood, store=store, n_burn=n_burn,
-                 thin=thin, accum=accum)
+                 thin=thin, accum=accum, moves=tuple(moves))
 
 
 def advance(chain: Chain, data: FMData, priors: Priors, n_sweeps: int,
@@ -84,6 +89,6 @@ def advance(chain: Chain, data: FMData, priors: Priors, n_sweeps: int,
     chain.store.grow(driver.n_kept(start, start + n_sweeps, chain.n_burn, chain.thin))
     driver.run_chain(data, chain.likelihood, chain.state, priors, chain.rng, n_sweeps,
                      chain.n_burn, chain.thin, store=chain.store, sample_hyper=sample_hyper,
-                     accum=chain.accum, start=start)
+                     accum=chain.accum, start=start, moves=chain.moves)
     chain.sweeps_done = start + n_sweeps
     return chain

@@ -22,7 +22,8 @@ from bayesfm.priors import Priors
 from bayesfm.sampler import conditionals, execution
 from bayesfm.sampler.design import FMData
 from bayesfm.sampler.kernels import ALL_STAGES, HYPER_STAGES
-from bayesfm.sampler.records import Noise, PriorConsts
+from bayesfm.sampler.moves import N_MH, scale_moves
+from bayesfm.sampler.records import CSR, Noise, PriorConsts
 from bayesfm.sampler.state import FMState
 from bayesfm.sampler.storage import DrawStore
 
@@ -153,9 +154,47 @@ def draw_noise(rng: np.random.Generator, data, rank: int, noise: "SweepNoise") -
     return split_noise(z, g, p, data.n_groups, rank)
 
 
+@dataclass(frozen=True)
+class ScaleMove:
+    """The scale moves of a design (``sampler.moves``): its two groups ``a`` and ``b``, the
+    power ``jac`` of c and the random-walk ``step`` in log c."""
+
+    a: int
+    b: int
+    jac: float
+    step: float
+
+    @classmethod
+    def of(cls, data) -> "ScaleMove | None":
+        """The scale moves of ``data``, or None when it has not the symmetry: exactly two
+        groups, every row holding at most one column of each (a flat design, not a
+        relational one)."""
+        if not isinstance(data, FMData) or data.n_groups != 2 or not data.n_rows:
+            return None
+        rows = np.repeat(np.arange(data.n_rows), np.diff(data.r_indptr))
+        per_row = np.bincount(rows * 2 + data.gidx[data.r_indices], minlength=2 * data.n_rows)
+        if per_row.max(initial=0) > 1:
+            return None
+        n_a, n_b = (int(n) for n in data.gsize)
+        return cls(0, 1, conditionals.scale_log_jacobian(n_a, n_b),
+                   2.4 / np.sqrt(2.0 * (n_a + n_b)))
+
+    def run(self, data, state: FMState, rng: np.random.Generator) -> int:
+        """One scale move per factor, its random numbers drawn from ``rng``; returns the number
+        of factors moved."""
+        z = rng.standard_normal((state.rank, N_MH))
+        u = rng.random((state.rank, N_MH))
+        rows = CSR(data.r_indptr, data.r_indices, data.r_data)
+        Q = state.q.T if data.factor_major else state.q           # (n, k) either way
+        return int(execution.call(scale_moves, data.nnz * (state.rank + 1), rows, state.Vt,
+                                  data.gidx, self.a, self.b, state.mu_v, state.lam_v, self.jac,
+                                  self.step, z, u, Q))
+
+
 def step(data, y: np.ndarray, state: FMState, priors: Priors, rng: np.random.Generator,
          noise: SweepNoise, sample_alpha: bool = True, sample_hyper: bool = True,
-         refresh: bool = True, target_changed: bool = True) -> tuple:
+         refresh: bool = True, target_changed: bool = True, scale: ScaleMove | None = None
+         ) -> tuple:
     """One Gibbs sweep on target ``y`` (n,); updates ``state`` in place and returns
     ``(state, info)``, ``info["resid_rms"]`` the root mean square of the residual y - yhat
     after the sweep (0 without rows).
@@ -164,7 +203,9 @@ def step(data, y: np.ndarray, state: FMState, priors: Priors, rng: np.random.Gen
     joint-distribution test). With ``refresh`` (or when the caches are missing) the caches are
     first recomputed exactly; otherwise the residual is moved to the new target,
     e += y - state.t (skipped when ``target_changed`` is False: the caller guarantees y equals
-    the previous target), and the incrementally updated caches are used.
+    the previous target), and the incrementally updated caches are used. ``scale``: the scale
+    moves to make after the sweep (``ScaleMove.of(data)``; None: none), with random numbers
+    drawn after the sweep's, so a chain without them draws as before.
     """
     z = draw_noise(rng, data, state.rank, noise)
     if (refresh or state.t is None or state.t.shape != y.shape
@@ -178,13 +219,15 @@ def step(data, y: np.ndarray, state: FMState, priors: Priors, rng: np.random.Gen
                            sample_alpha, stages)
     state.w0 = float(w0)
     state.alpha = float(alpha)
+    if scale is not None and sample_hyper:
+        scale.run(data, state, rng)
     resid_rms = np.sqrt(np.mean(state.e * state.e)) if data.n_rows else 0.0
     return state, {"resid_rms": resid_rms}
 
 
 def sweep(data, likelihood, state: FMState, priors: Priors, rng: np.random.Generator,
           noise: SweepNoise, sample_alpha: bool = True, sample_hyper: bool = True,
-          refresh: bool = True) -> tuple:
+          refresh: bool = True, scale: ScaleMove | None = None) -> tuple:
     """One sweep of a chain with observation model ``likelihood``: for latent models first the
     latent target given the current yhat (and the cutpoints), then ``step``. Returns
     ``(state, info)``: the likelihood's statistics of the sweep and ``resid_rms``."""
@@ -192,7 +235,8 @@ def sweep(data, likelihood, state: FMState, priors: Priors, rng: np.random.Gener
     if likelihood.latent:
         _, info = likelihood.update_target(rng, likelihood.target - state.e)
     state, step_info = step(data, likelihood.target, state, priors, rng, noise, sample_alpha,
-                            sample_hyper, refresh=refresh, target_changed=likelihood.latent)
+                            sample_hyper, refresh=refresh, target_changed=likelihood.latent,
+                            scale=scale)
     info.update(step_info)
     return state, info
 
@@ -215,7 +259,8 @@ def n_kept(start: int, stop: int, n_burn: int, thin: int) -> int:
 def run_chain(data: FMData, likelihood, state: FMState, priors: Priors,
               rng: np.random.Generator, n_iter: int, n_burn: int, thin: int = 1,
               store: DrawStore | None = None, sample_alpha: bool | None = None,
-              sample_hyper: bool = True, callback=None, accum=None, start: int = 0):
+              sample_hyper: bool = True, callback=None, accum=None, start: int = 0,
+              moves: tuple = ()):
     """Run ``n_iter`` sweeps, of global indices ``start``..``start + n_iter - 1``, keeping every
     ``thin``-th draw after the first ``n_burn`` sweeps of the chain (``is_kept``).
 
@@ -228,13 +273,15 @@ def run_chain(data: FMData, likelihood, state: FMState, priors: Priors,
     every sweep. ``accum``, a ``sampler.accumulate.PredictionMoments``, adds every kept draw's
     predictions. ``start`` is the global index of the first sweep (burn-in and thinning count
     from the chain's first sweep, and so does the cache refresh schedule, ``REFRESH_EVERY``).
-    Within ``execution.adaptive``, every sweep's thread count is
+    ``moves``: extra exact moves by name (``"scale"``: ``ScaleMove``, made where the design
+    has the symmetry). Within ``execution.adaptive``, every sweep's thread count is
     chosen by the block's ``ThreadPace`` from the measured times of the sweeps before it (the
     sweeps with an exact cache refresh are not compared).
     """
     if sample_alpha is None:
         sample_alpha = likelihood.sample_alpha
     noise = SweepNoise.build(data, state.rank, priors)
+    scale = ScaleMove.of(data) if "scale" in moves and state.rank else None
     if store is None:
         store = new_store(data, state.rank, likelihood,
                           n_kept(start, start + n_iter, n_burn, thin))
@@ -244,7 +291,7 @@ def run_chain(data: FMData, likelihood, state: FMState, priors: Priors,
         if pace is not None:
             pace.start()
         state, info = sweep(data, likelihood, state, priors, rng, noise, sample_alpha,
-                            sample_hyper, refresh)
+                            sample_hyper, refresh, scale)
         if pace is not None:
             pace.stop(measure=not refresh)
         store.record_sweep(info)

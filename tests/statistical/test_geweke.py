@@ -69,7 +69,7 @@ def _marginal_conditional(X, n, seed):
     ])
 
 
-def _successive_conditional(X, n, seed):
+def _successive_conditional(X, n, seed, scale=None):
     rng = np.random.default_rng(seed)
     data = FMData.from_matrix(X, GIDX)
     alpha, lam_w, mu_w, lam_v, mu_v, w0, w, V = prior_draw(rng, GIDX, RANK, PRIORS)
@@ -81,7 +81,7 @@ def _successive_conditional(X, n, seed):
     noise = driver.SweepNoise.build(data, RANK, PRIORS)
     out = np.empty((n, 16))
     for s in range(n):
-        driver.step(data, y, state, PRIORS, rng, noise)
+        driver.step(data, y, state, PRIORS, rng, noise, scale=scale)
         V = state.Vt.T
         yh = fm_yhat(X, state.w0, state.w, V)
         y = yh + rng.normal(size=N_ROWS) / np.sqrt(state.alpha)
@@ -141,3 +141,31 @@ def test_geweke_one_hot_groups_with_translation_moves():
     sc = _successive_conditional(X, N_SC, seed=14)
     z = _z_scores(mc, sc)
     assert np.all(np.abs(z) < bonferroni_z(z.size)), np.round(z, 2)
+
+
+def _successive_conditional_moves(X, n, seed):
+    """``_successive_conditional`` with the scale moves after every sweep."""
+    scale = driver.ScaleMove.of(FMData.from_matrix(X, GIDX))
+    assert scale is not None                                   # the design has the symmetry
+    return _successive_conditional(X, n, seed, scale)
+
+
+@pytest.fixture(scope="module")
+def marginal_one_hot():
+    return _marginal_conditional(_design_one_hot(), N_MC, seed=13)
+
+
+def test_geweke_one_hot_groups_with_scale_moves(marginal_one_hot):
+    """The scale moves (users' factor f times c, items' divided by c) keep the joint
+    distribution; the design has 2 users and 3 items, so the Jacobian c^(2 - 3) matters."""
+    sc = _successive_conditional_moves(_design_one_hot(), N_SC, seed=15)
+    z = _z_scores(marginal_one_hot, sc)
+    assert np.all(np.abs(z) < bonferroni_z(z.size)), np.round(z, 2)
+
+
+def test_geweke_detects_a_wrong_scale_move(marginal_one_hot, monkeypatch):
+    """Power: the move without its Jacobian (c^0 instead of c^(n_A - n_B)) is caught."""
+    monkeypatch.setattr(driver.conditionals, "scale_log_jacobian", lambda n_a, n_b: 0.0)
+    sc = _successive_conditional_moves(_design_one_hot(), N_SC_POWER, seed=15)
+    z = _z_scores(marginal_one_hot, sc)
+    assert np.max(np.abs(z)) > bonferroni_z(z.size), np.round(z, 2)
