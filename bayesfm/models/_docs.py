@@ -34,7 +34,9 @@ _COMMON_DOC = """
         not the posterior). ``"scale"``: for a design of exactly two groups with at most one
         column of each per row (user and item ids), every factor's scale is moved between the
         two groups (users' factor times c, items' divided by c), c drawn from its conditional
-        (see the model page). Other designs ignore it.
+        (see the model page). ``"magnitude"``: on the same designs, every factor's size in both
+        groups (users' and items' factor f times s), s drawn with the likelihood. Other designs
+        ignore them.
     n_chains : int, default 4
         Independent chains. Four is the smallest number for which split R-hat is a reliable
         convergence check (Vehtari et al. 2021); predictions pool the draws of all chains.

@@ -22,7 +22,7 @@ from bayesfm.priors import Priors
 from bayesfm.sampler import conditionals, execution
 from bayesfm.sampler.design import FMData
 from bayesfm.sampler.kernels import ALL_STAGES, HYPER_STAGES
-from bayesfm.sampler.moves import N_MH, scale_moves
+from bayesfm.sampler.moves import N_MH, magnitude_moves, scale_moves
 from bayesfm.sampler.records import CSR, Noise, PriorConsts
 from bayesfm.sampler.state import FMState
 from bayesfm.sampler.storage import DrawStore
@@ -155,46 +155,59 @@ def draw_noise(rng: np.random.Generator, data, rank: int, noise: "SweepNoise") -
 
 
 @dataclass(frozen=True)
-class ScaleMove:
-    """The scale moves of a design (``sampler.moves``): its two groups ``a`` and ``b``, the
-    power ``jac`` of c and the random-walk ``step`` in log c."""
+class PairMoves:
+    """The moves of ``sampler.moves`` on a design of two groups ``a`` and ``b`` (of ``n_a`` and
+    ``n_b`` columns) with at most one column of each per row: ``scale`` (each factor's scale
+    between the groups) and ``magnitude`` (each factor's size in both), as asked."""
 
     a: int
     b: int
-    jac: float
-    step: float
+    n_a: int
+    n_b: int
+    scale: bool
+    magnitude: bool
 
     @classmethod
-    def of(cls, data) -> "ScaleMove | None":
-        """The scale moves of ``data``, or None when it has not the symmetry: exactly two
-        groups, every row holding at most one column of each (a flat design, not a
-        relational one)."""
-        if not isinstance(data, FMData) or data.n_groups != 2 or not data.n_rows:
+    def of(cls, data, names=("scale",)) -> "PairMoves | None":
+        """The moves ``names`` on ``data``, or None when none is asked or it has not the
+        symmetry: exactly two groups, every row holding at most one column of each (a flat
+        design, not a relational one)."""
+        scale, magnitude = "scale" in names, "magnitude" in names
+        if (not (scale or magnitude) or not isinstance(data, FMData) or data.n_groups != 2
+                or not data.n_rows):
             return None
         rows = np.repeat(np.arange(data.n_rows), np.diff(data.r_indptr))
         per_row = np.bincount(rows * 2 + data.gidx[data.r_indices], minlength=2 * data.n_rows)
         if per_row.max(initial=0) > 1:
             return None
         n_a, n_b = (int(n) for n in data.gsize)
-        return cls(0, 1, conditionals.scale_log_jacobian(n_a, n_b),
-                   2.4 / np.sqrt(2.0 * (n_a + n_b)))
+        return cls(0, 1, n_a, n_b, scale, magnitude)
 
-    def run(self, data, state: FMState, rng: np.random.Generator) -> int:
-        """One scale move per factor, its random numbers drawn from ``rng``; returns the number
-        of factors moved."""
-        z = rng.standard_normal((state.rank, N_MH))
-        u = rng.random((state.rank, N_MH))
+    def run(self, data, state: FMState, rng: np.random.Generator) -> None:
+        """The moves, their random numbers drawn from ``rng`` (scale first, then magnitude)."""
         rows = CSR(data.r_indptr, data.r_indices, data.r_data)
         Q = state.q.T if data.factor_major else state.q           # (n, k) either way
-        return int(execution.call(scale_moves, data.nnz * (state.rank + 1), rows, state.Vt,
-                                  data.gidx, self.a, self.b, state.mu_v, state.lam_v, self.jac,
-                                  self.step, z, u, Q))
+        work = data.nnz * (state.rank + 1)
+        if self.scale:
+            z = rng.standard_normal((state.rank, N_MH))
+            u = rng.random((state.rank, N_MH))
+            execution.call(scale_moves, work, rows, state.Vt, data.gidx, self.a, self.b,
+                           state.mu_v, state.lam_v,
+                           conditionals.scale_log_jacobian(self.n_a, self.n_b),
+                           2.4 / np.sqrt(2.0 * (self.n_a + self.n_b)), z, u, Q)
+        if self.magnitude:
+            z = rng.standard_normal((state.rank, N_MH))
+            u = rng.random((state.rank, N_MH))
+            execution.call(magnitude_moves, work, rows, state.Vt, data.gidx, self.a, self.b,
+                           state.mu_v, state.lam_v, float(state.alpha),
+                           conditionals.magnitude_log_jacobian(self.n_a, self.n_b),
+                           float(self.n_a + self.n_b), z, u, state.e, Q)
 
 
 def step(data, y: np.ndarray, state: FMState, priors: Priors, rng: np.random.Generator,
          noise: SweepNoise, sample_alpha: bool = True, sample_hyper: bool = True,
-         refresh: bool = True, target_changed: bool = True, scale: ScaleMove | None = None
-         ) -> tuple:
+         refresh: bool = True, target_changed: bool = True,
+         pair_moves: PairMoves | None = None) -> tuple:
     """One Gibbs sweep on target ``y`` (n,); updates ``state`` in place and returns
     ``(state, info)``, ``info["resid_rms"]`` the root mean square of the residual y - yhat
     after the sweep (0 without rows).
@@ -203,9 +216,9 @@ def step(data, y: np.ndarray, state: FMState, priors: Priors, rng: np.random.Gen
     joint-distribution test). With ``refresh`` (or when the caches are missing) the caches are
     first recomputed exactly; otherwise the residual is moved to the new target,
     e += y - state.t (skipped when ``target_changed`` is False: the caller guarantees y equals
-    the previous target), and the incrementally updated caches are used. ``scale``: the scale
-    moves to make after the sweep (``ScaleMove.of(data)``; None: none), with random numbers
-    drawn after the sweep's, so a chain without them draws as before.
+    the previous target), and the incrementally updated caches are used. ``pair_moves``: the
+    moves to make after the sweep (``PairMoves.of(data, names)``; None: none), with random
+    numbers drawn after the sweep's, so a chain without them draws as before.
     """
     z = draw_noise(rng, data, state.rank, noise)
     if (refresh or state.t is None or state.t.shape != y.shape
@@ -219,15 +232,15 @@ def step(data, y: np.ndarray, state: FMState, priors: Priors, rng: np.random.Gen
                            sample_alpha, stages)
     state.w0 = float(w0)
     state.alpha = float(alpha)
-    if scale is not None and sample_hyper:
-        scale.run(data, state, rng)
+    if pair_moves is not None and sample_hyper:
+        pair_moves.run(data, state, rng)
     resid_rms = np.sqrt(np.mean(state.e * state.e)) if data.n_rows else 0.0
     return state, {"resid_rms": resid_rms}
 
 
 def sweep(data, likelihood, state: FMState, priors: Priors, rng: np.random.Generator,
           noise: SweepNoise, sample_alpha: bool = True, sample_hyper: bool = True,
-          refresh: bool = True, scale: ScaleMove | None = None) -> tuple:
+          refresh: bool = True, pair_moves: PairMoves | None = None) -> tuple:
     """One sweep of a chain with observation model ``likelihood``: for latent models first the
     latent target given the current yhat (and the cutpoints), then ``step``. Returns
     ``(state, info)``: the likelihood's statistics of the sweep and ``resid_rms``."""
@@ -236,7 +249,7 @@ def sweep(data, likelihood, state: FMState, priors: Priors, rng: np.random.Gener
         _, info = likelihood.update_target(rng, likelihood.target - state.e)
     state, step_info = step(data, likelihood.target, state, priors, rng, noise, sample_alpha,
                             sample_hyper, refresh=refresh, target_changed=likelihood.latent,
-                            scale=scale)
+                            pair_moves=pair_moves)
     info.update(step_info)
     return state, info
 
@@ -273,15 +286,15 @@ def run_chain(data: FMData, likelihood, state: FMState, priors: Priors,
     every sweep. ``accum``, a ``sampler.accumulate.PredictionMoments``, adds every kept draw's
     predictions. ``start`` is the global index of the first sweep (burn-in and thinning count
     from the chain's first sweep, and so does the cache refresh schedule, ``REFRESH_EVERY``).
-    ``moves``: extra exact moves by name (``"scale"``: ``ScaleMove``, made where the design
-    has the symmetry). Within ``execution.adaptive``, every sweep's thread count is
+    ``moves``: extra exact moves by name (``"scale"``, ``"magnitude"``: ``PairMoves``, made where
+    the design has the symmetry). Within ``execution.adaptive``, every sweep's thread count is
     chosen by the block's ``ThreadPace`` from the measured times of the sweeps before it (the
     sweeps with an exact cache refresh are not compared).
     """
     if sample_alpha is None:
         sample_alpha = likelihood.sample_alpha
     noise = SweepNoise.build(data, state.rank, priors)
-    scale = ScaleMove.of(data) if "scale" in moves and state.rank else None
+    pair_moves = PairMoves.of(data, moves) if state.rank else None
     if store is None:
         store = new_store(data, state.rank, likelihood,
                           n_kept(start, start + n_iter, n_burn, thin))
@@ -291,7 +304,7 @@ def run_chain(data: FMData, likelihood, state: FMState, priors: Priors,
         if pace is not None:
             pace.start()
         state, info = sweep(data, likelihood, state, priors, rng, noise, sample_alpha,
-                            sample_hyper, refresh, scale)
+                            sample_hyper, refresh, pair_moves)
         if pace is not None:
             pace.stop(measure=not refresh)
         store.record_sweep(info)

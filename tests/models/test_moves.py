@@ -46,6 +46,17 @@ def test_scale_moves_leave_other_designs_alone():
     np.testing.assert_array_equal(a.V_, b.V_)
 
 
+def test_magnitude_moves_continue_exactly():
+    X, y, groups = _ids()
+    whole = FMRegressor(n_iter=40, moves=("scale", "magnitude"), **KW).fit(X, y, groups=groups)
+    part = FMRegressor(n_iter=25, moves=("scale", "magnitude"), **KW).fit(X, y, groups=groups)
+    part.sample_more(15)
+    np.testing.assert_array_equal(part.V_, whole.V_)
+    np.testing.assert_array_equal(part.alpha_, whole.alpha_)
+    plain = FMRegressor(n_iter=40, moves="scale", **KW).fit(X, y, groups=groups)
+    assert not np.array_equal(plain.V_, whole.V_)
+
+
 @pytest.mark.parametrize("moves, error", [("shift", ValueError), (["scale", "x"], ValueError),
                                           (3, TypeError)])
 def test_unknown_moves_are_refused(moves, error):

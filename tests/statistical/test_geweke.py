@@ -69,7 +69,7 @@ def _marginal_conditional(X, n, seed):
     ])
 
 
-def _successive_conditional(X, n, seed, scale=None):
+def _successive_conditional(X, n, seed, moves=None):
     rng = np.random.default_rng(seed)
     data = FMData.from_matrix(X, GIDX)
     alpha, lam_w, mu_w, lam_v, mu_v, w0, w, V = prior_draw(rng, GIDX, RANK, PRIORS)
@@ -81,7 +81,7 @@ def _successive_conditional(X, n, seed, scale=None):
     noise = driver.SweepNoise.build(data, RANK, PRIORS)
     out = np.empty((n, 16))
     for s in range(n):
-        driver.step(data, y, state, PRIORS, rng, noise, scale=scale)
+        driver.step(data, y, state, PRIORS, rng, noise, pair_moves=moves)
         V = state.Vt.T
         yh = fm_yhat(X, state.w0, state.w, V)
         y = yh + rng.normal(size=N_ROWS) / np.sqrt(state.alpha)
@@ -143,11 +143,11 @@ def test_geweke_one_hot_groups_with_translation_moves():
     assert np.all(np.abs(z) < bonferroni_z(z.size)), np.round(z, 2)
 
 
-def _successive_conditional_moves(X, n, seed):
-    """``_successive_conditional`` with the scale moves after every sweep."""
-    scale = driver.ScaleMove.of(FMData.from_matrix(X, GIDX))
-    assert scale is not None                                   # the design has the symmetry
-    return _successive_conditional(X, n, seed, scale)
+def _successive_conditional_moves(X, n, seed, names=("scale",)):
+    """``_successive_conditional`` with the moves ``names`` after every sweep."""
+    moves = driver.PairMoves.of(FMData.from_matrix(X, GIDX), names)
+    assert moves is not None                                   # the design has the symmetry
+    return _successive_conditional(X, n, seed, moves)
 
 
 @pytest.fixture(scope="module")
@@ -167,5 +167,24 @@ def test_geweke_detects_a_wrong_scale_move(marginal_one_hot, monkeypatch):
     """Power: the move without its Jacobian (c^0 instead of c^(n_A - n_B)) is caught."""
     monkeypatch.setattr(driver.conditionals, "scale_log_jacobian", lambda n_a, n_b: 0.0)
     sc = _successive_conditional_moves(_design_one_hot(), N_SC_POWER, seed=15)
+    z = _z_scores(marginal_one_hot, sc)
+    assert np.max(np.abs(z)) > bonferroni_z(z.size), np.round(z, 2)
+
+
+def test_geweke_one_hot_groups_with_magnitude_moves(marginal_one_hot):
+    """The magnitude moves (factor f of users and items both times s, the likelihood included)
+    keep the joint distribution."""
+    sc = _successive_conditional_moves(_design_one_hot(), N_SC, seed=16, names=("magnitude",))
+    z = _z_scores(marginal_one_hot, sc)
+    assert np.all(np.abs(z) < bonferroni_z(z.size)), np.round(z, 2)
+
+
+def test_geweke_detects_a_wrong_magnitude_move(marginal_one_hot, monkeypatch):
+    """Power: the move with the scale move's Jacobian (c^(n_A - n_B)) instead of its own
+    s^(n_A + n_B) is caught."""
+    monkeypatch.setattr(driver.conditionals, "magnitude_log_jacobian",
+                        lambda n_a, n_b: float(n_a - n_b))
+    sc = _successive_conditional_moves(_design_one_hot(), N_SC_POWER, seed=16,
+                                       names=("magnitude",))
     z = _z_scores(marginal_one_hot, sc)
     assert np.max(np.abs(z)) > bonferroni_z(z.size), np.round(z, 2)
