@@ -328,6 +328,11 @@ class BaseFM(EstimatorProtocol):
         # everything is computed: now the model takes the new columns as its own
         self._posterior.set_field("w", w)
         self._posterior.set_field("V", V)
+        post = self._posterior
+        if fold.n_updated and self._diag_X is not None and "yhat" in post.names:
+            # the tracked training rows may hold re-drawn known columns: what diagnose reads
+            yhat = yhat_draws(post, MatrixRows(self._diag_X), getattr(self, "n_threads", None))
+            post.set_field("yhat", yhat.reshape(post.n_chains, post.n_draws, -1))
         self.column_scale_ = np.concatenate([self.column_scale_, fold.scale])
         self.group_index_ = np.concatenate([self.group_index_, fold.gidx])
         P = self.column_scale_.shape[0] - fold.m         # the columns before this fold-in

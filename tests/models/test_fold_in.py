@@ -163,6 +163,12 @@ def test_update_redraws_the_known_categories_of_the_named_groups(fitted, split):
     assert model.n_folded_rows_ == 4 + int(first.sum())
     changed = np.flatnonzero(np.any(model.w_[:, :p] != fitted.w_, axis=0))
     assert changed.tolist() == cols                          # those users only, items fixed
+    # the tracked training rows' predictions follow the re-drawn users (what diagnose reads)
+    rows_X = model.X_train_[model.diagnostic_rows_]
+    rows_X.resize((rows_X.shape[0], model.n_features_in_))        # (the folded columns: 0)
+    tracked = model.decision_draws(rows_X)
+    np.testing.assert_allclose(model.diagnostic_yhat_.reshape(tracked.shape), tracked,
+                               rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="not groups of the fit"):
         _clone(fitted).fold_in(rows, target, update="users")
     bare = bayesfm.FMRegressor.from_state(fitted.to_state())     # without training rows
