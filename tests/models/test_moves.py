@@ -63,3 +63,13 @@ def test_unknown_moves_are_refused(moves, error):
     X, y, groups = _ids()
     with pytest.raises(error, match="moves"):
         FMRegressor(n_iter=20, moves=moves, **KW).fit(X, y, groups=groups)
+
+
+def test_moves_do_not_depend_on_the_thread_count(monkeypatch):
+    monkeypatch.setattr("bayesfm.sampler.threads.MIN_PARALLEL_WORK", 0)   # parallel loops
+    X, y, groups = _ids()
+    kw = dict(KW, n_iter=25, moves=("scale", "magnitude"))
+    one = FMRegressor(n_threads=1, **kw).fit(X, y, groups=groups)
+    two = FMRegressor(n_threads=2, **kw).fit(X, y, groups=groups)
+    np.testing.assert_array_equal(one.V_, two.V_)
+    np.testing.assert_array_equal(one.alpha_, two.alpha_)
