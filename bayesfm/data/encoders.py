@@ -226,11 +226,6 @@ def _known(block):
     return cats, colmap.astype(np.int64)
 
 
-def _first_seen(values, pd) -> list:
-    """The distinct values, in order of first appearance (``_new_codes``'s column order)."""
-    return list(pd.factorize(pd.Series(values, dtype=object))[1])
-
-
 class TableEncoder:
     """Learn a one-hot / numeric / multi-hot layout from a DataFrame and encode frames with it.
 
@@ -468,8 +463,8 @@ class TableEncoder:
                     values = s.to_numpy(dtype=object)
                     fresh = np.flatnonzero((codes < 0) & ~pd.isna(values))
                     codes = codes.copy()
-                    codes[fresh] = self._new_codes(values[fresh], b, siblings, names, pd)
-                    added += [(b, v) for v in _first_seen(values[fresh], pd)]
+                    codes[fresh] = self._new_codes(values[fresh], b, siblings, names, added,
+                                                   pd)
                 rows = np.flatnonzero(codes >= 0)
                 cols = np.where(codes[rows] < _NEW, colmap[np.minimum(codes[rows], len(cats))],
                                 codes[rows] - _NEW)
@@ -481,8 +476,7 @@ class TableEncoder:
                 k = len(cats)
                 fresh = np.flatnonzero(codes < 0) if with_new else np.zeros(0, np.int64)
                 if fresh.size:      # new items coded k + j, j the new column's position
-                    new = self._new_codes(items[fresh], b, siblings, names, pd) - _NEW
-                    added += [(b, v) for v in _first_seen(items[fresh], pd)]
+                    new = self._new_codes(items[fresh], b, siblings, names, added, pd) - _NEW
                     codes = codes.copy()
                     codes[fresh] = k + new - self.n_features_
                 ok = codes >= 0
@@ -521,14 +515,16 @@ class TableEncoder:
         self.n_features_ = p + len(names)
         return X, siblings, names
 
-    def _new_codes(self, values, block, siblings, names, pd) -> np.ndarray:
+    def _new_codes(self, values, block, siblings, names, added, pd) -> np.ndarray:
         """Column indices (offset by ``_NEW``) of the new ``values`` of ``block``, registering a
-        column (its sibling and name) for each distinct one, in order of first appearance."""
+        column (its sibling, name, and (block, value) in ``added``) for each distinct one, in
+        order of first appearance."""
         codes, uniques = pd.factorize(pd.Series(values, dtype=object))
         first = self.n_features_ + len(names)
         for value in uniques:
             siblings.append(block["start"])
             names.append(f"{block['column']}={value}")
+            added.append((block, value))
         return _NEW + first + codes.astype(np.int64)
 
     def fit_transform(self, df) -> sp.csr_matrix:

@@ -113,7 +113,7 @@ def prepare(model, X, y, groups=None, update=None) -> FoldIn:
     scale = new_column_scales(rows.gidx, rows.labels, model.group_index_, model.column_scale_)
     full = sp.hstack([known, rows.new], format="csr")
     # known columns of the update groups that the rows hold (never those folded in before)
-    P_train = model.column_scale_.shape[0] - getattr(model, "folded_features_", ()).__len__()
+    P_train = model.column_scale_.shape[0] - len(getattr(model, "folded_features_", ()))
     in_groups = np.isin(model.group_index_[:P_train], update_groups)
     held = np.zeros(P_train, dtype=bool)
     held[np.unique(known.indices[known.indices < P_train])] = True

@@ -191,6 +191,7 @@ class NewCategoryRows:
         self.block_rows = block_rows        # (m, 2) (block, row) of new block rows, or None
         self.shape = base.shape
         self.w_new = self.V_new = None
+        self._hit = None                    # the rows holding new categories (``_hit_rows``)
 
     @property
     def nnz(self) -> int:
@@ -246,7 +247,7 @@ class NewCategoryRows:
     def _hit_rows(self):
         """(rows holding a new category, their known columns (CSR), their new columns, those
         squared), made once (every chain's predictions use them)."""
-        if getattr(self, "_hit", None) is None:
+        if self._hit is None:
             hit = np.flatnonzero(np.diff(self.new.indptr))
             new = self.new[hit]
             known = self.base.expand(hit) if hit.shape[0] else None

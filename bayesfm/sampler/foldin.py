@@ -3,10 +3,12 @@ kept draw of the others (the sampler's half of ``BaseFM.fold_in``).
 
 The standard fold-in approximation: the fitted parameters do not see the new rows. For every
 kept draw s of a chain, with its w0, w, V, noise precision and group hyperparameters held fixed,
-the updated columns U (the new categories the rows bring) are drawn from their full
-conditionals given the new rows, by the sweep's own coordinate updates (``kernels.draw_w`` and
-``kernels.draw_v_column``: the same ``normal_coordinate``, no second copy of a conditional):
-w_j for j in U, then v_j1 .. v_jk for j in U, one column after another. Their draws form one
+the updated columns U (the new categories the rows bring, and the known ones ``update`` names)
+are drawn from their full conditionals given the new rows, by the sweep's own column kernels
+(``kernels._linear_columns`` and ``kernels._latent_columns``, so the same ``normal_coordinate``:
+no second copy of a conditional): w_j for j in U, then v_j1 .. v_jk for j in U, column by column
+in colour classes (``sampler.colouring``; a large class in parallel, the same draws on any
+number of threads). Their draws form one
 Markov chain per fitted chain, warm-started from draw to draw: ``n_first`` sweeps at the chain's
 first draw (from a draw of the groups' prior), then ``n_sweeps`` at each later one. With the
 other parameters fixed the chain leaves the exact conditional p(theta_U | theta_rest, new rows)
