@@ -105,7 +105,7 @@ class FitConfig:
 
 
 #: the extra exact moves an estimator can make (``sampler.driver.run_chain``'s ``moves``)
-MOVES = ("scale", "magnitude")
+MOVES = ("scale", "magnitude", "shift", "joint")
 
 
 def check_moves(moves) -> tuple:

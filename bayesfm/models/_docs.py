@@ -35,8 +35,13 @@ _COMMON_DOC = """
         column of each per row (user and item ids), every factor's scale is moved between the
         two groups (users' factor times c, items' divided by c), c drawn from its conditional
         (see the model page). ``"magnitude"``: on the same designs, every factor's size in both
-        groups (users' and items' factor f times s), s drawn with the likelihood. Other designs
-        ignore them.
+        groups (users' and items' factor f times s), s drawn with the likelihood. ``"shift"``:
+        for every one-hot group (every row holds exactly one of its columns, with the same
+        value), its latent vectors and mu_v move by a common k-vector s and the other columns'
+        linear weights by -c <s, v_j>, s drawn from its Gaussian conditional. ``"joint"``: the
+        sweep draws every column's k latent factors at once from their k-dimensional
+        conditional, instead of one after another (flat designs). Designs without a move's
+        symmetry ignore it.
     n_chains : int, default 4
         Independent chains. Four is the smallest number for which split R-hat is a reliable
         convergence check (Vehtari et al. 2021); predictions pool the draws of all chains.

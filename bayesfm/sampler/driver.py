@@ -21,8 +21,8 @@ import numpy as np
 from bayesfm.priors import Priors
 from bayesfm.sampler import conditionals, execution
 from bayesfm.sampler.design import FMData
-from bayesfm.sampler.kernels import ALL_STAGES, HYPER_STAGES
-from bayesfm.sampler.moves import N_MH, magnitude_moves, scale_moves
+from bayesfm.sampler.kernels import ALL_STAGES, HYPER_STAGES, STAGE_V_JOINT
+from bayesfm.sampler.moves import N_MH, magnitude_moves, scale_moves, shift_moves
 from bayesfm.sampler.records import CSR, Noise, PriorConsts
 from bayesfm.sampler.state import FMState
 from bayesfm.sampler.storage import DrawStore
@@ -204,10 +204,69 @@ class PairMoves:
                            float(self.n_a + self.n_b), z, u, state.e, Q)
 
 
+@dataclass(frozen=True)
+class ShiftMoves:
+    """The shift moves of ``sampler.moves`` (``shift_moves``): one per group whose columns are
+    one-hot with a constant value (every row holds exactly one of them), ``groups`` (M,) with
+    their values ``cvals`` (M,)."""
+
+    groups: np.ndarray
+    cvals: np.ndarray
+
+    @classmethod
+    def of(cls, data) -> "ShiftMoves | None":
+        """The shift moves of ``data``'s one-hot groups, or None when it has none (or it is
+        relational, or has no rows)."""
+        if not isinstance(data, FMData) or not data.n_rows:
+            return None
+        rows = np.repeat(np.arange(data.n_rows), np.diff(data.r_indptr))
+        per_row = np.bincount(rows * data.n_groups + data.gidx[data.r_indices],
+                              minlength=data.n_groups * data.n_rows).reshape(data.n_rows, -1)
+        one_hot = np.flatnonzero((per_row.max(axis=0) == 1) & (data.gsum != 0.0))
+        if not one_hot.size:
+            return None
+        return cls(one_hot.astype(np.int64), np.asarray(data.gsum, dtype=np.float64)[one_hot])
+
+    def run(self, data, state: FMState, priors: Priors, rng: np.random.Generator) -> None:
+        """The moves, group by group, their normals drawn from ``rng``."""
+        z = rng.standard_normal((self.groups.size, state.rank))
+        Q = state.q.T if data.factor_major else state.q           # (n, k) either way
+        shift_moves(state.Vt, state.w, data.gidx, self.groups, self.cvals, state.mu_v,
+                    state.lam_v, state.mu_w, state.lam_w, float(priors.c0), float(priors.mu0),
+                    z, Q)
+
+
+@dataclass(frozen=True)
+class Moves:
+    """The extra exact moves a chain makes (``run_chain``'s ``moves``), where the design has
+    their symmetry: ``pair`` (scale, magnitude), ``shift``, and ``joint`` (the sweep draws every
+    column's latent vector at once)."""
+
+    pair: PairMoves | None = None
+    shift: ShiftMoves | None = None
+    joint: bool = False
+
+    @classmethod
+    def of(cls, data, names=()) -> "Moves | None":
+        """The moves ``names`` that apply to ``data``; None when none does."""
+        moves = cls(PairMoves.of(data, names),
+                    ShiftMoves.of(data) if "shift" in names else None,
+                    "joint" in names and isinstance(data, FMData))
+        return moves if moves.pair or moves.shift or moves.joint else None
+
+    def run(self, data, state: FMState, priors: Priors, rng: np.random.Generator) -> None:
+        """The moves made after a sweep, random numbers drawn in this order: scale,
+        magnitude, shift."""
+        if self.pair is not None:
+            self.pair.run(data, state, rng)
+        if self.shift is not None:
+            self.shift.run(data, state, priors, rng)
+
+
 def step(data, y: np.ndarray, state: FMState, priors: Priors, rng: np.random.Generator,
          noise: SweepNoise, sample_alpha: bool = True, sample_hyper: bool = True,
          refresh: bool = True, target_changed: bool = True,
-         pair_moves: PairMoves | None = None) -> tuple:
+         moves: Moves | None = None) -> tuple:
     """One Gibbs sweep on target ``y`` (n,); updates ``state`` in place and returns
     ``(state, info)``, ``info["resid_rms"]`` the root mean square of the residual y - yhat
     after the sweep (0 without rows).
@@ -216,9 +275,11 @@ def step(data, y: np.ndarray, state: FMState, priors: Priors, rng: np.random.Gen
     joint-distribution test). With ``refresh`` (or when the caches are missing) the caches are
     first recomputed exactly; otherwise the residual is moved to the new target,
     e += y - state.t (skipped when ``target_changed`` is False: the caller guarantees y equals
-    the previous target), and the incrementally updated caches are used. ``pair_moves``: the
-    moves to make after the sweep (``PairMoves.of(data, names)``; None: none), with random
-    numbers drawn after the sweep's, so a chain without them draws as before.
+    the previous target), and the incrementally updated caches are used. ``moves``: the extra
+    moves (``Moves.of(data, names)``; None: none): ``moves.joint`` draws every column's latent
+    vector at once (``kernels.STAGE_V_JOINT``) from the same random numbers, and the others run
+    after the sweep, with random numbers drawn after the sweep's, so a chain without them draws
+    as before. They run only with ``sample_hyper``.
     """
     z = draw_noise(rng, data, state.rank, noise)
     if (refresh or state.t is None or state.t.shape != y.shape
@@ -228,19 +289,21 @@ def step(data, y: np.ndarray, state: FMState, priors: Priors, rng: np.random.Gen
         state.e += y - state.t
         state.t[:] = y
     stages = ALL_STAGES if sample_hyper else ALL_STAGES & ~HYPER_STAGES
+    if moves is not None and moves.joint and sample_hyper:
+        stages |= STAGE_V_JOINT
     w0, alpha = data.sweep(state.params(), state.w0, state.alpha, prior_constants(priors), z,
                            sample_alpha, stages)
     state.w0 = float(w0)
     state.alpha = float(alpha)
-    if pair_moves is not None and sample_hyper:
-        pair_moves.run(data, state, rng)
+    if moves is not None and sample_hyper:
+        moves.run(data, state, priors, rng)
     resid_rms = np.sqrt(np.mean(state.e * state.e)) if data.n_rows else 0.0
     return state, {"resid_rms": resid_rms}
 
 
 def sweep(data, likelihood, state: FMState, priors: Priors, rng: np.random.Generator,
           noise: SweepNoise, sample_alpha: bool = True, sample_hyper: bool = True,
-          refresh: bool = True, pair_moves: PairMoves | None = None) -> tuple:
+          refresh: bool = True, moves: Moves | None = None) -> tuple:
     """One sweep of a chain with observation model ``likelihood``: for latent models first the
     latent target given the current yhat (and the cutpoints), then ``step``. Returns
     ``(state, info)``: the likelihood's statistics of the sweep and ``resid_rms``."""
@@ -249,7 +312,7 @@ def sweep(data, likelihood, state: FMState, priors: Priors, rng: np.random.Gener
         _, info = likelihood.update_target(rng, likelihood.target - state.e)
     state, step_info = step(data, likelihood.target, state, priors, rng, noise, sample_alpha,
                             sample_hyper, refresh=refresh, target_changed=likelihood.latent,
-                            pair_moves=pair_moves)
+                            moves=moves)
     info.update(step_info)
     return state, info
 
@@ -287,14 +350,16 @@ def run_chain(data: FMData, likelihood, state: FMState, priors: Priors,
     predictions. ``start`` is the global index of the first sweep (burn-in and thinning count
     from the chain's first sweep, and so does the cache refresh schedule, ``REFRESH_EVERY``).
     ``moves``: extra exact moves by name (``"scale"``, ``"magnitude"``: ``PairMoves``, made where
-    the design has the symmetry). Within ``execution.adaptive``, every sweep's thread count is
-    chosen by the block's ``ThreadPace`` from the measured times of the sweeps before it (the
-    sweeps with an exact cache refresh are not compared).
+    the design has the symmetry; ``"shift"``: ``ShiftMoves``, for one-hot groups; ``"joint"``:
+    the sweep draws every column's latent vector at once, on flat designs: ``Moves``). Within
+    ``execution.adaptive``, every sweep's thread count is chosen by the block's ``ThreadPace``
+    from the measured times of the sweeps before it (the sweeps with an exact cache refresh are
+    not compared).
     """
     if sample_alpha is None:
         sample_alpha = likelihood.sample_alpha
     noise = SweepNoise.build(data, state.rank, priors)
-    pair_moves = PairMoves.of(data, moves) if state.rank else None
+    extra = Moves.of(data, moves) if state.rank else None
     if store is None:
         store = new_store(data, state.rank, likelihood,
                           n_kept(start, start + n_iter, n_burn, thin))
@@ -304,7 +369,7 @@ def run_chain(data: FMData, likelihood, state: FMState, priors: Priors,
         if pace is not None:
             pace.start()
         state, info = sweep(data, likelihood, state, priors, rng, noise, sample_alpha,
-                            sample_hyper, refresh, pair_moves)
+                            sample_hyper, refresh, extra)
         if pace is not None:
             pace.stop(measure=not refresh)
         store.record_sweep(info)

@@ -107,6 +107,6 @@ def fold_in_chain(rng, known, new, new_cols, colsq, ugidx, order, cptr, target, 
             _linear_columns(new_cols.indptr, new_cols.indices, new_cols.data, colsq, ugidx, e,
                             wu, alpha[s], mu_w[s], lam_w[s], z_w, order, cptr)
             _latent_columns(new_cols.indptr, new_cols.indices, new_cols.data, ugidx, e, Q, Vu,
-                            z_v, alpha[s], mu_v[s], lam_v[s], order, cptr)
+                            z_v, alpha[s], mu_v[s], lam_v[s], order, cptr, False)
         Wn[s] = wu
         Vn[s] = Vu.T

@@ -44,6 +44,7 @@ from numba import prange
 
 from bayesfm._numba_cache import njit
 from bayesfm.sampler._jit import kernel
+from bayesfm.sampler.smallalg import gaussian_draw
 
 __all__ = [
     "recompute_cache",
@@ -53,6 +54,7 @@ __all__ = [
     "normal_coordinate",
     "row_value",
     "ALL_STAGES",
+    "STAGE_V_JOINT",
     "HYPER_STAGES",
     "STAGE_NAMES",
     "CHUNK",
@@ -75,6 +77,10 @@ STAGE_TRANSLATION = 8   # the translation moves of constant-sum groups
 STAGE_HYPER_V = 16      # (lambda_v, mu_v) of every group and factor
 STAGE_V = 32            # the latent factors
 ALL_STAGES = 63
+#: not a stage but a variant of ``STAGE_V``: every column's k factors drawn at once from their
+#: k-dimensional conditional (``_draw_v_joint``) instead of one after another; off in
+#: ``ALL_STAGES``, set by the driver for ``moves=("joint",)``
+STAGE_V_JOINT = 64
 HYPER_STAGES = STAGE_HYPER_W | STAGE_TRANSLATION | STAGE_HYPER_V
 STAGE_NAMES = ("alpha_w0", "hyper_w", "w", "translation", "hyper_v", "V")
 
@@ -340,22 +346,94 @@ def _draw_v_column(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, l
         Vt[f, j] = vn
 
 
+@njit(cache=True)
+def _draw_latent(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, lam_v, joint):
+    if joint:
+        _draw_v_joint(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, lam_v)
+    else:
+        _draw_v_column(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, lam_v)
+
+
 @kernel(parallel=True)
 def _latent_columns(indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, lam_v, order,
-                    cptr):
+                    cptr, joint):
     """Draw the latent vectors of every column, colour class by colour class (column by column,
-    factor by factor within a column); a large class is drawn in parallel."""
+    factor by factor within a column, or with ``joint`` all k factors at once,
+    ``_draw_v_joint``); a large class is drawn in parallel."""
     for c in range(cptr.shape[0] - 1):
         a = cptr[c]
         b = cptr[c + 1]
         if b - a >= PAR_MIN:
             for t in prange(a, b):
-                _draw_v_column(order[t], indptr, indices, data, gidx, e, Q, Vt, z_v, alpha,
-                               mu_v, lam_v)
+                _draw_latent(order[t], indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v,
+                             lam_v, joint)
         else:
             for t in range(a, b):
-                _draw_v_column(order[t], indptr, indices, data, gidx, e, Q, Vt, z_v, alpha,
-                               mu_v, lam_v)
+                _draw_latent(order[t], indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v,
+                             lam_v, joint)
+
+
+@njit(cache=True)
+def _draw_v_joint(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, lam_v):
+    """Draw the latent vector v_j = (v_j1, ..., v_jk) of CSC column j at once from its
+    k-dimensional Gaussian full conditional, updating ``e`` and ``Q`` (n, k) on its rows.
+
+    yhat_i is linear in v_j: yhat_i = c_i + g_i' v_j, with g_if = x_ij (q_if - x_ij v_jf) (the
+    derivative, free of v_j). With A = sum_i g_i g_i' and b = sum_i g_i e_i (e at the current
+    v_j), the conditional has
+
+        precision  P = alpha A + diag(lam_v[g]),   P m = alpha (b + A v_j) + lam_v[g] * mu_v[g],
+
+    drawn as m + L^-T z with P = L L' (Cholesky), z = ``z_v[:, j]``: covariance
+    L^-T L^-1 = P^-1. Then e_i -= g_i' (v_new - v_j), q_i += x_ij (v_new - v_j). Two passes over
+    the column's rows, O(nnz_j k^2 + k^3); for k = 1 it is ``normal_coordinate``'s draw. Sums in
+    a fixed order (rows as stored, then index order): the same bits on any thread count.
+    """
+    g = gidx[j]
+    k = Vt.shape[0]
+    start = indptr[j]
+    stop = indptr[j + 1]
+    v = np.empty(k)
+    for f in range(k):
+        v[f] = Vt[f, j]
+    P = np.zeros((k, k))            # lower triangle: sum_i g_i g_i'
+    b = np.zeros(k)
+    h = np.empty(k)
+    for idx in range(start, stop):
+        i = indices[idx]
+        x = data[idx]
+        ei = e[i]
+        for f in range(k):
+            hf = x * (Q[i, f] - v[f] * x)
+            h[f] = hf
+            b[f] += hf * ei
+            for t in range(f + 1):
+                P[f, t] += hf * h[t]
+    rhs = np.empty(k)
+    for f in range(k):
+        s = b[f]
+        for t in range(k):
+            s += (P[f, t] if t <= f else P[t, f]) * v[t]
+        rhs[f] = alpha * s + lam_v[g, f] * mu_v[g, f]
+    for f in range(k):
+        for t in range(f + 1):
+            P[f, t] *= alpha
+        P[f, f] += lam_v[g, f]
+    u = np.empty(k)
+    dv = np.empty(k)
+    gaussian_draw(P, rhs, z_v[:, j], u, dv)
+    for f in range(k):
+        Vt[f, j] = dv[f]
+        dv[f] -= v[f]
+    for idx in range(start, stop):
+        i = indices[idx]
+        x = data[idx]
+        s = 0.0
+        for f in range(k):
+            s += x * (Q[i, f] - v[f] * x) * dv[f]
+        e[i] -= s
+        for f in range(k):
+            Q[i, f] += x * dv[f]
 
 
 @njit(cache=True)
@@ -404,7 +482,8 @@ def gibbs_sweep(d, s, w0, alpha, pr, z, sample_alpha, stages):
     Order: alpha, w0, (lambda_w, mu_w), w, translation moves, (lambda_v, mu_v) for every factor,
     then V column by column (all k factors of a column in turn; libFM goes factor by factor
     instead, an equally valid scan that fetches every row k times, and is used when
-    ``d.factor_major``: the relational sweep's order, with ``s.q`` (k, n)); columns in the
+    ``d.factor_major``: the relational sweep's order, with ``s.q`` (k, n); or, with the bit
+    ``STAGE_V_JOINT``, every column's k factors at once, ``_draw_v_joint``); columns in the
     colour-class order ``d.order`` / ``d.cptr``.
     """
     if stages & STAGE_ALPHA_W0:
@@ -423,13 +502,17 @@ def gibbs_sweep(d, s, w0, alpha, pr, z, sample_alpha, stages):
         _factor_hyper(s.Vt, d.gidx, d.gsize, s.mu_v, s.lam_v, pr.c0, pr.mu0, pr.b_lam, z.g_lamv,
                       z.z_muv)
     if stages & STAGE_V:
-        if d.factor_major:                  # q is (k, n) then
+        if stages & STAGE_V_JOINT:
+            _latent_columns(d.indptr, d.indices, d.data, d.gidx, s.e,
+                            s.q.T if d.factor_major else s.q, s.Vt, z.z_v, alpha, s.mu_v,
+                            s.lam_v, d.order, d.cptr, True)
+        elif d.factor_major:                # q is (k, n) then
             for f in range(s.Vt.shape[0]):
                 _factor_columns(d.indptr, d.indices, d.data, d.gidx, s.e, s.q[f], s.Vt[f],
                                 z.z_v[f], alpha, s.mu_v[:, f], s.lam_v[:, f], d.order, d.cptr)
         else:
             _latent_columns(d.indptr, d.indices, d.data, d.gidx, s.e, s.q, s.Vt, z.z_v, alpha,
-                            s.mu_v, s.lam_v, d.order, d.cptr)
+                            s.mu_v, s.lam_v, d.order, d.cptr, False)
     return w0, alpha
 
 

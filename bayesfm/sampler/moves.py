@@ -40,6 +40,26 @@ steps whose size follows the curvature at the current state, 2.4 / sqrt(4 alpha 
 2 (n_A + n_B)) (the proposal's asymmetry is in the acceptance ratio). Then e_i -= r P_if and
 q_if *= s, O(n) per factor. This is the direction the sampler is slowest along on MovieLens ids:
 the total size of the interactions, trace(V_A'V_A V_B'V_B), identified but weakly.
+
+**Shift moves** (``shift_moves``), for every group A whose columns are one-hot with a constant
+value: every row holds exactly one column of A, with value c_A (``FMData.gsum``). Then for a
+k-vector s the map
+
+    v_a -> v_a + s (a in A),   mu_v[A] -> mu_v[A] + s,   w_j -> w_j - c_A <s, v_j> (j not in A)
+
+leaves every prediction unchanged (the row's pairs with its A column gain c_A x_ij <s, v_j>,
+which its linear terms lose) and the prior of the v_a given mu_v[A] too. It is a translation
+(Jacobian 1, Haar measure ds), so s is drawn from its conditional, Gaussian from the priors of
+mu_v[A] and of the moved w_j alone:
+
+    precision  P = diag(c0 lam_v[A]) + c_A^2 sum_{j not in A} lam_w[g_j] v_j v_j'
+    P m = -c0 lam_v[A] * (mu_v[A] - mu0) + c_A sum_{j not in A} lam_w[g_j] (w_j - mu_w[g_j]) v_j
+
+(O(p k^2 + k^3) per group), and q_i += c_A s on every row. This is the exchange between the
+linear and the pairwise part of a prediction: a common component of the users' vectors acts on
+every item as a linear weight; without the move the Gibbs chain trades one for the other
+slowly (on MovieLens ids the linear part w0 + w_u + w_i of the slowest rows has a bulk ESS of
+15-90 in 3600 draws while w0, w_u and w_i each have 600-3400).
 """
 
 from __future__ import annotations
@@ -51,8 +71,9 @@ from numba import prange
 
 from bayesfm._numba_cache import njit
 from bayesfm.sampler._jit import kernel
+from bayesfm.sampler.smallalg import gaussian_draw
 
-__all__ = ["scale_moves", "magnitude_moves", "N_MH"]
+__all__ = ["scale_moves", "magnitude_moves", "shift_moves", "N_MH"]
 
 #: Metropolis steps per factor and sweep
 N_MH = 4
@@ -193,3 +214,55 @@ def magnitude_moves(rows, Vt, gidx, a, b, mu_v, lam_v, alpha, jac, n_ab, z, u, e
                 Q[i, f] *= s
             n_moved += 1
     return n_moved
+
+
+@njit(cache=True)
+def shift_moves(Vt, w, gidx, groups, cvals, mu_v, lam_v, mu_w, lam_w, c0, mu0, z, Q):
+    """One shift move for each group ``groups[m]`` (of constant value ``cvals[m]``), in turn
+    (module docstring), in place. ``Vt`` (k, p), ``w`` (p,), ``gidx`` (p,), ``mu_v``, ``lam_v``
+    (G, k), ``mu_w``, ``lam_w`` (G,), ``c0``, ``mu0`` the prior constants, ``z`` (len(groups),
+    k) standard normals, ``Q`` (n, k) the factor sums (updated; the residual does not change).
+    Sums in index order: the same bits on any thread count."""
+    k, p = Vt.shape
+    P = np.empty((k, k))
+    rhs = np.empty(k)
+    u = np.empty(k)
+    sv = np.empty(k)
+    for m in range(groups.shape[0]):
+        a = groups[m]
+        c = cvals[m]
+        for f in range(k):
+            for t in range(k):
+                P[f, t] = 0.0
+            rhs[f] = 0.0
+        for j in range(p):
+            g = gidx[j]
+            if g == a:
+                continue
+            lw = lam_w[g]
+            dw = w[j] - mu_w[g]
+            for f in range(k):
+                vf = Vt[f, j]
+                rhs[f] += lw * dw * vf
+                for t in range(f + 1):
+                    P[f, t] += lw * vf * Vt[t, j]
+        for f in range(k):
+            rhs[f] = c * rhs[f] - c0 * lam_v[a, f] * (mu_v[a, f] - mu0)
+            for t in range(f + 1):
+                P[f, t] *= c * c
+            P[f, f] += c0 * lam_v[a, f]
+        gaussian_draw(P, rhs, z[m], u, sv)
+        for j in range(p):
+            if gidx[j] == a:
+                for f in range(k):
+                    Vt[f, j] += sv[f]
+            else:
+                x = 0.0
+                for f in range(k):
+                    x += sv[f] * Vt[f, j]
+                w[j] -= c * x
+        for f in range(k):
+            mu_v[a, f] += sv[f]
+        for i in range(Q.shape[0]):
+            for f in range(k):
+                Q[i, f] += c * sv[f]

@@ -19,7 +19,7 @@ import numpy as np
 from bayesfm._numba_cache import njit
 
 __all__ = ["dot", "matvec", "matmul", "cholesky", "solve_lower", "solve_upper",
-           "solve_spd", "exp", "log"]
+           "solve_spd", "gaussian_draw", "exp", "log"]
 
 
 @njit(cache=True)
@@ -129,6 +129,38 @@ def solve_upper(U: np.ndarray, b: np.ndarray) -> np.ndarray:
 def solve_spd(L: np.ndarray, b: np.ndarray) -> np.ndarray:
     """x with A x = b, given the Cholesky factor L of A (``cholesky``)."""
     return solve_upper(np.ascontiguousarray(L.T), solve_lower(L, b))
+
+
+@njit(cache=True)
+def gaussian_draw(P, rhs, z, u, out):
+    """A draw from Normal(P^-1 rhs, P^-1) for a symmetric positive definite precision P (k, k)
+    given by its lower triangle, into ``out`` (k,): with P = L L' (Cholesky, computed in place
+    over P's lower triangle), out = L^-T (L^-1 rhs + z) for standard normals ``z`` (k,); ``u``
+    (k,) is work space. O(k^3); for the sampler's kernels (Numba callers), allocation-free."""
+    k = P.shape[0]
+    for f in range(k):
+        d = P[f, f]
+        for t in range(f):
+            d -= P[f, t] * P[f, t]
+        d = math.sqrt(d)
+        P[f, f] = d
+        for r in range(f + 1, k):
+            x = P[r, f]
+            for t in range(f):
+                x -= P[r, t] * P[f, t]
+            P[r, f] = x / d
+    for f in range(k):
+        x = rhs[f]
+        for t in range(f):
+            x -= P[f, t] * u[t]
+        u[f] = x / P[f, f]
+    for f in range(k):
+        u[f] += z[f]
+    for f in range(k - 1, -1, -1):
+        x = u[f]
+        for t in range(f + 1, k):
+            x -= P[t, f] * out[t]
+        out[f] = x / P[f, f]
 
 
 def exp(x: np.ndarray) -> np.ndarray:

@@ -57,7 +57,7 @@ def test_magnitude_moves_continue_exactly():
     assert not np.array_equal(plain.V_, whole.V_)
 
 
-@pytest.mark.parametrize("moves, error", [("shift", ValueError), (["scale", "x"], ValueError),
+@pytest.mark.parametrize("moves, error", [("rotate", ValueError), (["scale", "x"], ValueError),
                                           (3, TypeError)])
 def test_unknown_moves_are_refused(moves, error):
     X, y, groups = _ids()
@@ -65,10 +65,29 @@ def test_unknown_moves_are_refused(moves, error):
         FMRegressor(n_iter=20, moves=moves, **KW).fit(X, y, groups=groups)
 
 
-def test_moves_do_not_depend_on_the_thread_count(monkeypatch):
+def test_shift_and_joint_moves_continue_exactly(tmp_path):
+    X, y, groups = _ids()
+    kw = dict(KW, moves=("shift", "joint"))
+    whole = FMRegressor(n_iter=40, **kw).fit(X, y, groups=groups)
+    part = FMRegressor(n_iter=25, **kw).fit(X, y, groups=groups)
+    part.save(tmp_path / "m.bfm", chains=True)
+    part.sample_more(15)
+    np.testing.assert_array_equal(part.V_, whole.V_)
+    np.testing.assert_array_equal(part.w_, whole.w_)
+    back = bayesfm.load(tmp_path / "m.bfm").sample_more(15)
+    np.testing.assert_array_equal(back.V_, whole.V_)
+    for moves in ("shift", "joint"):
+        one = FMRegressor(n_iter=40, moves=moves, **KW).fit(X, y, groups=groups)
+        assert not np.array_equal(one.V_, whole.V_)
+    plain = FMRegressor(n_iter=40, **KW).fit(X, y, groups=groups)
+    assert abs(plain.predict(X).mean() - whole.predict(X).mean()) < 0.05
+
+
+@pytest.mark.parametrize("moves", [("scale", "magnitude"), ("shift", "joint")])
+def test_moves_do_not_depend_on_the_thread_count(monkeypatch, moves):
     monkeypatch.setattr("bayesfm.sampler.threads.MIN_PARALLEL_WORK", 0)   # parallel loops
     X, y, groups = _ids()
-    kw = dict(KW, n_iter=25, moves=("scale", "magnitude"))
+    kw = dict(KW, n_iter=25, moves=moves)
     one = FMRegressor(n_threads=1, **kw).fit(X, y, groups=groups)
     two = FMRegressor(n_threads=2, **kw).fit(X, y, groups=groups)
     np.testing.assert_array_equal(one.V_, two.V_)
