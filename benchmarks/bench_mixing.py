@@ -20,7 +20,7 @@ spread of every rarely seen user). Then the ratio bayesfm / myFM of the figure o
 R-hat and ESS are ``bayesfm.diagnostics``' (rank-normalised split R-hat, bulk ESS; the ArviZ
 definitions), for both libraries.
 
-    BAYESFM_DATA=/path/to/data python benchmarks/bench_mixing.py [--moves scale] [--json out]
+    BAYESFM_DATA=/path/to/data python benchmarks/bench_mixing.py [--moves scale ...] [--json out]
 
 About 4-5 minutes on 2 cores with the defaults.
 """
@@ -76,7 +76,7 @@ def lambda_v_figures(model) -> dict:
     return {"lambda_v_rhat": float(np.max(rhat(lam))), "lambda_v_ess": float(np.min(ess_bulk(lam)))}
 
 
-def run_bayesfm(cls, X, y, rows_X, groups, args, sweeps, moves=None) -> dict:
+def run_bayesfm(cls, X, y, rows_X, groups, args, sweeps, moves=()) -> dict:
     model = cls(rank=args.rank, n_iter=sweeps, n_burn=args.burn, n_chains=args.chains,
                 random_state=args.seed, progress=False, moves=moves)
     start = time.perf_counter()
@@ -130,10 +130,11 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cases", default="ids,relational,ordinal")
     ap.add_argument("--no-myfm", dest="myfm", action="store_false")
-    ap.add_argument("--moves", default="",
+    ap.add_argument("--moves", action="append", default=[],
                     help="comma-separated extra moves (the estimators' moves=): the ids and "
                          "ordinal cases are also run with them, as 'bayesfm+<moves>' (the "
-                         "relational design has not their symmetry)")
+                         "relational design has not their symmetry); may be repeated, one run "
+                         "per set")
     ap.add_argument("--json", default=None)
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args(argv)
@@ -155,15 +156,15 @@ def main(argv=None) -> int:
     print(f"CPU: {cpu_model()}; {os.cpu_count()} CPUs; rank {args.rank}, {args.chains} chains, "
           f"burn-in {args.burn}; myFM {myfm_version if have_myfm else 'not run'}")
     results = {}
-    moves = tuple(m.strip() for m in args.moves.split(",") if m.strip())
-    with_moves = "bayesfm+" + "+".join(moves)
+    move_sets = [tuple(m.strip() for m in ms.split(",") if m.strip()) for ms in args.moves]
+    move_sets = [ms for ms in move_sets if ms]
+    runs = [("bayesfm+" + "+".join(ms), ms) for ms in move_sets]
     if "ids" in cases:
         results["ids", "bayesfm"] = run_bayesfm(FMRegressor, ids.X_train, ids.y_train, rows_X,
                                                 ids.groups, args, args.sweeps)
-        if moves:
-            results["ids", with_moves] = run_bayesfm(FMRegressor, ids.X_train, ids.y_train,
-                                                     rows_X, ids.groups, args, args.sweeps,
-                                                     moves)
+        for lib, ms in runs:
+            results["ids", lib] = run_bayesfm(FMRegressor, ids.X_train, ids.y_train, rows_X,
+                                              ids.groups, args, args.sweeps, ms)
         if have_myfm:
             results["ids", "myFM"] = run_myfm(ids.X_train, ids.y_train, rows_X, args,
                                               [N_USERS, N_ITEMS])
@@ -173,7 +174,7 @@ def main(argv=None) -> int:
             FMRegressor, rel.X_train, rel.y_train, relational_rows(rel.X_train, rows),
             rel.groups, args, args.sweeps_other)
     if "ordinal" in cases:
-        for lib, mv in (("bayesfm", None),) + (((with_moves, moves),) if moves else ()):
+        for lib, mv in [("bayesfm", ())] + runs:
             results["ordinal", lib] = run_bayesfm(
                 FMOrdinalRegressor, ids.X_train, ids.y_train.astype(np.int64), rows_X,
                 ids.groups, args, args.sweeps_other, mv)
@@ -190,7 +191,7 @@ def main(argv=None) -> int:
                     r.get("lambda_v_ess")))
     print(table(cols, out, markdown=args.markdown))
     if ("ids", "myFM") in results:
-        for lib in ("bayesfm", with_moves):
+        for lib in ["bayesfm"] + [lib for lib, _ in runs]:
             if ("ids", lib) in results:
                 ratio = (results["ids", lib]["slowest10_ess_per_s"]
                          / results["ids", "myFM"]["slowest10_ess_per_s"])

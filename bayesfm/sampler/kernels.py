@@ -398,17 +398,29 @@ def _draw_v_joint(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, la
         v[f] = Vt[f, j]
     P = np.zeros((k, k))            # lower triangle: sum_i g_i g_i'
     b = np.zeros(k)
-    h = np.empty(k)
-    for idx in range(start, stop):
-        i = indices[idx]
-        x = data[idx]
-        ei = e[i]
+    H = np.zeros((4, k))            # the g_i of 4 rows: P is read and written once per 4 rows
+    idx = start
+    while idx < stop:
+        n4 = min(4, stop - idx)
+        for r in range(n4):
+            i = indices[idx + r]
+            x = data[idx + r]
+            ei = e[i]
+            for f in range(k):
+                hf = x * (Q[i, f] - v[f] * x)
+                H[r, f] = hf
+                b[f] += hf * ei
+        for r in range(n4, 4):
+            for f in range(k):
+                H[r, f] = 0.0
         for f in range(k):
-            hf = x * (Q[i, f] - v[f] * x)
-            h[f] = hf
-            b[f] += hf * ei
+            h0 = H[0, f]
+            h1 = H[1, f]
+            h2 = H[2, f]
+            h3 = H[3, f]
             for t in range(f + 1):
-                P[f, t] += hf * h[t]
+                P[f, t] += (h0 * H[0, t] + h1 * H[1, t]) + (h2 * H[2, t] + h3 * H[3, t])
+        idx += n4
     rhs = np.empty(k)
     for f in range(k):
         s = b[f]
