@@ -29,19 +29,19 @@ _COMMON_DOC = """
         groups: kept draws 8 S (2 + p (k + 1) + 2 G (k + 1)) bytes; bounded 8 S (2 + 2 G (k + 1))
         bytes plus 64 bytes per evaluation row (and the sampler state, about 8 (k + 2) n bytes
         for n training rows, in both modes).
-    moves : None, str or sequence of str, default None
-        Extra exact moves after every sweep, for mixing (experimental; they change the draws,
-        not the posterior). ``"scale"``: for a design of exactly two groups with at most one
-        column of each per row (user and item ids), every factor's scale is moved between the
-        two groups (users' factor times c, items' divided by c), c drawn from its conditional
-        (see the model page). ``"magnitude"``: on the same designs, every factor's size in both
-        groups (users' and items' factor f times s), s drawn with the likelihood. ``"shift"``:
-        for every one-hot group (every row holds exactly one of its columns, with the same
-        value), its latent vectors and mu_v move by a common k-vector s and the other columns'
-        linear weights by -c <s, v_j>, s drawn from its Gaussian conditional. ``"joint"``: the
-        sweep draws every column's k latent factors at once from their k-dimensional
-        conditional, instead of one after another (flat designs). Designs without a move's
-        symmetry ignore it.
+    moves : None, str or sequence of str, default ("shift", "joint")
+        Extra exact moves, for mixing: they change the draws, not the posterior (see the model
+        page; None or () for none, the plain coordinate-wise Gibbs sweep of libFM).
+        ``"shift"``: for every one-hot group (every row holds exactly one of its columns, with
+        the same value: user ids, item ids), its latent vectors and mu_v move by a common
+        k-vector s and the other columns' linear weights by -c <s, v_j>, s drawn from its
+        Gaussian conditional. ``"joint"``: the sweep draws every column's k latent factors at
+        once from their k-dimensional conditional, instead of one after another (flat designs).
+        ``"scale"``: for a design of exactly two groups with at most one column of each per row,
+        every factor's scale is moved between the two groups (users' factor times c, items'
+        divided by c), c drawn from its conditional. ``"magnitude"``: on the same designs,
+        every factor's size in both groups (users' and items' factor f times s), s drawn with
+        the likelihood. Designs without a move's symmetry ignore it.
     n_chains : int, default 4
         Independent chains. Four is the smallest number for which split R-hat is a reliable
         convergence check (Vehtari et al. 2021); predictions pool the draws of all chains.

@@ -25,7 +25,7 @@ from bayesfm.data.scaling import scale_columns
 from bayesfm.data.validation import check_groups, check_labels, encode_labels
 from bayesfm.exceptions import NotFittedError
 from bayesfm.models import _persist
-from bayesfm.models._config import FitConfig, chain_seeds, check_execution, check_int
+from bayesfm.models._config import DEFAULT_MOVES, FitConfig, chain_seeds, check_execution, check_int
 from bayesfm.models._docs import _COMMON_DOC
 from bayesfm.models._inputs import check_rows, encode_for_fit, eval_matrices
 from bayesfm.models._posterior import Posterior
@@ -90,7 +90,7 @@ class BaseFM(EstimatorProtocol):
     def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
                  keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None,
                  max_iter=5000, max_time=None, check_every=100, encoder=None, random_state=None,
-                 moves=None):
+                 moves=DEFAULT_MOVES):
         self.rank = rank
         self.n_iter = n_iter
         self.n_burn = n_burn

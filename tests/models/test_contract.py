@@ -48,7 +48,7 @@ COMMON_DRAWS = ("w0_", "w_", "V_", "mu_w_", "lambda_w_", "mu_v_", "lambda_v_")
 DEFAULTS = dict(rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
                 keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None,
                 max_iter=5000, max_time=None, check_every=100, encoder=None, random_state=None,
-                moves=None)
+                moves=("shift", "joint"))
 
 
 def interval(kind):
