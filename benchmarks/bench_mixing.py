@@ -13,6 +13,10 @@ as many at a time as there are cores):
                  only, ``--sweeps-other`` sweeps (500)
     ordinal      ids, FMOrdinalRegressor on the stars 1..5, bayesfm only, ``--sweeps-other``
 
+"bayesfm" runs without extra moves (``moves=()``, the plain coordinate-wise sweep of libFM);
+every ``--moves`` set adds a run "bayesfm+<moves>" of the ids and ordinal cases (the
+estimators' default is ``--moves shift,joint``).
+
 Printed per case and library: wall seconds, max R-hat and median bulk ESS of the tracked rows,
 the mean bulk ESS of the 10 slowest rows and that per second (the figure of merit), and, for
 bayesfm, the worst factor-averaged R-hat and ESS of lambda_v over the groups (what sets the prior
