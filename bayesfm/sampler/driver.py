@@ -219,13 +219,19 @@ class ShiftMoves:
         relational, or has no rows)."""
         if not isinstance(data, FMData) or not data.n_rows:
             return None
-        rows = np.repeat(np.arange(data.n_rows), np.diff(data.r_indptr))
-        per_row = np.bincount(rows * data.n_groups + data.gidx[data.r_indices],
-                              minlength=data.n_groups * data.n_rows).reshape(data.n_rows, -1)
-        one_hot = np.flatnonzero((per_row.max(axis=0) == 1) & (data.gsum != 0.0))
-        if not one_hot.size:
+        n = data.n_rows
+        group = data.gidx[data.r_indices]                       # of every entry, row by row
+        counts = np.bincount(group, minlength=data.n_groups)
+        one_hot = []
+        for g in np.flatnonzero((counts == n) & (np.asarray(data.gsum) != 0.0)):
+            # n entries of g, rows in increasing order: exactly one per row iff no row repeats
+            rows = np.searchsorted(data.r_indptr, np.flatnonzero(group == g), side="right") - 1
+            if np.all(np.diff(rows) == 1):
+                one_hot.append(g)
+        if not one_hot:
             return None
-        return cls(one_hot.astype(np.int64), np.asarray(data.gsum, dtype=np.float64)[one_hot])
+        groups = np.asarray(one_hot, dtype=np.int64)
+        return cls(groups, np.asarray(data.gsum, dtype=np.float64)[groups])
 
     def run(self, data, state: FMState, priors: Priors, rng: np.random.Generator) -> None:
         """The moves, group by group, their normals drawn from ``rng``."""

@@ -387,7 +387,8 @@ def _draw_v_joint(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, la
     drawn as m + L^-T z with P = L L' (Cholesky), z = ``z_v[:, j]``: covariance
     L^-T L^-1 = P^-1. Then e_i -= g_i' (v_new - v_j), q_i += x_ij (v_new - v_j). Two passes over
     the column's rows, O(nnz_j k^2 + k^3); for k = 1 it is ``normal_coordinate``'s draw. Sums in
-    a fixed order (rows as stored, then index order): the same bits on any thread count.
+    a fixed order (rows as stored, A's terms added four rows at a time, then index order): the
+    same bits on any thread count.
     """
     g = gidx[j]
     k = Vt.shape[0]

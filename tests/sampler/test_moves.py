@@ -70,6 +70,13 @@ def test_shift_moves_need_one_column_per_row():
     two[1, (user + 1) % 5] = 2.0        # row 1 holds two users: only the items move
     moves = driver.Moves.of(FMData.from_matrix(two.tocsr(), gidx), ("shift",))
     assert list(moves.shift.groups) == [1]
+    first = int(np.flatnonzero(X[0, :5].toarray())[0])
+    two[0, first] = 0.0                 # and row 0 none: as many users as rows, not one each
+    two = two.tocsr()
+    two.eliminate_zeros()
+    assert two[:, :5].nnz == X.shape[0]
+    moves = driver.Moves.of(FMData.from_matrix(two, gidx), ("shift",))
+    assert list(moves.shift.groups) == [1]
 
 
 def test_shift_move_draws_s_from_its_conditional():
