@@ -14,13 +14,14 @@ import copy
 import multiprocessing
 import signal
 import sys
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 
 import numba
 
 from bayesfm.sampler import execution
 from bayesfm.sampler.chain import Chain, advance
 from bayesfm.sampler.threads import fork_safe, usable_cpus
+from bayesfm.sampler.workers import WorkerPool
 
 __all__ = ["run_chains", "active_dask_client", "resolve_n_jobs"]
 
@@ -181,26 +182,31 @@ def _schedule(chains, plans, runner, run_chunk, on_chunk, stop) -> None:
     the other on a detached copy (``run_chunk(copy, n)`` gives a future), chains side by side
     as the runner allows, without a barrier: a chain's next chunk is submitted as soon as its
     previous one is merged. After every batch of merged chunks an interrupt requested meanwhile
-    is raised (``stop.check``), then ``on_chunk(chains)`` runs; on any exception the runner's
-    unfinished chunks are cancelled."""
+    is raised (``stop.check``), once the chunks that finished by then are merged too; then
+    ``on_chunk(chains)`` runs. On any exception the runner's unfinished chunks are cancelled."""
     remaining = [list(plan) for plan in plans]
     pending = {}
 
     def submit(c):
         pending[run_chunk(_detach(chains[c]), remaining[c].pop(0))] = c
 
+    def merge(done) -> list:
+        merged = []
+        for fut in done:
+            c = pending.pop(fut)
+            _merge(chains[c], fut.result())
+            merged.append(c)
+        return sorted(merged)
+
     try:
         for c in range(len(chains)):
             if remaining[c]:
                 submit(c)
         while pending:
-            done = runner.wait(list(pending))
-            merged = []
-            for fut in done:
-                c = pending.pop(fut)
-                _merge(chains[c], fut.result())
-                merged.append(c)
-            merged.sort()
+            merged = merge(runner.wait(list(pending)))
+            if stop.requested and pending:
+                # keep what finished up to the interrupt, not only what the last wait saw
+                merge(runner.wait(list(pending), timeout=0))
             stop.check()
             if merged and on_chunk is not None:
                 on_chunk(chains)
@@ -227,7 +233,7 @@ class _Inline:
         self.jobs[fut] = (fn, args)
         return fut
 
-    def wait(self, futures) -> list:
+    def wait(self, futures, timeout=None) -> list:
         done = []
         for fut in futures:
             if self.stop.requested:
@@ -242,47 +248,34 @@ class _Inline:
 
 
 class _Pool:
-    """A ``concurrent.futures`` executor (worker processes, or Dask's) as the scheduler's
-    runner; ``on_cancel()`` ends what cancelling its futures does not (running processes)."""
+    """A ``concurrent.futures`` executor (Dask's) as the scheduler's runner."""
 
-    def __init__(self, executor, on_cancel=None):
+    def __init__(self, executor):
         self.executor = executor
-        self.on_cancel = on_cancel
 
-    def wait(self, futures) -> set:
-        done, _ = wait(futures, timeout=0.1, return_when=FIRST_COMPLETED)
+    def wait(self, futures, timeout: float = 0.1) -> set:
+        done, _ = wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)
         return done
 
     def close(self, cancel: bool) -> None:
-        if not cancel:
-            self.executor.shutdown(wait=True)
-            return
-        if self.on_cancel is not None:
-            self.on_cancel()
-        else:
-            self.executor.shutdown(wait=False)
+        self.executor.shutdown(wait=not cancel)     # Dask cancels what is unfinished
 
 
 def _processes(data, priors, n_jobs, sample_hyper, threads_per_job=1, adapt=False):
-    """A pool of ``n_jobs`` worker processes holding the data and priors (sent once).
+    """A pool of ``n_jobs`` worker processes holding the data and priors (sent once), as the
+    scheduler's runner (``sampler.workers``: an interrupt terminates the running chunks without
+    leaving anything behind to wait on them).
     Workers are forked (fast: nothing to import or compile) unless they need several threads
     and the threading layer in use is not fork-safe (see ``sampler.threads``)."""
     methods = multiprocessing.get_all_start_methods()
     use_fork = "fork" in methods and (threads_per_job == 1 or fork_safe())
     ctx = multiprocessing.get_context("fork" if use_fork else "spawn")
-    pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_init_worker,
-                               initargs=(data, priors, threads_per_job, adapt))
-
-    def cancel():
-        procs = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for proc in procs:
-            proc.terminate()
+    pool = WorkerPool(n_jobs, ctx, _init_worker, (data, priors, threads_per_job, adapt))
 
     def run_chunk(chain, n):
         return pool.submit(_chunk_in_worker, chain, n, sample_hyper)
 
-    return _Pool(pool, cancel), run_chunk
+    return pool, run_chunk
 
 
 def _dask(data, priors, client, sample_hyper, threads_per_task=1, adapt=False):

@@ -20,6 +20,8 @@ import pytest
 SCRIPT = r"""
 import signal
 signal.signal(signal.SIGINT, signal.default_int_handler)   # as in a terminal (module docstring)
+import faulthandler
+faulthandler.register(signal.SIGUSR1, all_threads=True)    # stacks on demand (_finish)
 import sys, warnings
 import numpy as np
 from bayesfm import FMRegressor
@@ -48,6 +50,21 @@ def _press_ctrl_c_after_progress(proc):
     os.killpg(proc.pid, signal.SIGINT)
 
 
+def _finish(proc, timeout=120):
+    """(stdout, stderr) of the script; if it has not ended within ``timeout`` seconds, the
+    test fails with the Python stacks of every process of its group (the script and its
+    workers, which inherit its SIGUSR1 handler), to show where it waits."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGUSR1)
+        time.sleep(3)
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"the script did not end within {timeout} s after Ctrl-C; its stacks:\n"
+                    f"{err[-8000:]}\n--- stdout:\n{out[-2000:]}")
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGINT are POSIX")
 def test_sigint_keeps_draws(tmp_path):
     script = tmp_path / "fit.py"
@@ -56,7 +73,7 @@ def test_sigint_keeps_draws(tmp_path):
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
     _press_ctrl_c_after_progress(proc)
-    out, err = proc.communicate(timeout=120)
+    out, err = _finish(proc)
     assert proc.returncode == 0, err[-2000:]
     lines = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
     assert "interrupted after" in lines["WARN"] and "draws per chain" in lines["WARN"]
@@ -75,7 +92,7 @@ def test_sigint_in_process(tmp_path):
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
     _press_ctrl_c_after_progress(proc)
-    out, err = proc.communicate(timeout=120)
+    out, err = _finish(proc)
     assert proc.returncode == 0, err[-2000:]
     assert "STATE True" in out and "MORE" in out
 
