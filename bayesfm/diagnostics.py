@@ -29,7 +29,7 @@ from scipy.stats import rankdata
 from bayesfm._numba_cache import njit
 
 __all__ = ["rhat", "ess_bulk", "ess_tail", "diagnose", "Diagnosis", "RHAT_MAX", "ESS_MIN",
-           "TAIL_PROB"]
+           "TAIL_PROB", "held_back_sentence"]
 
 RHAT_MAX = 1.01
 ESS_MIN = 400.0
@@ -184,7 +184,10 @@ class Diagnosis:
     quantities), ``rhat``, ``ess_bulk`` and ``ess_tail`` arrays, and ``identified`` (whether the
     block takes part in the verdict). ``converged`` is True when every R-hat of the identified
     blocks is < ``RHAT_MAX`` (1.01) and every ESS > ``ESS_MIN`` (400); ``max_rhat`` etc. are over
-    those blocks too.
+    those blocks too. ``seconds``: the wall time of the sampling that made the draws (the
+    fit's ``sampling_seconds_``; None when unknown), by which the table divides the smallest
+    ESS (``min_ess_per_s``: how fast the block gathers information, the figure to compare
+    settings by).
     """
 
     blocks: dict
@@ -193,6 +196,7 @@ class Diagnosis:
     rhat_max: float = RHAT_MAX
     ess_min: float = ESS_MIN
     notes: list = field(default_factory=list)
+    seconds: float | None = None
 
     def _all(self, key, identified_only=True):
         vals = [np.asarray(b[key], dtype=float).ravel() for b in self.blocks.values()
@@ -224,6 +228,26 @@ class Diagnosis:
             np.all(np.isnan(et) | (et > self.ess_min))
         return bool(ok_r and ok_e)
 
+    def held_back(self) -> tuple:
+        """(block, quantity, shortfall) of the identified block furthest from the thresholds:
+        shortfall is the larger of (max R-hat - 1) / (RHAT_MAX - 1) and ESS_MIN / min ESS (a
+        rough factor of more draws needed: ESS grows, and R-hat - 1 shrinks, about in
+        proportion to the draws); (None, None, 0.0) when nothing is short."""
+        best = (None, None, 0.0)
+        for row in self.table():
+            if not self.blocks[row["block"]]["identified"]:
+                continue
+            r_short = (row["max_rhat"] - 1.0) / (self.rhat_max - 1.0)
+            ess = min(row["min_ess_bulk"], row["min_ess_tail"])
+            e_short = self.ess_min / ess if ess > 0 else np.inf
+            r_short = r_short if np.isfinite(r_short) else 0.0
+            e_short = e_short if np.isfinite(ess) else 0.0
+            short = max(r_short, e_short)
+            if short > best[2]:
+                best = (row["block"], row["worst_rhat"] if r_short >= e_short
+                        else row["worst_ess"], float(short))
+        return best
+
     def table(self):
         """One row per block: worst R-hat, smallest ESS, and the quantities responsible."""
         rows = []
@@ -242,17 +266,21 @@ class Diagnosis:
                 "worst_ess": b["names"][i_e] if r.size else "",
                 "share_rhat_ok": float(np.mean(np.nan_to_num(r, nan=1.0) < self.rhat_max)),
             })
+            ess = min(rows[-1]["min_ess_bulk"], rows[-1]["min_ess_tail"])
+            rows[-1]["min_ess_per_s"] = (ess / self.seconds if self.seconds else float("nan"))
         return rows
 
     def __str__(self) -> str:
-        lines = [f"bayesfm diagnostics: {self.n_chains} chains x {self.draws_per_chain} draws; "
-                 f"thresholds R-hat < {self.rhat_max}, ESS > {self.ess_min:g}",
+        timed = f" in {self.seconds:.1f} s of sampling" if self.seconds else ""
+        lines = [f"bayesfm diagnostics: {self.n_chains} chains x {self.draws_per_chain} draws"
+                 f"{timed}; thresholds R-hat < {self.rhat_max}, ESS > {self.ess_min:g}",
                  f"{'block':<14}{'use':>4}{'size':>6}{'max R-hat':>11}{'min ESS bulk':>14}"
-                 f"{'min ESS tail':>14}{'R-hat ok':>10}  worst"]
+                 f"{'min ESS tail':>14}{'ESS/s':>9}{'R-hat ok':>10}  worst"]
         for row in self.table():
             use = "yes" if row["identified"] else "ref"
             lines.append(f"{row['block']:<14}{use:>4}{row['size']:>6}{row['max_rhat']:>11.4f}"
                          f"{row['min_ess_bulk']:>14.0f}{row['min_ess_tail']:>14.0f}"
+                         f"{row['min_ess_per_s']:>9.1f}"
                          f"{100 * row['share_rhat_ok']:>9.1f}%  {row['worst_rhat']}")
         verdict = "CONVERGED" if self.converged else "NOT CONVERGED"
         lines.append(f"{verdict} (blocks marked yes): max R-hat {self.max_rhat:.4f}, min bulk "
@@ -296,7 +324,8 @@ def diagnose(model, include_weights: bool = True, verdict_only: bool = False) ->
     column is smaller for the same draws (see ``ess_tail``).
 
     Reads public and fitted attributes only (``draws_``, ``groups_``,
-    ``constant_sum_groups_``, ``diagnostic_yhat_``, ``keep_draws_``).
+    ``constant_sum_groups_``, ``diagnostic_yhat_``, ``keep_draws_``, ``sampling_seconds_``
+    for the ESS per second).
     """
     d = model.draws_
     C, S = d["w0"].shape[:2]
@@ -333,4 +362,23 @@ def diagnose(model, include_weights: bool = True, verdict_only: bool = False) ->
                      "hyperparameters not identified): " + ", ".join(groups[g] for g in gauge))
     if C < 4:
         notes.append(f"note: {C} chain(s); four or more are recommended for R-hat")
-    return Diagnosis(blocks=blocks, n_chains=C, draws_per_chain=S, notes=notes)
+    seconds = getattr(model, "sampling_seconds_", None)
+    return Diagnosis(blocks=blocks, n_chains=C, draws_per_chain=S, notes=notes,
+                     seconds=float(seconds) if seconds else None)
+
+
+def held_back_sentence(report: Diagnosis, reason: str, sweeps: int, seconds: float,
+                       n_chains: int) -> str:
+    """One sentence for a fit that stopped unconverged (``reason``, e.g. "max_time reached"):
+    which block held it back, by how much, and what to do."""
+    block, name, short = report.held_back()
+    if block is None:
+        return (f"not converged ({reason}) after {sweeps} sweeps per chain in {seconds:.0f} s; "
+                f"the checks could not be computed: continue with sample_more(n)")
+    more = max(1, int(np.ceil((short - 1.0) * sweeps)))
+    what = (f"max R-hat {report.max_rhat:.3f}, min bulk ESS {report.min_ess_bulk:.0f}, min tail "
+            f"ESS {report.min_ess_tail:.0f}")
+    return (f"{reason} after {sweeps} sweeps per chain in {seconds:.0f} s, not converged: "
+            f"'{block}' held it back ({name}; {what}); about {short:.1f} times the draws "
+            f"would do: continue with sample_more({more}), or refit with a larger max_time"
+            f"{'' if n_chains >= 8 else f' or more chains (n_chains={2 * n_chains})'}")

@@ -10,7 +10,10 @@ Shown output. A ```text block that directly follows a ```python block (nothing b
 between them) is the output that block prints, and is checked: the printed text must equal the
 shown text, except that numbers are compared with a tolerance. Integers must be equal; a number
 with a decimal point may differ by at most ``ABS_TOL + REL_TOL * |shown|`` (0.01 + 0.5%), which
-absorbs last-digit rounding and small numerical differences. The examples are seeded, so one
+absorbs last-digit rounding and small numerical differences. A number shown with ``≈`` before it
+(``≈12.3``) is a timing (ESS per second, seconds): any number printed there matches it, and
+``--update`` keeps the mark (in place of the space before the number, so columns stay aligned).
+The examples are seeded, so one
 version of the code prints the same thing every time, bit for bit. A change of the sampler that
 alters its floating-point operations (or its use of random numbers) changes every draw after the
 first sweeps, and the printed numbers then move by the Monte Carlo noise of these short example
@@ -136,13 +139,25 @@ def _tokens(text: str):
     return words, numbers
 
 
+#: the mark of a shown number that is a timing (any printed number matches it)
+FREE = "≈"
+
+
+def _free_numbers(shown: str) -> list:
+    """Whether each number of ``shown``, in order, carries the mark ``FREE``."""
+    return [m.start() > 0 and shown[m.start() - 1] == FREE for m in _NUMBER.finditer(shown)]
+
+
 def compare_output(printed: str, shown: str) -> str | None:
     """None when ``printed`` matches ``shown`` (see the module docstring), else a message."""
+    free = _free_numbers(shown)
     pw, pn = _tokens(printed)
-    sw, sn = _tokens(shown)
+    sw, sn = _tokens(shown.replace(FREE, " "))
     if pw != sw or len(pn) != len(sn):
         return "the text differs"
-    for p, s in zip(pn, sn):
+    for p, s, any_number in zip(pn, sn, free):
+        if any_number:
+            continue
         exact = not re.search(r"[.eE]", s)
         if exact:
             if p != s:
@@ -199,6 +214,10 @@ def test_output_comparison_rules():
     assert compare_output("draws 200", "draws 201") is not None
     assert compare_output("[2.11, 5.12]", "[2.10,  5.13]") is None
     assert compare_output("R-hat 1.0", "ESS 1.0") is not None
+    assert compare_output("ESS/s  41.5  w", "ESS/s ≈12.0  w") is None
+    assert compare_output("ESS/s  41.5  12", "ESS/s ≈12.0  13") is not None
+    assert keep_free_marks("a  41.5 b 3\n", "a ≈12.0 b 3") == "a ≈41.5 b 3\n"
+    assert keep_free_marks("in 1.5 s", "in ≈1.7 s") == "in ≈1.5 s"
     blocks = extract_blocks("```python\nprint(1)\n```\n\n```text\n1\n```\ntext\n```text\nx\n```\n")
     assert blocks[0].output is blocks[1] and blocks[2].output is None
 
@@ -223,6 +242,23 @@ def test_doc_examples_run(path, tmp_path, monkeypatch):
             f"{block.output.code}")
 
 
+def keep_free_marks(printed: str, shown: str) -> str:
+    """``printed`` with the mark ``FREE`` before the numbers that carry it in ``shown`` (same
+    count of numbers; else ``printed`` unchanged), in place of a column's padding space before
+    them if there is one."""
+    free = _free_numbers(shown)
+    matches = list(_NUMBER.finditer(printed))
+    if len(matches) != len(free):
+        return printed
+    out = printed
+    for m, mark in reversed(list(zip(matches, free))):
+        if mark:
+            i = m.start()
+            padded = i > 1 and out[i - 2: i] == "  "         # a column's padding
+            out = out[:i - 1] + FREE + out[i:] if padded else out[:i] + FREE + out[i:]
+    return out
+
+
 def update_shown_outputs(path: Path, results) -> int:
     """Replace the shown output of every python block of ``path`` by what it printed (a
     maintenance aid after a deliberate change of the numbers; review the diff). Returns the
@@ -231,7 +267,10 @@ def update_shown_outputs(path: Path, results) -> int:
     changed = 0
     for block, printed in reversed(results):
         out = block.output
-        if out is None or out.code == printed:
+        if out is None:
+            continue
+        printed = keep_free_marks(printed, out.code)
+        if out.code == printed:
             continue
         n_body = out.n_lines
         indent = lines[out.line - 1][: len(lines[out.line - 1]) - len(lines[out.line - 1].lstrip())]

@@ -111,6 +111,10 @@ MOVES = ("scale", "magnitude", "shift", "joint")
 DEFAULT_MOVES = ("shift", "joint")
 
 
+#: the estimators' default ``max_draws_bytes``: 1 GiB of kept draws, all chains together
+DEFAULT_DRAWS_BYTES = 1 << 30
+
+
 def check_moves(moves) -> tuple:
     """``moves`` (None, a name or a sequence of names of ``MOVES``) as a tuple of names."""
     if moves is None:
@@ -128,7 +132,9 @@ def check_moves(moves) -> tuple:
 
 
 def check_execution(est) -> None:
-    """Validate the arguments that say how chains run (read live: they change no draw)."""
+    """Validate the arguments that say how chains run and what they keep (read live at every
+    run: ``n_jobs``, ``n_threads`` and ``progress`` change no draw; ``max_draws_bytes`` thins
+    the draws of the runs that would pass it)."""
     if est.n_jobs is not None:
         check_int("n_jobs", est.n_jobs, -64)
         if est.n_jobs == 0:
@@ -138,6 +144,11 @@ def check_execution(est) -> None:
         check_int("n_threads", est.n_threads, 1)
     if est.progress not in (None, True, False):
         raise ValueError(f"progress must be None, True or False, got {est.progress!r}")
+    budget = getattr(est, "max_draws_bytes", None)
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, numbers.Real)
+                               or not np.isfinite(budget) or budget <= 0):
+        raise ValueError(f"max_draws_bytes must be None or a positive number of bytes, got "
+                         f"{budget!r}")
 
 
 def chain_seeds(random_state, n_chains: int) -> list:

@@ -29,6 +29,13 @@ _COMMON_DOC = """
         groups: kept draws 8 S (2 + p (k + 1) + 2 G (k + 1)) bytes; bounded 8 S (2 + 2 G (k + 1))
         bytes plus 64 bytes per evaluation row (and the sampler state, about 8 (k + 2) n bytes
         for n training rows, in both modes).
+    max_draws_bytes : float or None, default 2**30 (1 GiB)
+        A budget for the kept draws, all chains together (the formula above, in bytes, plus
+        400 bytes per draw per chain for the diagnostics). A run (``fit``, each step of
+        ``n_iter="auto"``, ``sample_more``) that would pass it thins first, by the smallest
+        power of two that keeps the draws within it: ``thin_`` grows, the draws kept so far are
+        thinned alike, and the draws are then those of one run with the final ``thin_``. It
+        never thins below 100 draws per chain. None: no budget.
     moves : None, str or sequence of str, default ("shift", "joint")
         Extra exact moves, for mixing: they change the draws, not the posterior (see the model
         page; None or () for none, the plain coordinate-wise Gibbs sweep of libFM).

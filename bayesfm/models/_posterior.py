@@ -84,6 +84,16 @@ class Posterior:
         out._sweeps = DrawTable.from_state(state["sweeps"], out.n_chains)
         return out
 
+    def keep_every(self, step: int) -> None:
+        """Keep every ``step``-th draw of every chain (the first included; sweep statistics
+        untouched): what the draws would be had the chains been thinned ``step`` times more."""
+        self._draws.keep_every(step)
+
+    @property
+    def draw_bytes(self) -> int:
+        """Bytes of one draw of every chain, all fields (0 before the first draws)."""
+        return self._draws.slot_bytes
+
     def has_sweeps(self, name) -> bool:
         return name in self._sweeps.names
 

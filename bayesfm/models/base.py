@@ -25,7 +25,14 @@ from bayesfm.data.scaling import scale_columns
 from bayesfm.data.validation import check_groups, check_labels, encode_labels
 from bayesfm.exceptions import NotFittedError
 from bayesfm.models import _persist
-from bayesfm.models._config import DEFAULT_MOVES, FitConfig, chain_seeds, check_execution, check_int
+from bayesfm.models._config import (
+    DEFAULT_DRAWS_BYTES,
+    DEFAULT_MOVES,
+    FitConfig,
+    chain_seeds,
+    check_execution,
+    check_int,
+)
 from bayesfm.models._docs import _COMMON_DOC
 from bayesfm.models._inputs import check_rows, encode_for_fit, eval_matrices
 from bayesfm.models._posterior import Posterior
@@ -37,12 +44,15 @@ from bayesfm.models.observation import from_description
 from bayesfm.progress import ProgressBar
 from bayesfm.sampler import execution
 from bayesfm.sampler.chain import Chain, new_chain
+from bayesfm.sampler.driver import n_kept
 from bayesfm.sampler.parallel import active_dask_client, resolve_n_jobs, run_chains
 
 __all__ = ["BaseFM", "LabelFM"]
 
 #: training rows whose yhat is tracked by the convergence diagnostics
 _N_DIAGNOSTIC_ROWS = 50
+#: automatic thinning (``max_draws_bytes``) never keeps fewer draws per chain than this
+_MIN_DRAWS = 100
 #: fitted attributes that ``to_state`` keeps in their own entries, not among the fitted ones
 _STATE_APART = {"X_train_", "y_train_", "encoder_", "observation_", "priors_"}
 
@@ -90,7 +100,7 @@ class BaseFM(EstimatorProtocol):
     def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
                  keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None,
                  max_iter=5000, max_time=None, check_every=100, encoder=None, random_state=None,
-                 moves=DEFAULT_MOVES):
+                 moves=DEFAULT_MOVES, max_draws_bytes=DEFAULT_DRAWS_BYTES):
         self.rank = rank
         self.n_iter = n_iter
         self.n_burn = n_burn
@@ -108,6 +118,7 @@ class BaseFM(EstimatorProtocol):
         self.encoder = encoder
         self.random_state = random_state
         self.moves = moves
+        self.max_draws_bytes = max_draws_bytes
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -166,6 +177,7 @@ class BaseFM(EstimatorProtocol):
         self.constant_sum_groups_ = [int(g) for g in np.flatnonzero(data.gsum)]
         self.diagnostic_rows_ = rows
         self.interrupted_ = False
+        self.sampling_seconds_ = 0.0
         self._diag_X = Xr.expand(rows) if config.keep_draws else None
         self._data = data
         self._chains = chains
@@ -201,12 +213,15 @@ class BaseFM(EstimatorProtocol):
             if on_chunk is not None:
                 on_chunk(chains)
 
+        self._thin_to_budget(counts)
         threads = execution.threads_for_design(self._data, self.rank_, self.n_threads)
+        start = time.perf_counter()
         try:
             run_chains(self._chains, self._data, self.priors_, counts, n_jobs=n_jobs,
                        client=client, on_chunk=after_chunk, n_threads=threads,
                        adapt=self.n_threads is None)
         except KeyboardInterrupt:
+            self.sampling_seconds_ = self._sampling_seconds() + time.perf_counter() - start
             self.interrupted_ = True
             self._absorb()
             bar.close()
@@ -215,22 +230,61 @@ class BaseFM(EstimatorProtocol):
                           f"{self.draws_per_chain_} draws per chain x {len(self._chains)} chains "
                           f"(continue with sample_more)", RuntimeWarning, stacklevel=3)
             return False
+        self.sampling_seconds_ = self._sampling_seconds() + time.perf_counter() - start
         if own_bar:
             bar.close()
         self.interrupted_ = False
         self._absorb()
         return True
 
+    def _thin_to_budget(self, counts) -> None:
+        """Before a run of ``counts`` sweeps per chain: when the kept draws would then take more
+        than ``max_draws_bytes``, thin by the smallest power of two that keeps them within it
+        (but never below ``_MIN_DRAWS`` draws per chain): every chain's ``thin`` and ``thin_``
+        grow by that factor, and the draws kept so far are thinned alike (every factor-th),
+        so the draws are those of one run with the final ``thin``. Waits while chains hold
+        draws not yet pooled (after an interrupt)."""
+        budget = self.max_draws_bytes
+        chains = self._chains
+        if budget is None or any(c.store.n_draws for c in chains):
+            return
+        post = self._posterior
+        per_draw = post.draw_bytes or (sum(c.store.draw_bytes for c in chains)
+                                       + 8 * len(self.diagnostic_rows_) * len(chains))
+        thin = chains[0].thin
+
+        def kept(factor):
+            new = max(n_kept(c.sweeps_done, c.sweeps_done + n, c.n_burn, thin * factor)
+                      for c, n in zip(chains, counts))
+            return -(-post.n_draws // factor) + new
+
+        factor = 1
+        while per_draw * kept(factor) > budget and kept(2 * factor) >= _MIN_DRAWS:
+            factor *= 2
+        if factor > 1:
+            post.keep_every(factor)
+            for c in chains:
+                c.thin = thin * factor
+            self.thin_ = thin * factor
+            self.draws_per_chain_ = post.n_draws
+
+    def _sampling_seconds(self) -> float:
+        return float(getattr(self, "sampling_seconds_", 0.0))
+
     def _run_auto(self, config, client):
-        from bayesfm.diagnostics import diagnose
+        from bayesfm.diagnostics import diagnose, held_back_sentence
 
         start = time.perf_counter()
         checks = []
+        check_seconds = 0.0
         step = config.check_every
         bar = self._progress(config.max_iter, description=f"{len(self._chains)} chains, auto")
         done = self._run(config.n_burn + step, client, bar=bar)
+        report = None
         while done:
+            t0 = time.perf_counter()
             report = diagnose(self, verdict_only=True)
+            check_seconds += time.perf_counter() - t0
             sweeps = self.sweeps_per_chain_
             checks.append({"sweeps": sweeps, "max_rhat": report.max_rhat,
                            "min_ess_bulk": report.min_ess_bulk,
@@ -249,13 +303,18 @@ class BaseFM(EstimatorProtocol):
         else:
             reason = "interrupted"
         bar.close(finished=reason != "interrupted")
+        seconds = time.perf_counter() - start
         self.convergence_ = {
             "converged": bool(checks and reason == "converged"),
             "reason": reason,
             "sweeps_per_chain": self.sweeps_per_chain_,
             "draws_per_chain": self.draws_per_chain_,
-            "seconds": time.perf_counter() - start,
+            "seconds": seconds,
+            "check_seconds": check_seconds,
             "checks": checks,
+            "held_back": "" if reason == "converged" or report is None else
+            held_back_sentence(report, reason, self.sweeps_per_chain_, seconds,
+                               len(self._chains)),
         }
 
     def sample_more(self, n_iter: int, client=None):
@@ -511,7 +570,8 @@ class BaseFM(EstimatorProtocol):
         """The estimator ``to_state()`` described (the tracked predictions are recomputed)."""
         model = cls.__new__(cls)
         params = dict(state["params"])
-        params.setdefault("moves", None)            # (files saved before the parameter)
+        params.setdefault("moves", None)            # (files saved before the parameters:
+        params.setdefault("max_draws_bytes", None)  # they ran without them)
         encoder = params.pop("encoder", None)
         for name, value in params.items():
             setattr(model, name, value)

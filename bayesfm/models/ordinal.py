@@ -6,7 +6,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from bayesfm.data.validation import check_labels, sorted_classes
-from bayesfm.models._config import DEFAULT_MOVES
+from bayesfm.models._config import DEFAULT_DRAWS_BYTES, DEFAULT_MOVES
 from bayesfm.models._docs import _COMMON_DOC
 from bayesfm.models._inputs import check_levels
 from bayesfm.models.base import LabelFM
@@ -79,13 +79,13 @@ class FMOrdinalRegressor(LabelFM):
     def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
                  keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None,
                  max_iter=5000, max_time=None, check_every=100, encoder=None, classes=None,
-                 random_state=None, moves=DEFAULT_MOVES):
+                 random_state=None, moves=DEFAULT_MOVES, max_draws_bytes=DEFAULT_DRAWS_BYTES):
         super().__init__(rank=rank, n_iter=n_iter, n_burn=n_burn, thin=thin,
                          init_scale=init_scale, priors=priors, keep_draws=keep_draws,
                          n_chains=n_chains, n_jobs=n_jobs, n_threads=n_threads,
                          progress=progress, max_iter=max_iter, max_time=max_time,
                          check_every=check_every, encoder=encoder, random_state=random_state,
-                         moves=moves)
+                         moves=moves, max_draws_bytes=max_draws_bytes)
         self.classes = classes
 
     def _resolve_classes(self, labels):

@@ -59,13 +59,21 @@ class FMRegressor(BaseFM):
         Chains, kept draws per chain and sweeps per chain.
     n_iter_ : int
         Sweeps per chain run so far (scikit-learn's name for ``sweeps_per_chain_``).
+    sampling_seconds_ : float
+        Wall seconds spent sampling (all chains, every run of this fit: ``fit`` and
+        ``sample_more``); ``diagnose`` divides ESS by it.
     column_scale_ : ndarray (p,)
         The scale each column of X was divided by for sampling (``bayesfm.data.scaling``: the
         largest |x| of the column, shared within one-hot groups, 1 for 0/1 columns); the
         priors of w and V apply to the coefficients of the scaled columns, the draws above are
         in the units of X.
     convergence_ : dict
-        With ``n_iter="auto"``: what the convergence stopping did.
+        With ``n_iter="auto"``: what the automatic stop did: ``converged``, ``reason``
+        ("converged", "max_iter reached", "max_time reached", "interrupted"),
+        ``sweeps_per_chain``, ``draws_per_chain``, ``seconds``, ``check_seconds`` (the time
+        the checks took), ``checks`` (R-hat and ESS at every check) and ``held_back`` (for a
+        fit that stopped unconverged: one sentence naming the block that held it back and
+        what to do; empty otherwise).
     interrupted_ : bool
         True when the last run was stopped by Ctrl-C.
     y_mean_, y_scale_ : float

@@ -64,6 +64,11 @@ class DrawStore:
             values.update(extras)
         self._draws.add(values)
 
+    @property
+    def draw_bytes(self) -> int:
+        """Bytes of one kept draw (all fields)."""
+        return self._draws.slot_bytes
+
     def grow(self, n_more: int) -> None:
         """Make room for ``n_more`` further draws (the recorded ones are kept)."""
         self._draws.reserve(n_more)

@@ -86,6 +86,22 @@ class DrawTable:
             arr[:, self.n:self.n + m] = values[name]
         self.n += m
 
+    def keep_every(self, step: int) -> None:
+        """Keep the slots 0, step, 2 step, ... of every chain, compacted into new buffers just
+        large enough (so the memory of the dropped slots is released)."""
+        step = int(step)
+        if step <= 1:
+            return
+        for name, arr in self.arrays.items():
+            self.arrays[name] = np.ascontiguousarray(arr[:, :self.n:step])
+        self.n = len(range(0, self.n, step))
+
+    @property
+    def slot_bytes(self) -> int:
+        """Bytes of one slot of every chain, all fields together."""
+        return sum(self.n_chains * int(np.prod(arr.shape[2:], dtype=np.int64)) * arr.itemsize
+                   for arr in self.arrays.values())
+
     def extend(self, other: "DrawTable") -> None:
         """Append the filled slots of ``other`` (same chains and layout)."""
         self.append(other.filled())

@@ -155,6 +155,9 @@ def test_auto_stops_on_an_easy_problem():
     assert conv["converged"] and conv["reason"] == "converged", conv
     assert model.diagnose().converged
     assert conv["sweeps_per_chain"] == model.sweeps_per_chain_ <= 3000
+    assert conv["held_back"] == ""
+    assert 0 < conv["check_seconds"] < conv["seconds"]
+    assert 0 < model.sampling_seconds_ < conv["seconds"]
 
 
 def test_auto_keeps_going_on_a_hard_problem():
@@ -167,6 +170,12 @@ def test_auto_keeps_going_on_a_hard_problem():
     assert not conv["converged"] and conv["reason"] == "max_iter reached", conv
     assert len(conv["checks"]) == 3 and conv["sweeps_per_chain"] == 40
     assert [c["sweeps"] for c in conv["checks"]] == [20, 30, 40]
+    sentence = conv["held_back"]
+    assert sentence.startswith("max_iter reached after 40 sweeps per chain")
+    block, name, short = model.diagnose(verdict_only=True).held_back()
+    assert f"'{block}' held it back ({name};" in sentence and short > 1
+    assert f"sample_more({int(np.ceil((short - 1) * 40))})" in sentence
+    assert "n_chains=4" in sentence
 
 
 @pytest.mark.parametrize("bad, exc", [(dict(n_iter="forever"), ValueError),

@@ -48,7 +48,7 @@ COMMON_DRAWS = ("w0_", "w_", "V_", "mu_w_", "lambda_w_", "mu_v_", "lambda_v_")
 DEFAULTS = dict(rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
                 keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None,
                 max_iter=5000, max_time=None, check_every=100, encoder=None, random_state=None,
-                moves=("shift", "joint"))
+                moves=("shift", "joint"), max_draws_bytes=2**30)
 
 
 def interval(kind):
@@ -426,7 +426,7 @@ def ctor_args(spec):
     return dict(rank=3, n_iter=40, n_burn=5, thin=2, init_scale=0.5, priors=spec.ctor_priors,
                 keep_draws=True, n_chains=2, n_jobs=1, n_threads=1, progress=False, max_iter=800,
                 max_time=30.0, check_every=20, encoder=TableEncoder(min_count=2),
-                random_state=17, moves=("scale",), **spec.extra_ctor)
+                random_state=17, moves=("scale",), max_draws_bytes=5e8, **spec.extra_ctor)
 
 
 def test_get_params_returns_constructor_args(spec):
