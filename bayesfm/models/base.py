@@ -194,10 +194,11 @@ class BaseFM(EstimatorProtocol):
                            scale=self.observation_.rmse_scale, description=description,
                            start=min(c.sweeps_done for c in self._chains))
 
-    def _run(self, n_sweeps, client=None, on_chunk=None, bar=None):
+    def _run(self, n_sweeps, client=None, on_chunk=None, bar=None, chunk=None):
         """Bring every chain to (sweeps all chains have done) + n_sweeps, in parallel as
         configured, then absorb the draws. Returns False when interrupted by Ctrl-C. ``bar``:
-        a progress bar to advance (and leave open); by default one for these sweeps."""
+        a progress bar to advance (and leave open); by default one for these sweeps. ``chunk``:
+        sweeps per chunk (``run_chains``' default: a tenth of the run)."""
         check_execution(self)
         if client is None:
             client = active_dask_client()
@@ -218,7 +219,7 @@ class BaseFM(EstimatorProtocol):
         start = time.perf_counter()
         try:
             run_chains(self._chains, self._data, self.priors_, counts, n_jobs=n_jobs,
-                       client=client, on_chunk=after_chunk, n_threads=threads,
+                       client=client, on_chunk=after_chunk, n_threads=threads, chunk=chunk,
                        adapt=self.n_threads is None)
         except KeyboardInterrupt:
             self.sampling_seconds_ = self._sampling_seconds() + time.perf_counter() - start
@@ -279,7 +280,9 @@ class BaseFM(EstimatorProtocol):
         check_seconds = 0.0
         step = config.check_every
         bar = self._progress(config.max_iter, description=f"{len(self._chains)} chains, auto")
-        done = self._run(config.n_burn + step, client, bar=bar)
+        # one chunk per check interval: a chunk's round trip to a worker carries the chain's
+        # caches, O(n k), which tenth-of-a-run chunks of 10 sweeps paid every 10 sweeps
+        done = self._run(config.n_burn + step, client, bar=bar, chunk=step)
         report = None
         while done:
             t0 = time.perf_counter()
@@ -299,7 +302,7 @@ class BaseFM(EstimatorProtocol):
             if config.max_time is not None and elapsed >= config.max_time:
                 reason = "max_time reached"
                 break
-            done = self._run(step, client, bar=bar)
+            done = self._run(step, client, bar=bar, chunk=step)
         else:
             reason = "interrupted"
         bar.close(finished=reason != "interrupted")
