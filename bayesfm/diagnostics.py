@@ -370,7 +370,9 @@ def diagnose(model, include_weights: bool = True, verdict_only: bool = False) ->
 def held_back_sentence(report: Diagnosis, reason: str, sweeps: int, seconds: float,
                        n_chains: int) -> str:
     """One sentence for a fit that stopped unconverged (``reason``, e.g. "max_time reached"):
-    which block held it back, by how much, and what to do."""
+    which block held it back, by how much, and what to do (more chains only help where more
+    cores than ``n_chains`` are free: chains sharing the cores gather no more draws per
+    second)."""
     block, name, short = report.held_back()
     if block is None:
         return (f"not converged ({reason}) after {sweeps} sweeps per chain in {seconds:.0f} s; "
@@ -380,5 +382,5 @@ def held_back_sentence(report: Diagnosis, reason: str, sweeps: int, seconds: flo
             f"ESS {report.min_ess_tail:.0f}")
     return (f"{reason} after {sweeps} sweeps per chain in {seconds:.0f} s, not converged: "
             f"'{block}' held it back ({name}; {what}); about {short:.1f} times the draws "
-            f"would do: continue with sample_more({more}), or refit with a larger max_time"
-            f"{'' if n_chains >= 8 else f' or more chains (n_chains={2 * n_chains})'}")
+            f"would do: continue with sample_more({more}), or refit with a larger max_time, "
+            f"or with more chains where more than {n_chains} cores are free")

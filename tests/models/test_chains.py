@@ -175,7 +175,7 @@ def test_auto_keeps_going_on_a_hard_problem():
     block, name, short = model.diagnose(verdict_only=True).held_back()
     assert f"'{block}' held it back ({name};" in sentence and short > 1
     assert f"sample_more({int(np.ceil((short - 1) * 40))})" in sentence
-    assert "n_chains=4" in sentence
+    assert sentence.endswith("or with more chains where more than 2 cores are free")
 
 
 @pytest.mark.parametrize("bad, exc", [(dict(n_iter="forever"), ValueError),
