@@ -105,7 +105,7 @@ class FitConfig:
 
 
 #: the extra exact moves an estimator can make (``sampler.driver.run_chain``'s ``moves``)
-MOVES = ("scale", "magnitude", "shift", "joint")
+MOVES = ("scale", "magnitude", "split", "shift", "joint")
 #: the estimators' default ``moves``: the ones that won on effective draws per second
 #: (``benchmarks/bench_mixing.py``; see the model page)
 DEFAULT_MOVES = ("shift", "joint")

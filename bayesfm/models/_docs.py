@@ -46,9 +46,12 @@ _COMMON_DOC = """
         once from their k-dimensional conditional, instead of one after another (flat designs).
         ``"scale"``: for a design of exactly two groups with at most one column of each per row,
         every factor's scale is moved between the two groups (users' factor times c, items'
-        divided by c), c drawn from its conditional. ``"magnitude"``: on the same designs,
-        every factor's size in both groups (users' and items' factor f times s), s drawn with
-        the likelihood. Designs without a move's symmetry ignore it.
+        divided by c), c drawn from its conditional. ``"split"``: on the same designs, the same
+        with each group's factor hyperparameters carried along (mu_v times c and lambda_v
+        divided by c^2 for users, the other way for items), which frees lambda_v.
+        ``"magnitude"``: on the same designs, every factor's size in both groups (users' and
+        items' factor f times s), s drawn with the likelihood. Designs without a move's
+        symmetry ignore it.
     n_chains : int, default 4
         Independent chains. Four is the smallest number for which split R-hat is a reliable
         convergence check (Vehtari et al. 2021); predictions pool the draws of all chains.

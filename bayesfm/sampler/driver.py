@@ -22,7 +22,7 @@ from bayesfm.priors import Priors
 from bayesfm.sampler import conditionals, execution
 from bayesfm.sampler.design import FMData
 from bayesfm.sampler.kernels import ALL_STAGES, HYPER_STAGES, STAGE_V_JOINT
-from bayesfm.sampler.moves import N_MH, magnitude_moves, scale_moves, shift_moves
+from bayesfm.sampler.moves import N_MH, magnitude_moves, scale_moves, shift_moves, split_moves
 from bayesfm.sampler.records import CSR, Noise, PriorConsts
 from bayesfm.sampler.state import FMState
 from bayesfm.sampler.storage import DrawStore
@@ -158,7 +158,8 @@ def draw_noise(rng: np.random.Generator, data, rank: int, noise: "SweepNoise") -
 class PairMoves:
     """The moves of ``sampler.moves`` on a design of two groups ``a`` and ``b`` (of ``n_a`` and
     ``n_b`` columns) with at most one column of each per row: ``scale`` (each factor's scale
-    between the groups) and ``magnitude`` (each factor's size in both), as asked."""
+    between the groups), ``magnitude`` (each factor's size in both) and ``split`` (the scale
+    between the groups with their factor hyperparameters), as asked."""
 
     a: int
     b: int
@@ -166,14 +167,16 @@ class PairMoves:
     n_b: int
     scale: bool
     magnitude: bool
+    split: bool = False
 
     @classmethod
     def of(cls, data, names=("scale",)) -> "PairMoves | None":
         """The moves ``names`` on ``data``, or None when none is asked or it has not the
         symmetry: exactly two groups, every row holding at most one column of each (a flat
         design, not a relational one)."""
-        scale, magnitude = "scale" in names, "magnitude" in names
-        if (not (scale or magnitude) or not isinstance(data, FMData) or data.n_groups != 2
+        scale, magnitude, split = "scale" in names, "magnitude" in names, "split" in names
+        if (not (scale or magnitude or split) or not isinstance(data, FMData)
+                or data.n_groups != 2
                 or not data.n_rows):
             return None
         rows = np.repeat(np.arange(data.n_rows), np.diff(data.r_indptr))
@@ -181,10 +184,11 @@ class PairMoves:
         if per_row.max(initial=0) > 1:
             return None
         n_a, n_b = (int(n) for n in data.gsize)
-        return cls(0, 1, n_a, n_b, scale, magnitude)
+        return cls(0, 1, n_a, n_b, scale, magnitude, split)
 
-    def run(self, data, state: FMState, rng: np.random.Generator) -> None:
-        """The moves, their random numbers drawn from ``rng`` (scale first, then magnitude)."""
+    def run(self, data, state: FMState, priors: Priors, rng: np.random.Generator) -> None:
+        """The moves, their random numbers drawn from ``rng`` (scale first, then magnitude,
+        then split)."""
         rows = CSR(data.r_indptr, data.r_indices, data.r_data)
         Q = state.q.T if data.factor_major else state.q           # (n, k) either way
         work = data.nnz * (state.rank + 1)
@@ -202,6 +206,12 @@ class PairMoves:
                            state.mu_v, state.lam_v, float(state.alpha),
                            conditionals.magnitude_log_jacobian(self.n_a, self.n_b),
                            float(self.n_a + self.n_b), z, u, state.e, Q)
+        if self.split:
+            z = rng.standard_normal((state.rank, N_MH))
+            u = rng.random((state.rank, N_MH))
+            execution.call(split_moves, work, rows, state.Vt, data.gidx, self.a, self.b,
+                           state.mu_v, state.lam_v, float(priors.c0), float(priors.mu0),
+                           float(priors.b_lambda), z, u, Q)
 
 
 @dataclass(frozen=True)
@@ -262,9 +272,9 @@ class Moves:
 
     def run(self, data, state: FMState, priors: Priors, rng: np.random.Generator) -> None:
         """The moves made after a sweep, random numbers drawn in this order: scale,
-        magnitude, shift."""
+        magnitude, split, shift."""
         if self.pair is not None:
-            self.pair.run(data, state, rng)
+            self.pair.run(data, state, priors, rng)
         if self.shift is not None:
             self.shift.run(data, state, priors, rng)
 

@@ -27,6 +27,32 @@ items, and with it lambda_v of both groups, is set by the priors alone.
 The factor sums of the changed factors are recomputed from the rows (O(nnz) per changed factor,
 rows in parallel, each on its own); the residual does not change.
 
+**Split moves** (``split_moves``), on the same designs: the scale move carried to the factor
+hyperparameters of both groups. For a factor f and c = e^t > 0,
+
+    v_af -> c v_af, mu_A -> c mu_A, lam_A -> lam_A / c^2    (a in A; mu, lam of factor f)
+    v_bf -> v_bf / c, mu_B -> mu_B / c, lam_B -> lam_B c^2  (b in B)
+
+leaves every prediction and every prior density of the v's given their hyperparameters
+unchanged: lam_A (c v_a - c mu_A)^2 / c^2 = lam_A (v_a - mu_A)^2, and the normalising powers
+(lam_A / c^2)^(n_A/2) cancel the Jacobian c^(n_A) of the v's (likewise for B; the Jacobians of
+mu and lam cancel between the groups, and so do the powers of c of their Normal-Gamma priors).
+What is left is the hyperprior of the new values, mu ~ N(mu0, 1/(c0 lam)), lam ~ Gamma(a/2,
+b/2), against the Haar measure dt:
+
+    log p(t) = -c0 lam_A/2 (mu_A - mu0 e^-t)^2 - c0 lam_B/2 (mu_B - mu0 e^t)^2
+               - b/2 (lam_A e^-2t + lam_B e^2t)
+
+(mu0 = 0: e^2t is generalised inverse Gaussian with index 0). The sweep moves lam_A and lam_B
+only together with the v's, which pin each of them down within about 1/sqrt(n_A) of
+n_A / sum (v_a - mu_A)^2: so their ratio, the split of the factor's scale between users and
+items, is set by the hyperprior alone and a Gibbs chain creeps along it (on MovieLens ids,
+lambda_v of users and of items each have R-hat 1.8 after 1300 sweeps, their product mixes).
+t moves by ``N_MH`` random-walk Metropolis steps of size 2.4 / sqrt((4 b + 2 c0 mu0^2)
+sqrt(lam_A lam_B)), about the curvature of log p at its mode; the product lam_A lam_B is the same
+at every point of the move's orbit, so the walk is symmetric and each step exact. Then the factor
+sums of the changed factors are recomputed (O(nnz)); the residual does not change.
+
 **Magnitude moves** (``magnitude_moves``), on the same designs: v_af -> s v_af and v_bf -> s v_bf
 (s > 0) for both groups scale factor f's pairwise terms P_if = q_if^A q_if^B (the row's sums of
 factor f over each group's columns) by s^2, so the likelihood sees s: with r = s^2 - 1,
@@ -73,7 +99,7 @@ from bayesfm._numba_cache import njit
 from bayesfm.sampler._jit import kernel
 from bayesfm.sampler.smallalg import gaussian_draw
 
-__all__ = ["scale_moves", "magnitude_moves", "shift_moves", "N_MH"]
+__all__ = ["scale_moves", "split_moves", "magnitude_moves", "shift_moves", "N_MH"]
 
 #: Metropolis steps per factor and sweep
 N_MH = 4
@@ -140,6 +166,52 @@ def scale_moves(rows, Vt, gidx, a, b, mu_v, lam_v, jac, step, z, u, Q):
                     Vt[f, j] *= c
                 elif gidx[j] == b:
                     Vt[f, j] /= c
+            changed[f] = True
+            n_moved += 1
+    if n_moved:
+        _rescale_sums(rows.indptr, rows.indices, rows.data, Vt, Q, changed)
+    return n_moved
+
+
+@njit(cache=True)
+def _split_log_p(t, mua, lama, mub, lamb, c0, mu0, b):
+    ct, cb = math.exp(-t), math.exp(t)
+    da, db = mua - mu0 * ct, mub - mu0 * cb
+    return (-0.5 * c0 * (lama * da * da + lamb * db * db)
+            - 0.5 * b * (lama * ct * ct + lamb * cb * cb))
+
+
+@kernel()
+def split_moves(rows, Vt, gidx, a, b, mu_v, lam_v, c0, mu0, b_lambda, z, u, Q):
+    """One split move per factor (module docstring), in place; returns the number of factors
+    moved. ``rows`` the design row-major (``records.CSR``), ``Vt`` (k, p), ``gidx`` (p,), ``a``,
+    ``b`` the two groups, ``mu_v``, ``lam_v`` (G, k) (updated), ``c0``, ``mu0``, ``b_lambda``
+    the hyperprior's constants, ``z`` (k, N_MH) standard normals, ``u`` (k, N_MH) uniforms,
+    ``Q`` (n, k) the factor sums (updated)."""
+    k, p = Vt.shape
+    changed = np.zeros(k, dtype=np.bool_)
+    n_moved = 0
+    for f in range(k):
+        mua, lama, mub, lamb = mu_v[a, f], lam_v[a, f], mu_v[b, f], lam_v[b, f]
+        step = 2.4 / math.sqrt((4.0 * b_lambda + 2.0 * c0 * mu0 * mu0) * math.sqrt(lama * lamb))
+        t = 0.0
+        lp = _split_log_p(t, mua, lama, mub, lamb, c0, mu0, b_lambda)
+        for m in range(z.shape[1]):
+            tn = t + step * z[f, m]
+            lpn = _split_log_p(tn, mua, lama, mub, lamb, c0, mu0, b_lambda)
+            if math.log(u[f, m]) < lpn - lp:
+                t, lp = tn, lpn
+        if t != 0.0:
+            c = math.exp(t)
+            for j in range(p):
+                if gidx[j] == a:
+                    Vt[f, j] *= c
+                elif gidx[j] == b:
+                    Vt[f, j] /= c
+            mu_v[a, f] = mua * c
+            mu_v[b, f] = mub / c
+            lam_v[a, f] = lama / (c * c)
+            lam_v[b, f] = lamb * (c * c)
             changed[f] = True
             n_moved += 1
     if n_moved:

@@ -36,6 +36,20 @@ def test_scale_moves_change_the_draws_on_ids_and_continue_exactly(tmp_path):
     np.testing.assert_array_equal(back.V_, moved.V_)
 
 
+def test_split_moves_continue_exactly_after_save(tmp_path):
+    X, y, groups = _ids()
+    whole = FMRegressor(n_iter=40, moves=("shift", "joint", "split"), **KW).fit(X, y,
+                                                                             groups=groups)
+    part = FMRegressor(n_iter=25, moves=("shift", "joint", "split"), **KW).fit(X, y,
+                                                                            groups=groups)
+    part.save(tmp_path / "m.bfm", chains=True)
+    back = bayesfm.load(tmp_path / "m.bfm").sample_more(15)
+    np.testing.assert_array_equal(back.V_, whole.V_)
+    np.testing.assert_array_equal(back.lambda_v_, whole.lambda_v_)
+    default = FMRegressor(n_iter=40, **KW).fit(X, y, groups=groups)
+    assert not np.array_equal(default.lambda_v_, whole.lambda_v_)
+
+
 def test_scale_moves_leave_other_designs_alone():
     X, y, groups = _ids()
     side = sp.hstack([X, sp.csr_matrix(np.random.default_rng(1).normal(size=(X.shape[0], 1)))],
@@ -83,7 +97,7 @@ def test_shift_and_joint_moves_continue_exactly(tmp_path):
     assert abs(plain.predict(X).mean() - whole.predict(X).mean()) < 0.05
 
 
-@pytest.mark.parametrize("moves", [("scale", "magnitude"), ("shift", "joint")])
+@pytest.mark.parametrize("moves", [("scale", "magnitude", "split"), ("shift", "joint")])
 def test_moves_do_not_depend_on_the_thread_count(monkeypatch, moves):
     monkeypatch.setattr("bayesfm.sampler.threads.MIN_PARALLEL_WORK", 0)   # parallel loops
     X, y, groups = _ids()

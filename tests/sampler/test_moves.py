@@ -169,3 +169,42 @@ def test_joint_draw_of_rank_one_is_the_coordinate_draw(factor_major):
 def test_joint_moves_are_flat_designs_only():
     assert driver.Moves.of(FMData.from_matrix(*_one_hot_with_side()[::2]), ("joint",)).joint
     assert driver.Moves.of(FMData.from_matrix(*_one_hot_with_side()[::2]), ()) is None
+
+
+def _users_and_items(seed=1, n=80, nu=6, ni=5):
+    """Users (group 0) and items (group 1), one of each per row: the split moves apply."""
+    rng = np.random.default_rng(seed)
+    u, i = rng.integers(0, nu, n), rng.integers(0, ni, n)
+    X = np.zeros((n, nu + ni))
+    X[np.arange(n), u] = 1.0
+    X[np.arange(n), nu + i] = 1.5
+    return sp.csr_matrix(X), rng.normal(size=n), np.array([0] * nu + [1] * ni), rng
+
+
+@pytest.mark.parametrize("factor_major", [False, True])
+def test_split_moves_carry_the_hyperparameters_and_change_no_prediction(factor_major):
+    X, y, gidx, rng = _users_and_items()
+    data = FMData.from_matrix(X, gidx, factor_major=factor_major)
+    moves = driver.Moves.of(data, ("split",))
+    assert moves.pair is not None and moves.pair.split and not moves.pair.scale
+    state = _random_state(data, y, 3, rng)
+    before = brute_force_fm(X, state.w0, state.w, state.Vt.T)
+    Vt, mu_v, lam_v = state.Vt.copy(), state.mu_v.copy(), state.lam_v.copy()
+    moves.run(data, state, Priors(mu0=0.3), rng)
+    c = state.Vt[:, 0] / Vt[:, 0]                                 # one c per factor
+    assert np.all(np.abs(np.log(c)) > 1e-6)                       # every factor moved
+    np.testing.assert_allclose(state.Vt[:, :6], Vt[:, :6] * c[:, None], rtol=1e-12)
+    np.testing.assert_allclose(state.Vt[:, 6:], Vt[:, 6:] / c[:, None], rtol=1e-12)
+    np.testing.assert_allclose(state.mu_v, mu_v * np.stack([c, 1 / c]), rtol=1e-12)
+    np.testing.assert_allclose(state.lam_v, lam_v * np.stack([c ** -2, c ** 2]), rtol=1e-12)
+    np.testing.assert_allclose(lam_v.prod(axis=0), state.lam_v.prod(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(brute_force_fm(X, state.w0, state.w, state.Vt.T), before,
+                               atol=1e-10)
+    Q = state.q.T if factor_major else state.q
+    np.testing.assert_allclose(Q, X @ state.Vt.T, atol=1e-12)
+    np.testing.assert_allclose(y - state.e, before, atol=1e-10)       # residual unchanged
+
+
+def test_split_moves_need_two_groups_of_one_column_per_row():
+    X, y, gidx, rng = _one_hot_with_side()                        # a third group
+    assert driver.Moves.of(FMData.from_matrix(X, gidx), ("split",)) is None
