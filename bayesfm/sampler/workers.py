@@ -94,17 +94,24 @@ class WorkerPool:
         return fut
 
     def _dispatch(self) -> None:
-        for worker in self._workers:
+        """Send the oldest waiting jobs to the idle workers (a worker found dead while idle is
+        dropped, so that its jobs go to the others, or fail when none is left)."""
+        for worker in list(self._workers):
             if not self._backlog:
                 return
-            if worker.job is None and worker.process.is_alive():
-                fut, fn, args = self._backlog.popleft()
-                fut.set_running_or_notify_cancel()
-                worker.job = fut
-                try:
-                    worker.conn.send((fn, args))
-                except (BrokenPipeError, ConnectionError, EOFError) as exc:
-                    self._lost(worker, exc)
+            if worker.job is not None:
+                continue
+            if not worker.process.is_alive():
+                self._lost(worker)
+                continue
+            fut, fn, args = self._backlog.popleft()
+            if not fut.set_running_or_notify_cancel():
+                continue
+            worker.job = fut
+            try:
+                worker.conn.send((fn, args))
+            except (BrokenPipeError, ConnectionError, EOFError) as exc:
+                self._lost(worker, exc)
 
     def _lost(self, worker, exc=None) -> None:
         fut, worker.job = worker.job, None

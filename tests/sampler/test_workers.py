@@ -140,3 +140,25 @@ def test_the_interpreter_exits_after_a_cancel_mid_send(tmp_path):
                          env=env, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "closed"
+
+
+def test_a_worker_that_died_idle_is_replaced_by_the_others_or_reported():
+    pool = _pool(2)
+    try:
+        first = [pool.submit(_tagged, i) for i in range(2)]
+        _wait_all(pool, first)
+        victim = pool._workers[0].process
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.join(5)
+        more = [pool.submit(_tagged, i) for i in range(3)]          # the other worker does them
+        _wait_all(pool, more)
+        assert [f.result() for f in more] == [("set up", 2 * i) for i in range(3)]
+        last = pool._workers[0].process
+        os.kill(last.pid, signal.SIGKILL)
+        last.join(5)
+        orphan = pool.submit(_tagged, 9)                              # no worker is left
+        _wait_all(pool, [orphan])
+        with pytest.raises(WorkerDied, match="no worker process is left"):
+            orphan.result()
+    finally:
+        pool.close(cancel=True)
