@@ -34,7 +34,8 @@ _COMMON_DOC = """
         400 bytes per draw per chain for the diagnostics). A run (``fit``, each step of
         ``n_iter="auto"``, ``sample_more``) that would pass it thins first, by the smallest
         power of two that keeps the draws within it: ``thin_`` grows, the draws kept so far are
-        thinned alike, and the draws are then those of one run with the final ``thin_``. It
+        thinned alike, and the draws are then those of one run with the final ``thin_`` (the
+        predictions accumulated for ``eval_sets`` keep the sweeps they summed before). It
         never thins below 100 draws per chain. None: no budget.
     moves : None, str or sequence of str, default ("shift", "joint")
         Extra exact moves, for mixing: they change the draws, not the posterior (see the model
