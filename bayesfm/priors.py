@@ -13,7 +13,9 @@ the constants suit any units of y and of the columns::
     w_j                ~ Normal(mu_w[g(j)], 1/lambda_w[g(j)])
     v_jf               ~ Normal(mu_v[g(j), f], 1/lambda_v[g(j), f])
 
-Gammas use the shape/rate convention. Mapping to the peers' names::
+Gammas use the shape/rate convention. The positive constants must lie in [1e-100, 1e100] and
+mu0, m0, cut_loc within +-1e100 (beyond, the conditionals overflow). Mapping to the peers'
+names::
 
     ============  ======================  =====================================
     bayesfm       libFM (``fm_learn_mcmc``)  myFM (``MyFMRegressor(...)``)
@@ -38,6 +40,10 @@ import numbers
 from dataclasses import asdict, dataclass
 
 __all__ = ["Priors"]
+
+
+#: the largest magnitude of a prior constant (and the inverse of the smallest positive one)
+_LIMIT = 1e100
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,12 @@ class Priors:
             if not math.isfinite(value) or (positive and value <= 0):
                 kind = "finite positive" if positive else "finite"
                 raise ValueError(f"Priors.{name} must be a {kind} number, got {value!r}")
+            low = 1.0 / _LIMIT if positive else 0.0
+            if abs(value) > _LIMIT or abs(value) < low:
+                span = (f"[{low:g}, {_LIMIT:g}]" if positive else
+                        f"[-{_LIMIT:g}, {_LIMIT:g}]")
+                raise ValueError(f"Priors.{name} must be within {span} (beyond, the "
+                                 f"conditionals overflow), got {value!r}")
             object.__setattr__(self, name, value)
 
     def as_dict(self) -> dict:

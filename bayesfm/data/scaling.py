@@ -30,7 +30,50 @@ import numpy as np
 import scipy.sparse as sp
 
 __all__ = ["constant_group_sums", "row_group_sums", "row_structure", "column_scales",
-           "relational_scales", "scale_columns", "SINGLE", "MULTI_HOT", "GENERAL"]
+           "relational_scales", "scale_columns", "target_location_scale", "MAGNITUDE_LIMIT",
+           "SINGLE", "MULTI_HOT", "GENERAL"]
+
+#: the largest magnitude (and the inverse of the smallest) a column's largest |x|, or the scale
+#: of the target, may have: 2^500, about 3.3e150. Beyond it the coefficients in the data's units
+#: (w_j = w'_j / s_j, V_j = V'_j / s_j, alpha / s_y^2) or their squares leave the range of
+#: float64 and predictions become inf or NaN: such columns and targets are refused, by name.
+MAGNITUDE_LIMIT = 2.0 ** 500
+
+
+def _check_magnitudes(maxabs: np.ndarray) -> None:
+    """ValueError naming the first column whose largest |x| is outside
+    [1 / MAGNITUDE_LIMIT, MAGNITUDE_LIMIT] (zero columns are fine)."""
+    bad = (maxabs > 0) & ((maxabs < 1.0 / MAGNITUDE_LIMIT) | (maxabs > MAGNITUDE_LIMIT))
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"column {j} of X has values of magnitude {maxabs[j]:.3g} ({int(bad.sum())} such "
+            f"column(s)): outside [{1.0 / MAGNITUDE_LIMIT:.3g}, {MAGNITUDE_LIMIT:.3g}], where "
+            f"its coefficients in the units of X would overflow; rescale it (multiply it by a "
+            f"power of ten) before fitting")
+
+
+def target_location_scale(y: np.ndarray) -> tuple:
+    """(location, scale) to standardise a target y (n,), finite: its mean and standard
+    deviation (computed on y / max|y| when the squares would overflow); for a constant y its
+    magnitude |mean| (1 for y = 0), so that the fit keeps the target's scale. ValueError when
+    the scale is outside [1 / MAGNITUDE_LIMIT, MAGNITUDE_LIMIT]."""
+    y = np.asarray(y, dtype=np.float64)
+    top = float(np.max(np.abs(y))) if y.size else 0.0
+    if top == 0.0:
+        return 0.0, 1.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        loc, sd = float(np.mean(y)), float(np.std(y))
+    if not (np.isfinite(loc) and np.isfinite(sd)):          # squares beyond float64
+        z = y / top
+        loc, sd = top * float(np.mean(z)), top * float(np.std(z))
+    scale = sd if sd > 0 else abs(loc)
+    if not (1.0 / MAGNITUDE_LIMIT <= scale <= MAGNITUDE_LIMIT):
+        raise ValueError(
+            f"y varies on a scale of {scale:.3g}, outside [{1.0 / MAGNITUDE_LIMIT:.3g}, "
+            f"{MAGNITUDE_LIMIT:.3g}], where the noise precision and the weights in the units of "
+            f"y would overflow; rescale y (multiply it by a power of ten) before fitting")
+    return loc, scale
 
 
 def group_indicator(gidx: np.ndarray, G: int) -> sp.csr_matrix:
@@ -117,6 +160,7 @@ def _scales(maxabs, gidx, gsum, structure) -> np.ndarray:
     """Column scales from per-column max-abs values (module docstring): shared within
     multi-hot groups and within constant-sum groups with several non-zeros per row, 1 for
     columns (or such groups) that are zero on every training row."""
+    _check_magnitudes(maxabs)
     s = maxabs.astype(np.float64, copy=True)
     shared = (structure == MULTI_HOT) | ((gsum != 0) & (structure != SINGLE))
     for g in np.flatnonzero(shared):

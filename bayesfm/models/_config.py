@@ -27,6 +27,12 @@ def check_int(name, v, low):
     return int(v)
 
 
+#: the largest ``init_scale``: initial latent factors of that spread already give interactions
+#: 100 times the standardised target's; beyond it a fit starts so far out that its burn-in
+#: does not come back (init_scale=1e6 left the training RMSE at 1.7e6 after a whole fit)
+MAX_INIT_SCALE = 10.0
+
+
 @dataclass(frozen=True)
 class FitConfig:
     """What a fit uses: sampling (``rank``, sweeps, burn-in, thinning, start, priors, storage),
@@ -80,8 +86,10 @@ class FitConfig:
         if isinstance(init_scale, bool) or not isinstance(init_scale, numbers.Real):
             raise TypeError(f"init_scale must be a number, got {type(init_scale).__name__} "
                             f"{init_scale!r}")
-        if not np.isfinite(init_scale) or init_scale < 0:
-            raise ValueError(f"init_scale must be a finite number >= 0, got {init_scale!r}")
+        if not np.isfinite(init_scale) or not 0 <= init_scale <= MAX_INIT_SCALE:
+            raise ValueError(f"init_scale must be a number in [0, {MAX_INIT_SCALE:g}] (the "
+                             f"spread of the initial latent factors, on the standardised "
+                             f"target's scale), got {init_scale!r}")
         priors = est.priors
         if priors is None:
             priors = Priors()

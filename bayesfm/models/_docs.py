@@ -16,7 +16,8 @@ _COMMON_DOC = """
     thin : int, default 1
         Keep every ``thin``-th sweep after burn-in.
     init_scale : float, default 0.1
-        Standard deviation of the initial latent factors. The posterior does not depend on it,
+        Standard deviation of the initial latent factors, 0 to 10 (on the standardised
+        target's scale). The posterior does not depend on it,
         but the burn-in does: very small values (0.01) start the chain on a plateau where the
         interactions are near zero, and it takes longer to leave it.
     priors : bayesfm.Priors or None

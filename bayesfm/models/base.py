@@ -75,6 +75,22 @@ class _PooledDraws:
         return post.flat(self.field)
 
 
+def _check_finite(raw: dict, chain: int, first: int, n_burn: int, thin: int) -> None:
+    """FloatingPointError naming the quantity, chain and sweep of the first non-finite value
+    among a chain's new draws ``raw`` (name -> (m, ...); draw i is kept draw ``first + i``)."""
+    for name, arr in raw.items():
+        arr = np.asarray(arr)
+        if arr.dtype.kind != "f" or not arr.size:
+            continue
+        bad = ~np.isfinite(arr.reshape(arr.shape[0], -1)).all(axis=1)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise FloatingPointError(
+                f"the sampler drew a non-finite {name} in chain {chain} at sweep "
+                f"{n_burn + (first + i) * thin} (kept draw {first + i}): the fit has "
+                f"overflowed; check the scale of X and y and the priors")
+
+
 class BaseFM(EstimatorProtocol):
     """Chains, continuation and draw-based prediction for the FM estimators (the scikit-learn
     protocol comes from ``_protocol.EstimatorProtocol``).
@@ -221,6 +237,11 @@ class BaseFM(EstimatorProtocol):
             run_chains(self._chains, self._data, self.priors_, counts, n_jobs=n_jobs,
                        client=client, on_chunk=after_chunk, n_threads=threads, chunk=chunk,
                        adapt=self.n_threads is None)
+        except ZeroDivisionError as exc:        # a kernel's arithmetic on overflowed values
+            raise FloatingPointError(
+                f"{type(self).__name__}: a sweep divided by zero ({exc}): the fit has overflowed "
+                f"(the chains keep their draws up to the last finished chunk); check the scale "
+                f"of X and y and the priors") from exc
         except KeyboardInterrupt:
             self.sampling_seconds_ = self._sampling_seconds() + time.perf_counter() - start
             self.interrupted_ = True
@@ -429,8 +450,11 @@ class BaseFM(EstimatorProtocol):
         ms = min(chain.store.n_sweeps for chain in self._chains)
         scale = self.column_scale_
         new_draws, new_sweeps = [], []
-        for chain in self._chains:
-            user = self.observation_.user_draws(chain.store.take(m))
+        first = self._posterior.n_draws
+        for c, chain in enumerate(self._chains):
+            raw = chain.store.take(m)
+            _check_finite(raw, c, first, chain.n_burn, chain.thin)
+            user = self.observation_.user_draws(raw)
             if user["w"].shape[1]:                       # (keep_draws=False keeps none)
                 user["w"] = user["w"] / scale[None, :]
                 user["V"] = user["V"] / scale[None, :, None]

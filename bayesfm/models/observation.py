@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_ndtr, ndtri
 
+from bayesfm.data.scaling import target_location_scale
 from bayesfm.data.validation import check_labels, check_target, encode_labels, sorted_classes
 from bayesfm.sampler.likelihoods import Gaussian, OrderedProbit
 from bayesfm.sampler.ordinal import delta_from_cutpoints
@@ -62,8 +63,7 @@ class GaussianObservation:
     def from_target(cls, y, n_rows: int):
         """(observation model, target for the likelihood, validated y), y (n,) float64."""
         yv = check_target(y, n_rows)
-        scale = float(np.std(yv))
-        return cls(float(np.mean(yv)), scale if scale > 0 else 1.0), yv, yv
+        return cls(*target_location_scale(yv)), yv, yv
 
     def likelihood(self, y):
         return Gaussian((np.asarray(y, dtype=np.float64) - self.y_mean) / self.y_scale)

@@ -77,7 +77,8 @@ class FMRegressor(BaseFM):
     interrupted_ : bool
         True when the last run was stopped by Ctrl-C.
     y_mean_, y_scale_ : float
-        The standardisation of y (scale 1 when y is constant).
+        The standardisation of y: its mean and standard deviation (for a constant y, |y|; 1
+        when y is 0).
     n_features_in_ : int
         Number of columns of X.
     """

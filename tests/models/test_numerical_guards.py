@@ -1,0 +1,96 @@
+"""Inputs at the edge of float64 give a right answer or a clear error naming what to change,
+never silent NaN (issue 28's numerical cases)."""
+
+import numpy as np
+import pytest
+
+from bayesfm import FMRegressor, Priors
+from bayesfm.data.scaling import MAGNITUDE_LIMIT, target_location_scale
+from bayesfm.models.base import _check_finite
+
+KW = dict(rank=2, n_iter=60, n_burn=20, n_chains=2, n_jobs=1, random_state=0)
+
+
+def _data(n=120, p=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    return X, X @ rng.normal(size=p) + 0.3 * rng.normal(size=n)
+
+
+@pytest.mark.parametrize("factor", [1e-310, 1e-200, 1e200, 1e300])
+def test_a_column_beyond_float64s_reach_is_refused_by_number(factor):
+    X, y = _data()
+    X[:, 2] *= factor
+    with pytest.raises(ValueError, match=r"column 2 of X .*rescale it"):
+        FMRegressor(**KW).fit(X, y)
+
+
+def test_columns_within_reach_fit_as_the_unscaled_ones():
+    X, y = _data()
+    Xs = X.copy()
+    Xs[:, 1] *= 1e-120
+    Xs[:, 3] *= 1e120
+    a = FMRegressor(**KW).fit(X, y)
+    b = FMRegressor(**KW).fit(Xs, y)
+    np.testing.assert_allclose(b.predict(Xs), a.predict(X), rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize("factor", [1e300, 1e-300])
+def test_a_target_beyond_float64s_reach_is_refused(factor):
+    X, y = _data()
+    with pytest.raises(ValueError, match="rescale y"):
+        FMRegressor(**KW).fit(X, y * factor)
+
+
+def test_a_constant_target_keeps_its_magnitude():
+    X, _ = _data()
+    y = np.full(X.shape[0], 2.0 ** -10)
+    model = FMRegressor(**KW).fit(X, y)
+    assert model.y_scale_ == 2.0 ** -10
+    pred = model.predict(X)
+    assert np.max(np.abs(pred - y)) < 0.1 * y[0]                 # was off by 49 times y
+    lo, hi = model.predict_interval(X[:5]).T
+    assert np.all(hi - lo < 2 * y[0])                              # was 0.53 wide
+    assert target_location_scale(np.zeros(5)) == (0.0, 1.0)
+    assert target_location_scale(np.full(3, -4.0)) == (-4.0, 4.0)
+
+
+def test_target_scale_without_overflow():
+    y = np.array([1.0, -1.0, 3.0]) * 1e150          # squares overflow, the scale does not
+    loc, scale = target_location_scale(y)
+    assert np.isfinite(scale) and np.isclose(scale / 1e150, np.std([1.0, -1.0, 3.0]))
+    assert np.isclose(loc / 1e150, 1.0)
+    assert MAGNITUDE_LIMIT > scale
+
+
+def test_init_scale_is_bounded():
+    X, y = _data()
+    with pytest.raises(ValueError, match="init_scale"):
+        FMRegressor(init_scale=1e6, **KW).fit(X, y)
+    FMRegressor(init_scale=10.0, **KW).fit(X, y)
+
+
+@pytest.mark.parametrize("bad", [dict(b0=1e300), dict(a_lambda=1e-300), dict(mu0=-1e200),
+                                 dict(lambda0=1e101)])
+def test_priors_that_would_overflow_are_refused(bad):
+    with pytest.raises(ValueError, match=f"Priors.{next(iter(bad))} must be within"):
+        Priors(**bad)
+
+
+def test_a_non_finite_draw_names_the_quantity_chain_and_sweep():
+    raw = {"w0": np.zeros(6), "V": np.zeros((6, 3, 2))}
+    raw["V"][4, 1, 0] = np.nan
+    with pytest.raises(FloatingPointError, match=r"non-finite V in chain 1 at sweep 130 "
+                                                 r"\(kept draw 14\)"):
+        _check_finite(raw, 1, 10, 102, 2)
+    _check_finite({"w0": np.zeros(3), "w": np.zeros((3, 0))}, 0, 0, 0, 1)
+
+
+@pytest.mark.parametrize("value, message", [(np.nan, "non-finite .* in chain 0 at sweep"),
+                                            (np.inf, "divided by zero")])
+def test_a_fit_that_overflows_says_so(value, message):
+    X, y = _data()
+    model = FMRegressor(**KW).fit(X, y)
+    model._chains[0].state.w[1] = value
+    with pytest.raises(FloatingPointError, match=message):
+        model.sample_more(5)
