@@ -25,7 +25,9 @@ Output CSV, one line per row of the test/data file (written atomically):
   then ``p_<class>`` for every class.
 
 Exit status: 0 on success, 1 for bad input (unreadable or malformed files, mismatched columns;
-the message names the file and line), 2 for bad command-line arguments.
+the message names the file and line), 2 for bad command-line arguments (checked before any work:
+an output file's directory must exist and be writable, --out of ``fit`` needs --test, --seed and
+--burn are >= 0).
 """
 
 from __future__ import annotations
@@ -59,6 +61,46 @@ def _iterations(text):
     return "auto" if text == "auto" else _positive_int(text)
 
 
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _burn(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _check_outputs(parser, args) -> None:
+    """Before any work: every output file's directory exists and is writable, and --out comes
+    with --test (a fit must not run for an hour and then fail to write)."""
+    import os
+
+    if args.command == "fit" and args.out and not args.test:
+        parser.error("--out needs --test (the rows to predict)")
+    for option in ("save", "out"):
+        path = getattr(args, option, None)
+        if not path:
+            continue
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            parser.error(f"argument --{option}: directory {folder} does not exist")
+        if os.path.isdir(path):
+            parser.error(f"argument --{option}: {path} is a directory, not a file")
+        if not os.access(folder, os.W_OK):
+            parser.error(f"argument --{option}: cannot write in {folder}")
+
+
 def _level(text):
     try:
         value = float(text)
@@ -81,11 +123,11 @@ def _parser():
     fit.add_argument("--rank", type=_positive_int, default=8)
     fit.add_argument("--iter", type=_iterations, default=300, dest="n_iter",
                      help="Gibbs sweeps per chain, or 'auto' (until the diagnostics pass)")
-    fit.add_argument("--burn", type=int, default=None,
+    fit.add_argument("--burn", type=_burn, default=None,
                      help="burn-in sweeps (default: a third of --iter, 100 with auto)")
     fit.add_argument("--chains", type=_positive_int, default=4)
     fit.add_argument("--jobs", type=int, default=None, help="worker processes (default: CPUs)")
-    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--seed", type=_seed, default=0)
     fit.add_argument("--group-file", help="libFM meta file: the group of each feature")
     fit.add_argument("--format", choices=("auto", "libfm", "csv"), default="auto")
     fit.add_argument("--one-based", action="store_true",
@@ -109,7 +151,8 @@ def _parser():
     pred.add_argument("--level", type=_level, default=0.9)
     pred.add_argument("--group-file", help="libFM meta file: the group of every feature, those "
                                            "beyond the model's (new categories) included")
-    pred.add_argument("--seed", type=int, default=0, help="seed of the new categories' draws")
+    pred.add_argument("--seed", type=_seed, default=0,
+                      help="seed of the new categories' draws")
 
     demo = sub.add_parser("demo",
                           help="a small end-to-end fit (MovieLens-100k if found, else simulated)")
@@ -216,7 +259,11 @@ def _cmd_fit(args, out):
     if getattr(model, "interrupted_", False):
         print("interrupted: predictions use the draws made so far", file=out)
     if args.save:
-        model.save(args.save)
+        try:
+            model.save(args.save)
+        except OSError as exc:
+            raise InputError(f"{args.save}: cannot save the model "
+                             f"({exc.strerror or exc})") from None
         print(f"model saved to {args.save}", file=out)
     if args.test:
         Xte, yte = _rows(model, args.test, args, need_target=True)
@@ -226,8 +273,6 @@ def _cmd_fit(args, out):
         if args.out:
             _write_csv(args.out, cols)
             print(f"predictions written to {args.out}", file=out)
-    elif args.out:
-        raise InputError("--out needs --test (the rows to predict)")
     return 0
 
 
@@ -285,7 +330,9 @@ def _cmd_predict(args, out):
 
 def main(argv=None) -> int:
     """Entry point of the ``bayesfm`` console script; returns the exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _check_outputs(parser, args)
     try:
         if args.command == "fit":
             return _cmd_fit(args, sys.stdout)

@@ -2,6 +2,7 @@
 
 import csv
 import os
+import re
 import subprocess
 import sys
 
@@ -187,3 +188,22 @@ def test_a_libfm_file_with_new_features_needs_their_groups(files, tmp_path):
             > float(known["upper"]) - float(known["lower"]))
     r = run("predict", "--model", model, "--data", files / "test.libfm", "--out", out)
     assert r.returncode == 0, r.stderr                         # known features: as before
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--save", "{d}/missing/m.bfm"], "argument --save: directory .*missing does not exist"),
+    (["--test", "{d}/test.libfm", "--out", "{d}/nowhere/p.csv"],
+     "argument --out: directory .*nowhere does not exist"),
+    (["--save", "{d}"], "argument --save: .* is a directory, not a file"),
+    (["--out", "{d}/p.csv"], "--out needs --test"),
+    (["--seed", "-1"], "argument --seed: expected an integer >= 0, got '-1'"),
+    (["--burn", "-3"], "argument --burn: expected an integer >= 0"),
+])
+def test_bad_output_paths_and_arguments_stop_before_the_fit(files, extra, message):
+    """Exit status 2 (bad arguments), one line naming the argument, no traceback, and no
+    fit first (the training file is never read: it does not exist here)."""
+    args = [a.format(d=files) for a in extra]
+    out = run("fit", "--train", files / "no-such-train.libfm", *FAST, *args, timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert re.search(message, out.stderr), out.stderr
+    assert "Traceback" not in out.stderr
