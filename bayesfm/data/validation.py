@@ -24,6 +24,66 @@ def _first_bad_row_sparse(M: sp.spmatrix) -> int | None:
     return int(coo.row[bad].min())
 
 
+def _check_sparse_structure(X, name: str) -> None:
+    """ValueError naming the problem when a CSR, CSC or COO matrix's index arrays are not
+    consistent with its shape (scipy would fail later with its own words, or C++'s)."""
+    n_rows, n_cols = X.shape
+    if X.format in ("csr", "csc"):
+        major, minor = (n_rows, n_cols) if X.format == "csr" else (n_cols, n_rows)
+        what = "row" if X.format == "csr" else "column"
+        indptr, indices = np.asarray(X.indptr), np.asarray(X.indices)
+        if indptr.ndim != 1 or indptr.shape[0] != major + 1:
+            raise ValueError(f"{name} is a malformed {X.format.upper()} matrix: indptr has "
+                             f"{indptr.shape[0]} entries, its shape {X.shape} needs {major + 1}")
+        if indptr[0] != 0:
+            raise ValueError(f"{name} is a malformed {X.format.upper()} matrix: indptr[0] is "
+                             f"{int(indptr[0])}, not 0")
+        steps = np.diff(indptr)
+        if (steps < 0).any():
+            i = int(np.flatnonzero(steps < 0)[0])
+            raise ValueError(f"{name} is a malformed {X.format.upper()} matrix: indptr decreases "
+                             f"at {what} {i} ({int(indptr[i])} then {int(indptr[i + 1])})")
+        if indptr[-1] > min(indices.shape[0], np.asarray(X.data).shape[0]):
+            raise ValueError(f"{name} is a malformed {X.format.upper()} matrix: indptr ends at "
+                             f"{int(indptr[-1])} but there are {indices.shape[0]} indices and "
+                             f"{np.asarray(X.data).shape[0]} values")
+        used = indices[:indptr[-1]]
+        bad = (used < 0) | (used >= minor)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            at = int(np.searchsorted(indptr, k, side="right") - 1)
+            other = "column" if what == "row" else "row"
+            raise ValueError(f"{name} is a malformed {X.format.upper()} matrix: {what} {at} "
+                             f"holds {other} index {int(used[k])}, outside 0..{minor - 1}")
+    elif X.format == "coo":
+        for axis, idx, size in (("row", X.row, n_rows), ("column", X.col, n_cols)):
+            idx = np.asarray(idx)
+            bad = (idx < 0) | (idx >= size)
+            if bad.any():
+                k = int(np.flatnonzero(bad)[0])
+                raise ValueError(f"{name} is a malformed COO matrix: entry {k} has {axis} index "
+                                 f"{int(idx[k])}, outside 0..{size - 1}")
+
+
+def _ragged(X, name: str) -> str | None:
+    """A message when ``X`` is a list (or tuple) of rows of different lengths."""
+    if not isinstance(X, (list, tuple)) or not X:
+        return None
+    lengths = []
+    for row in X:
+        try:
+            lengths.append(len(row))
+        except TypeError:
+            lengths.append(None)
+    if len(set(lengths)) > 1:
+        i = next(i for i, m in enumerate(lengths) if m != lengths[0])
+        first = "a number" if lengths[0] is None else f"{lengths[0]} entries"
+        this = "a number" if lengths[i] is None else f"{lengths[i]} entries"
+        return (f"{name} is ragged: its rows must all have the same length, but row 0 has "
+                f"{first} and row {i} has {this}")
+    return None
+
+
 def _no_complex(a, name):
     if np.iscomplexobj(a):
         raise ValueError(f"{name} has dtype {a.dtype}. Complex data not supported: {name} must "
@@ -34,7 +94,9 @@ def check_matrix(X, name: str = "X", n_features: int | None = None,
                  owner: str = "the estimator") -> sp.csr_matrix:
     """Return ``X`` (dense array-like or any scipy.sparse format) as a float64 CSR matrix.
 
-    Raises TypeError for non-numeric input and ValueError for complex numbers, a wrong number of
+    Raises TypeError for non-numeric input and ValueError for complex numbers, ragged lists of
+    rows, a sparse matrix whose index arrays do not fit its shape (an index out of bounds or
+    negative, indptr not starting at 0 or decreasing: naming the row), a wrong number of
     dimensions, an empty matrix, NaN or infinite entries (naming the first bad row), or, when
     ``n_features`` is given, a different number of columns (``owner`` names who expects them).
     The messages contain the phrases of scikit-learn's own (``Reshape your data``, ``0
@@ -45,12 +107,16 @@ def check_matrix(X, name: str = "X", n_features: int | None = None,
     if sp.issparse(X):
         if X.ndim != 2:
             raise ValueError(f"{name} must be 2-d, got {X.ndim} dimensions")
+        _check_sparse_structure(X, name)
         _no_complex(X, name)
         if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
             raise TypeError(f"{name} must hold numbers, got dtype {X.dtype}")
         M = sp.csr_matrix(X, dtype=np.float64, copy=True)
         bad = _first_bad_row_sparse(M)
     else:
+        ragged = _ragged(X, name)
+        if ragged is not None:
+            raise ValueError(ragged)
         A = np.asarray(X)
         _no_complex(A, name)
         if A.dtype == object or not (np.issubdtype(A.dtype, np.number) or A.dtype == np.bool_):

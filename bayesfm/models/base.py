@@ -15,6 +15,7 @@ container, which knows no estimator: every subclass of ``BaseFM`` registers itse
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 
@@ -73,6 +74,38 @@ class _PooledDraws:
         if post is None or self.field not in post.names:
             raise AttributeError(f"{type(obj).__name__!r} object has no attribute {self.attr!r}")
         return post.flat(self.field)
+
+
+#: the share of the machine's memory the parameters of all chains may take (``_check_model_size``)
+_MEMORY_SHARE = 0.5
+
+
+def _machine_memory() -> int:
+    """Bytes of physical memory (0 when unknown)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
+def _check_model_size(X, config) -> None:
+    """ValueError before anything is allocated when the chains' parameters for the columns of
+    ``X`` (w and V, 8 (rank + 1) bytes per column, for every chain and one working copy each)
+    would take more than ``_MEMORY_SHARE`` of the machine's memory: a stray feature index of
+    2^40 in a file otherwise asks for terabytes and fails in numpy's words."""
+    shape = getattr(X, "shape", None)
+    if shape is None or len(shape) != 2:
+        return
+    p = int(shape[1])
+    need = 8 * p * (config.rank + 1) * 2 * config.n_chains
+    total = _machine_memory()
+    if total and need > _MEMORY_SHARE * total:
+        raise ValueError(
+            f"X has {p} columns: the parameters of {config.n_chains} chains at rank "
+            f"{config.rank} would take {need / 2**30:.1f} GiB, more than half of this machine's "
+            f"memory ({total / 2**30:.1f} GiB); is the largest feature index right (a stray "
+            f"index sets the number of columns)? Otherwise use fewer columns, a lower rank or "
+            f"fewer chains")
 
 
 def _check_finite(raw: dict, chain: int, first: int, n_burn: int, thin: int) -> None:
@@ -155,6 +188,7 @@ class BaseFM(EstimatorProtocol):
             raise NotImplementedError(f"keep_draws=False is not available for "
                                       f"{type(self).__name__} (FMRegressor and FMClassifier "
                                       f"have it)")
+        _check_model_size(X, config)
         Xr, groups, encoder, names = self._encode_for_fit(X, groups)
         observation, target, y_valid = self._make_observation(y, Xr.shape[0], config)
         gidx, group_labels = check_groups(groups, Xr.shape[1])

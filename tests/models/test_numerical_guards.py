@@ -94,3 +94,35 @@ def test_a_fit_that_overflows_says_so(value, message):
     model._chains[0].state.w[1] = value
     with pytest.raises(FloatingPointError, match=message):
         model.sample_more(5)
+
+
+def test_a_stray_huge_feature_index_is_refused_before_allocating():
+    import scipy.sparse as sp
+
+    X = sp.csr_matrix((np.ones(4), ([0, 1, 2, 3], [0, 1, 2, 2 ** 40])), shape=(4, 2 ** 40 + 1))
+    with pytest.raises(ValueError, match=r"X has 1099511627777 columns: .* GiB, more than half "
+                                         r"of this machine's memory"):
+        FMRegressor(**KW).fit(X, np.arange(4.0))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: __import__("scipy.sparse").sparse.csr_matrix(
+        (np.ones(2), np.array([0, 7]), np.array([0, 1, 2])), shape=(2, 3)),
+     "row 1 holds column index 7, outside 0..2"),
+    (lambda: __import__("scipy.sparse").sparse.csr_matrix(
+        (np.ones(2), np.array([0, -1]), np.array([0, 1, 2])), shape=(2, 3)),
+     "row 1 holds column index -1"),
+    (lambda: __import__("scipy.sparse").sparse.csr_matrix(
+        (np.ones(2), np.array([0, 1]), np.array([0, 2, 1])), shape=(2, 3)),
+     "indptr decreases at row 1"),
+    (lambda: [[1.0, 2.0], [3.0]], "ragged: .* row 0 has 2 entries and row 1 has 1 entries"),
+])
+def test_malformed_input_gets_our_own_words(make, message):
+    X = make()
+    for call in (lambda: FMRegressor(**KW).fit(X, np.arange(2.0)),):
+        with pytest.raises(ValueError, match=message):
+            call()
+    good = FMRegressor(**KW).fit(np.eye(3), np.arange(3.0))
+    if not isinstance(X, list):
+        with pytest.raises(ValueError, match=message):
+            good.predict(X)
