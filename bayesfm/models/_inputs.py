@@ -1,7 +1,12 @@
 """The inputs of the estimators: design matrices, DataFrames, relational designs, rows to
 predict and evaluation sets, checked and converted (every error names the argument). A
 DataFrame is encoded into a matrix here; every other kind of rows goes behind the protocol of
-``models._rows`` (``rows_of``)."""
+``models._rows`` (``rows_of``).
+
+Tables other than pandas' (polars, and anything else that speaks the dataframe interchange
+protocol or Arrow's C stream) are read into pandas (``as_pandas``) and then encoded as a pandas
+DataFrame is: strings and categoricals one-hot, numbers as they are. Neither library is a
+dependency: pandas is imported only when such a table is given."""
 
 from __future__ import annotations
 
@@ -12,8 +17,8 @@ import numpy as np
 
 from bayesfm.models._rows import NewCategories, rows_of
 
-__all__ = ["is_frame", "encode_for_fit", "check_rows", "eval_matrices", "check_levels",
-           "central_probs"]
+__all__ = ["is_frame", "as_pandas", "encode_for_fit", "check_rows", "eval_matrices",
+           "check_levels", "central_probs"]
 
 
 def is_frame(X) -> bool:
@@ -21,11 +26,54 @@ def is_frame(X) -> bool:
     return type(X).__module__.split(".")[0] == "pandas" and hasattr(X, "columns")
 
 
+def _is_table(X) -> bool:
+    """Another library's table: not pandas, not an array or sparse matrix, and speaking the
+    dataframe interchange protocol or Arrow's C stream (polars)."""
+    if is_frame(X) or isinstance(X, np.ndarray) or type(X).__module__.split(".")[0] == "scipy":
+        return False
+    return hasattr(X, "__dataframe__") or hasattr(X, "__arrow_c_stream__")
+
+
+def as_pandas(X, name: str = "X"):
+    """``X`` as a pandas DataFrame when it is another library's table (``_is_table``); else
+    ``X``. polars frames go through their own ``to_dict`` (no pyarrow needed), other tables
+    through the dataframe interchange protocol, or Arrow (pandas' ``from_arrow``, or
+    ``to_pandas``) when that is all they speak."""
+    if not _is_table(X):
+        return X
+    import pandas as pd
+
+    errors = []
+    if type(X).__module__.split(".")[0] == "polars" and hasattr(X, "to_dict"):
+        try:
+            return pd.DataFrame(X.to_dict(as_series=False))
+        except Exception as exc:  # noqa: BLE001 (try the next way)
+            errors.append(exc)
+    if hasattr(X, "__dataframe__"):
+        try:
+            with warnings.catch_warnings():     # pandas 3 deprecates the protocol it reads
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return pd.api.interchange.from_dataframe(X, allow_copy=True)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+    for convert in (getattr(pd.DataFrame, "from_arrow", None), lambda t: t.to_pandas()):
+        if convert is None:
+            continue
+        try:
+            return convert(X)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+    raise TypeError(f"{name}: a {type(X).__module__.split('.')[0]} {type(X).__name__} could not "
+                    f"be read as a table ({errors[0] if errors else 'no way to read it'}); "
+                    f"convert it to a pandas DataFrame or a matrix") from None
+
+
 def encode_for_fit(encoder_param, X, groups):
     """(the rows of X behind the protocol of ``models._rows``, groups, fitted encoder or None,
     feature names or None): a pandas DataFrame goes through a fitted copy of ``encoder_param``
     (None: ``TableEncoder()``; its source columns give the default groups); other rows give
     their own default groups."""
+    X = as_pandas(X)
     if is_frame(X):
         from bayesfm.data.encoders import TableEncoder
 
@@ -49,8 +97,9 @@ def check_rows(owner: str, X, n_features, encoder, name="X", fit_groups=None):
     unseen at fit become ``NewCategories`` (drawn with seed 0, or the ``random_state`` of a
     ``NewCategories`` holding the frame)."""
     random_state = 0
-    if isinstance(X, NewCategories) and is_frame(X.X):
-        X, random_state = X.X, X.random_state
+    if isinstance(X, NewCategories) and is_frame(as_pandas(X.X, name)):
+        X, random_state = as_pandas(X.X, name), X.random_state
+    X = as_pandas(X, name)
     if is_frame(X):
         if encoder is None:
             raise TypeError(f"this {owner} was fitted on a matrix; pass a matrix with "

@@ -126,3 +126,37 @@ def test_malformed_input_gets_our_own_words(make, message):
     if not isinstance(X, list):
         with pytest.raises(ValueError, match=message):
             good.predict(X)
+
+
+class _ForeignTable:
+    """A table of another library: it speaks only the dataframe interchange protocol."""
+
+    def __init__(self, frame):
+        self._frame = frame
+
+    def __dataframe__(self, nan_as_null=False, allow_copy=True):
+        import warnings
+
+        with warnings.catch_warnings():         # pandas 3 deprecates the protocol
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return self._frame.__dataframe__(nan_as_null=nan_as_null, allow_copy=allow_copy)
+
+
+def test_a_foreign_table_with_strings_is_encoded_as_a_pandas_one():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"user": [f"u{i % 7}" for i in range(90)],
+                          "item": [f"i{i % 5}" for i in range(90)],
+                          "age": rng.normal(size=90)})
+    y = rng.normal(size=90)
+    ours = FMRegressor(**KW).fit(_ForeignTable(frame), y)
+    ref = FMRegressor(**KW).fit(frame, y)
+    assert list(ours.feature_names_in_) == list(ref.feature_names_in_)
+    np.testing.assert_array_equal(ours.predict(_ForeignTable(frame)), ref.predict(frame))
+
+
+def test_polars_frames_when_polars_is_installed():
+    pl = pytest.importorskip("polars", reason="polars is not installed (optional)")
+    frame = pl.DataFrame({"user": ["u0", "u1", "u0", "u2"] * 10, "x": np.arange(40.0)})
+    model = FMRegressor(**KW).fit(frame, np.arange(40.0))
+    assert model.predict(frame).shape == (40,)
