@@ -203,35 +203,26 @@ class BaseFM(EstimatorProtocol):
                   for seed in chain_seeds(self.random_state, config.n_chains)]
         rows = np.sort(np.random.default_rng(0).choice(
             Xr.shape[0], min(_N_DIAGNOSTIC_ROWS, Xr.shape[0]), replace=False))
-        for name in ("feature_names_in_", "eval_predictions_", "convergence_",
-                     "n_folded_rows_", "folded_features_", "folded_block_rows_",
-                     "updated_features_"):
-            self.__dict__.pop(name, None)
+        fitted = {"encoder_": encoder, "observation_": observation,
+                  **observation.fitted_attributes(), "group_index_": gidx,
+                  "column_scale_": scale, "X_train_": Xr.value, "y_train_": y_valid,
+                  "n_features_in_": Xr.shape[1], "rank_": config.rank, "n_burn_": config.n_burn,
+                  "thin_": config.thin, "priors_": config.priors,
+                  "keep_draws_": config.keep_draws, "groups_": group_labels,
+                  "constant_sum_groups_": [int(g) for g in np.flatnonzero(data.gsum)],
+                  "diagnostic_rows_": rows, "interrupted_": False, "sampling_seconds_": 0.0,
+                  "_diag_X": Xr.expand(rows) if config.keep_draws else None, "_data": data,
+                  "_chains": chains, "_posterior": Posterior(len(chains))}
         if names is not None:
-            self.feature_names_in_ = names
-        self.encoder_ = encoder
-        self.observation_ = observation
-        for name, value in observation.fitted_attributes().items():
-            setattr(self, name, value)
-        self.group_index_ = gidx
-        self.column_scale_ = scale
-        self.X_train_ = Xr.value
-        self.y_train_ = y_valid
-        self.n_features_in_ = Xr.shape[1]
-        self.rank_ = config.rank
-        self.n_burn_ = config.n_burn
-        self.thin_ = config.thin
-        self.priors_ = config.priors
-        self.keep_draws_ = config.keep_draws
-        self.groups_ = group_labels
-        self.constant_sum_groups_ = [int(g) for g in np.flatnonzero(data.gsum)]
-        self.diagnostic_rows_ = rows
-        self.interrupted_ = False
-        self.sampling_seconds_ = 0.0
-        self._diag_X = Xr.expand(rows) if config.keep_draws else None
-        self._data = data
-        self._chains = chains
-        self._posterior = Posterior(len(chains))
+            fitted["feature_names_in_"] = names
+        # everything is computed: the estimator takes the new fit in one assignment, so that a
+        # fit refused or interrupted (Ctrl-C) before this line leaves the previous one whole
+        stale = {"feature_names_in_", "eval_predictions_", "convergence_", "n_folded_rows_",
+                 "folded_features_", "folded_block_rows_", "updated_features_",
+                 "sweeps_per_chain_", "draws_per_chain_", "n_chains_", "n_iter_",
+                 *(name + "_" for name in self._posterior_sweep_names())}
+        self.__dict__ = {**{k: v for k, v in self.__dict__.items() if k not in stale},
+                         **fitted}
         if config.auto:
             self._run_auto(config, client)
         else:
@@ -323,6 +314,11 @@ class BaseFM(EstimatorProtocol):
                 c.thin = thin * factor
             self.thin_ = thin * factor
             self.draws_per_chain_ = post.n_draws
+
+    def _posterior_sweep_names(self) -> tuple:
+        """The sweep statistics of the fit held now (their fitted attributes end in ``_``)."""
+        post = self.__dict__.get("_posterior")
+        return post.sweep_names if post is not None else ()
 
     def _sampling_seconds(self) -> float:
         return float(getattr(self, "sampling_seconds_", 0.0))
