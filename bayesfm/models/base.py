@@ -272,10 +272,14 @@ class BaseFM(EstimatorProtocol):
             self.interrupted_ = True
             self._absorb()
             bar.close()
+            waiting = sum(c.store.n_draws for c in self._chains)
+            ahead = (f"; {waiting} more draws wait in the chains that ran ahead (a chunk "
+                     f"finished before the others), and sample_more uses them" if waiting
+                     else "")
             warnings.warn(f"{type(self).__name__}: interrupted after "
                           f"{self.sweeps_per_chain_} sweeps per chain; the estimator holds "
                           f"{self.draws_per_chain_} draws per chain x {len(self._chains)} chains "
-                          f"(continue with sample_more)", RuntimeWarning, stacklevel=3)
+                          f"(continue with sample_more){ahead}", RuntimeWarning, stacklevel=3)
             return False
         self.sampling_seconds_ = self._sampling_seconds() + time.perf_counter() - start
         if own_bar:

@@ -211,3 +211,23 @@ def test_dask_cluster_gives_the_same_draws():
         ran_on = client.run(lambda: os.getpid())
     assert _same_draws(local, passed) and _same_draws(local, active)
     assert len(ran_on) == 2
+
+
+def test_an_interrupt_says_how_many_draws_wait_in_chains_that_ran_ahead(monkeypatch):
+    from bayesfm.sampler.chain import advance
+
+    X, y, f = _data(3)
+    kw = dict(rank=2, n_burn=10, n_chains=2, n_jobs=1, random_state=5)
+    model = FMRegressor(n_iter=50, **kw).fit(X, y)
+    advance(model._chains[0], model._data, model.priors_, 10)     # chain 0 a chunk ahead
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(base_module, "run_chains", interrupted)
+    with pytest.warns(RuntimeWarning, match="holds 40 draws per chain x 2 chains .*; 10 more "
+                                            "draws wait in the chains that ran ahead"):
+        model.sample_more(10)
+    monkeypatch.undo()
+    model.sample_more(10)                 # to min(sweeps) + 10 = 60: chain 1 catches up
+    assert _same_draws(model, FMRegressor(n_iter=60, **kw).fit(X, y))
