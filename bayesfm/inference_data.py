@@ -179,6 +179,38 @@ def _netcdf_engine() -> str:
 def write_netcdf(idata, path) -> None:
     """Write an ArviZ container of either generation to the NetCDF file ``path``, atomically
     (a temporary file renamed over ``path``); ImportError, before anything is written, when no
-    NetCDF engine is installed."""
+    NetCDF engine is installed, and OSError (ENOSPC) when the disk has not the room for it
+    (HDF5 may otherwise crash the process on a full disk: a disk that fills up during the
+    write, from another process, can still do that)."""
     engine = _netcdf_engine()
+    _check_free_space(path, _nbytes(idata))
     atomic_write_path(path, lambda tmp: idata.to_netcdf(tmp, engine=engine))
+
+
+def _nbytes(idata) -> int:
+    """The bytes of the arrays of an ArviZ container of either generation (0 if unknown)."""
+    try:
+        total = getattr(idata, "nbytes", None)
+        if isinstance(total, (int, np.integer)):
+            return int(total)
+        return int(sum(getattr(idata, g).nbytes for g in idata.groups()))
+    except Exception:  # noqa: BLE001 (an estimate only: no check rather than a failure)
+        return 0
+
+
+def _check_free_space(path, need: int) -> None:
+    """OSError (ENOSPC) naming ``path`` before writing when its file system has less free space
+    than ``need`` bytes and a tenth: the HDF5 library behind NetCDF can crash the process on a
+    full disk instead of raising, so the common case is caught here, before it starts."""
+    import errno
+    import os
+    import shutil
+
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if need and free < 1.1 * need:
+        raise OSError(errno.ENOSPC, f"not enough free space to write about {need / 1e6:.1f} MB "
+                      f"({free / 1e6:.1f} MB free)", os.fspath(path))

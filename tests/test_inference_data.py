@@ -201,3 +201,23 @@ def test_bad_arguments(regression):
         model.to_inference_data(y=y)
     with pytest.raises(ValueError, match="columns"):
         model.to_inference_data(X=X[:, :3], y=y)
+
+
+def test_to_netcdf_refuses_a_disk_without_room(tmp_path, monkeypatch):
+    """Before writing (HDF5 can crash the process on a full disk): OSError naming the file."""
+    import errno
+    import shutil
+    from collections import namedtuple
+
+    from bayesfm import inference_data
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda folder: usage(10**9, 10**9 - 100, 100))
+    with pytest.raises(OSError, match="not enough free space") as info:
+        inference_data._check_free_space(tmp_path / "fit.nc", 10_000)
+    assert info.value.errno == errno.ENOSPC and info.value.filename.endswith("fit.nc")
+    inference_data._check_free_space(tmp_path / "fit.nc", 50)          # room enough
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    model = FMRegressor(rank=2, n_iter=20, n_burn=5, n_chains=2, n_jobs=1).fit(X, X.sum(1))
+    assert inference_data._nbytes(model.to_inference_data()) > 1000    # the check is live
