@@ -146,6 +146,14 @@ class BaseFM(EstimatorProtocol):
     lambda_v_ = _PooledDraws()
     cutpoints_ = _PooledDraws()
 
+    # the private fitted state (annotations only: instances have it once fitted, all of it
+    # assigned at once by ``_fit``): the design, the chains, the pooled draws, the rows of the
+    # tracked predictions
+    _data: object
+    _chains: list
+    _posterior: Posterior
+    _diag_X: object
+
     def __init__(self, rank=8, n_iter=300, n_burn=100, thin=1, init_scale=0.1, priors=None,
                  keep_draws=True, n_chains=4, n_jobs=None, n_threads=None, progress=None,
                  max_iter=5000, max_time=None, check_every=100, encoder=None, random_state=None,
@@ -227,7 +235,28 @@ class BaseFM(EstimatorProtocol):
             self._run_auto(config, client)
         else:
             self._run(config.n_iter, client)
+        self._warn_if_worse_than_the_mean()
         return self
+
+    def _warn_if_worse_than_the_mean(self) -> None:
+        """A regression fit whose training RMSE, over the second half of its sweeps, is not
+        below the standard deviation of y (it fits its training rows no better than their mean:
+        a sampler still far from its posterior, a design with far more columns than rows, or
+        an X that says nothing of y) says so."""
+        rmse = getattr(self, "train_rmse_", None)              # (regression only)
+        if rmse is None or rmse.shape[1] < 2 or getattr(self, "y_train_", None) is None:
+            return
+        sd = float(np.std(np.asarray(self.y_train_, dtype=np.float64)))
+        if not sd:
+            return
+        late = float(np.mean(rmse[:, rmse.shape[1] // 2:]))
+        if late >= sd:
+            warnings.warn(f"{type(self).__name__}: the training RMSE over the second half of the "
+                          f"sweeps, {late:.4g}, is not below the standard deviation of y, "
+                          f"{sd:.4g}: the fit predicts its own training rows no better than their "
+                          f"mean. Check "
+                          f"convergence with diagnose() and the trace of train_rmse_; more sweeps "
+                          f"(n_iter='auto') or a lower rank may help", UserWarning, stacklevel=3)
 
     def _progress(self, total, description=None):
         """A progress bar over ``total`` more sweeps per chain (None: open-ended)."""

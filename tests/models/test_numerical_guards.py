@@ -160,3 +160,18 @@ def test_polars_frames_when_polars_is_installed():
     frame = pl.DataFrame({"user": ["u0", "u1", "u0", "u2"] * 10, "x": np.arange(40.0)})
     model = FMRegressor(**KW).fit(frame, np.arange(40.0))
     assert model.predict(frame).shape == (40,)
+
+
+def test_a_fit_worse_than_the_mean_says_so(monkeypatch):
+    X, y = _data()
+    ok = FMRegressor(**KW)
+    import warnings as w
+
+    with w.catch_warnings():
+        w.simplefilter("error")
+        ok.fit(X, y)                                   # a sound fit: no warning
+    bad = FMRegressor(**KW).fit(X, y)
+    bad.train_rmse_ = np.full_like(bad.train_rmse_, 2 * np.std(y))
+    with pytest.warns(UserWarning, match=r"training RMSE .* not below the standard deviation of y.*"
+                                         r"diagnose\(\)"):
+        bad._warn_if_worse_than_the_mean()
