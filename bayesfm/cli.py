@@ -61,17 +61,7 @@ def _iterations(text):
     return "auto" if text == "auto" else _positive_int(text)
 
 
-def _seed(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _burn(text):
+def _nonneg_int(text):
     try:
         value = int(text)
     except ValueError:
@@ -123,11 +113,11 @@ def _parser():
     fit.add_argument("--rank", type=_positive_int, default=8)
     fit.add_argument("--iter", type=_iterations, default=300, dest="n_iter",
                      help="Gibbs sweeps per chain, or 'auto' (until the diagnostics pass)")
-    fit.add_argument("--burn", type=_burn, default=None,
+    fit.add_argument("--burn", type=_nonneg_int, default=None,
                      help="burn-in sweeps (default: a third of --iter, 100 with auto)")
     fit.add_argument("--chains", type=_positive_int, default=4)
     fit.add_argument("--jobs", type=int, default=None, help="worker processes (default: CPUs)")
-    fit.add_argument("--seed", type=_seed, default=0)
+    fit.add_argument("--seed", type=_nonneg_int, default=0)
     fit.add_argument("--group-file", help="libFM meta file: the group of each feature")
     fit.add_argument("--format", choices=("auto", "libfm", "csv"), default="auto")
     fit.add_argument("--one-based", action="store_true",
@@ -151,7 +141,7 @@ def _parser():
     pred.add_argument("--level", type=_level, default=0.9)
     pred.add_argument("--group-file", help="libFM meta file: the group of every feature, those "
                                            "beyond the model's (new categories) included")
-    pred.add_argument("--seed", type=_seed, default=0,
+    pred.add_argument("--seed", type=_nonneg_int, default=0,
                       help="seed of the new categories' draws")
 
     demo = sub.add_parser("demo",

@@ -97,8 +97,10 @@ def check_rows(owner: str, X, n_features, encoder, name="X", fit_groups=None):
     unseen at fit become ``NewCategories`` (drawn with seed 0, or the ``random_state`` of a
     ``NewCategories`` holding the frame)."""
     random_state = 0
-    if isinstance(X, NewCategories) and is_frame(as_pandas(X.X, name)):
-        X, random_state = as_pandas(X.X, name), X.random_state
+    if isinstance(X, NewCategories):
+        inner = as_pandas(X.X, name)
+        if is_frame(inner):
+            X, random_state = inner, X.random_state
     X = as_pandas(X, name)
     if is_frame(X):
         if encoder is None:

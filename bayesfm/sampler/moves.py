@@ -126,6 +126,16 @@ def _group_sums(vf, gidx, a, b):
     return s1a, s2a, s1b, s2b
 
 
+@njit(cache=True)
+def _scale_between(vf, gidx, a, b, c):
+    """v_af *= c for the columns of group a, v_bf /= c for those of group b (in place)."""
+    for j in range(vf.shape[0]):
+        if gidx[j] == a:
+            vf[j] *= c
+        elif gidx[j] == b:
+            vf[j] /= c
+
+
 @kernel(parallel=True)
 def _rescale_sums(indptr, indices, data, Vt, Q, changed):
     """Q[i, f] = sum_j v_jf x_ij for the factors f with ``changed[f]``, rows in parallel."""
@@ -146,7 +156,7 @@ def scale_moves(rows, Vt, gidx, a, b, mu_v, lam_v, jac, step, z, u, Q):
     ``b`` the two groups, ``mu_v``, ``lam_v`` (G, k), ``jac`` the Jacobian power, ``step`` the
     random-walk step in log c, ``z`` (k, N_MH) standard normals, ``u`` (k, N_MH) uniforms,
     ``Q`` (n, k) the factor sums (updated)."""
-    k, p = Vt.shape
+    k = Vt.shape[0]
     changed = np.zeros(k, dtype=np.bool_)
     n_moved = 0
     for f in range(k):
@@ -161,11 +171,7 @@ def scale_moves(rows, Vt, gidx, a, b, mu_v, lam_v, jac, step, z, u, Q):
                 t, lp = tn, lpn
         if t != 0.0:
             c = math.exp(t)
-            for j in range(p):
-                if gidx[j] == a:
-                    Vt[f, j] *= c
-                elif gidx[j] == b:
-                    Vt[f, j] /= c
+            _scale_between(Vt[f], gidx, a, b, c)
             changed[f] = True
             n_moved += 1
     if n_moved:
@@ -188,7 +194,7 @@ def split_moves(rows, Vt, gidx, a, b, mu_v, lam_v, c0, mu0, b_lambda, z, u, Q):
     ``b`` the two groups, ``mu_v``, ``lam_v`` (G, k) (updated), ``c0``, ``mu0``, ``b_lambda``
     the hyperprior's constants, ``z`` (k, N_MH) standard normals, ``u`` (k, N_MH) uniforms,
     ``Q`` (n, k) the factor sums (updated)."""
-    k, p = Vt.shape
+    k = Vt.shape[0]
     changed = np.zeros(k, dtype=np.bool_)
     n_moved = 0
     for f in range(k):
@@ -203,11 +209,7 @@ def split_moves(rows, Vt, gidx, a, b, mu_v, lam_v, c0, mu0, b_lambda, z, u, Q):
                 t, lp = tn, lpn
         if t != 0.0:
             c = math.exp(t)
-            for j in range(p):
-                if gidx[j] == a:
-                    Vt[f, j] *= c
-                elif gidx[j] == b:
-                    Vt[f, j] /= c
+            _scale_between(Vt[f], gidx, a, b, c)
             mu_v[a, f] = mua * c
             mu_v[b, f] = mub / c
             lam_v[a, f] = lama / (c * c)
