@@ -7,7 +7,8 @@ subtracting t from every weight of the group changes no prediction (``constant_g
 **Column scales.** The estimators divide every column j of the design by a scale s_j > 0 before
 sampling and map the draws back (w_j = w'_j / s_j, v_j = v'_j / s_j), so the priors act on
 unit-free coefficients: ``fit(X @ D)`` predicts what ``fit(X)`` predicts, up to rounding, for any
-positive diagonal D, as ``fit(a * y + b)`` does for the target. s_j is the largest |x_ij| over the
+positive diagonal D, as ``fit(a * y + b)`` does for the target (a > 0: the prior of the
+interactions is not symmetric under a change of sign). s_j is the largest |x_ij| over the
 training rows (max-abs keeps sparsity, and leaves one-hot and 0/1 columns exactly as they are).
 
 A group whose columns are one unit keeps its internal weighting: the columns of a *multi-hot*
