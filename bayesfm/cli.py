@@ -71,6 +71,19 @@ def _nonneg_int(text):
     return value
 
 
+def _jobs(text):
+    """--jobs: a positive number of processes, or negative (all CPUs but |n| - 1), as
+    ``n_jobs`` takes it; 0 means nothing."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-zero integer, got {text!r}") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a positive number of processes, or a "
+                                         "negative one (all CPUs but |n| - 1), got '0'")
+    return value
+
+
 def _check_outputs(parser, args) -> None:
     """Before any work: every output file's directory exists and is writable, and --out comes
     with --test (a fit must not run for an hour and then fail to write)."""
@@ -116,7 +129,8 @@ def _parser():
     fit.add_argument("--burn", type=_nonneg_int, default=None,
                      help="burn-in sweeps (default: a third of --iter, 100 with auto)")
     fit.add_argument("--chains", type=_positive_int, default=4)
-    fit.add_argument("--jobs", type=int, default=None, help="worker processes (default: CPUs)")
+    fit.add_argument("--jobs", type=_jobs, default=None,
+                     help="worker processes (default: CPUs; -1 all CPUs, -2 all but one)")
     fit.add_argument("--seed", type=_nonneg_int, default=0)
     fit.add_argument("--group-file", help="libFM meta file: the group of each feature")
     fit.add_argument("--format", choices=("auto", "libfm", "csv"), default="auto")

@@ -198,6 +198,8 @@ def test_a_libfm_file_with_new_features_needs_their_groups(files, tmp_path):
     (["--out", "{d}/p.csv"], "--out needs --test"),
     (["--seed", "-1"], "argument --seed: expected an integer >= 0, got '-1'"),
     (["--burn", "-3"], "argument --burn: expected an integer >= 0"),
+    (["--jobs", "0"], "argument --jobs: expected a positive number of processes"),
+    (["--jobs", "two"], "argument --jobs: expected a non-zero integer, got 'two'"),
 ])
 def test_bad_output_paths_and_arguments_stop_before_the_fit(files, extra, message):
     """Exit status 2 (bad arguments), one line naming the argument, no traceback, and no
