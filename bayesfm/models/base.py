@@ -759,12 +759,31 @@ class BaseFM(EstimatorProtocol):
         for rows in row_blocks(Xr.shape[0], self.n_draws_):
             yield rows, self._draws_csr(Xr[rows])
 
+    def _check_draws_memory(self, n_rows: int, per_cell: int = 1) -> None:
+        """MemoryError, before anything is allocated, when an array of every draw at
+        ``n_rows`` rows (``per_cell`` float64 values per draw and row, work space included)
+        would take more than ``_MEMORY_SHARE`` of the machine's memory."""
+        need = 8 * per_cell * self.n_draws_ * n_rows
+        total = _machine_memory()
+        if total and need > _MEMORY_SHARE * total:
+            part = max(1, int(_MEMORY_SHARE * total / (8 * per_cell * self.n_draws_)) // 4)
+            raise MemoryError(
+                f"the draws at {n_rows} rows ({self.n_draws_} draws x {per_cell} value(s) "
+                f"per row) would take "
+                f"{need / 2**30:.1f} GiB, more than half of this machine's memory "
+                f"({total / 2**30:.1f} GiB); predict and the intervals work in blocks of rows "
+                f"and need no such array: for the draws, pass the rows in parts (about {part} "
+                f"at a time)")
+
     def decision_draws(self, X) -> np.ndarray:
         """The FM regression function yhat for every kept draw: array (n_draws, n_rows).
 
         For regression this is the predicted mean of y; for the probit models it is the mean of
-        the latent variable."""
-        return self._draws_csr(self._check_predict_X(X))
+        the latent variable. An array larger than half the machine's memory is refused
+        (MemoryError, saying how many rows at a time fit)."""
+        Xr = self._check_predict_X(X)
+        self._check_draws_memory(Xr.shape[0])
+        return self._draws_csr(Xr)
 
     def _predict_mean(self, X) -> np.ndarray:
         Xr = self._check_predict_X(X)

@@ -149,8 +149,12 @@ class FMOrdinalRegressor(LabelFM):
         return out
 
     def predict_draws(self, X) -> np.ndarray:
-        """Class probabilities for every kept draw: array (n_draws, n_rows, K)."""
-        yhat = self.decision_draws(X)
+        """Class probabilities for every kept draw: array (n_draws, n_rows, K). An array
+        larger than half the machine's memory (with its work space) is refused (MemoryError,
+        saying how many rows at a time fit)."""
+        Xr = self._check_predict_X(X)
+        self._check_draws_memory(Xr.shape[0], 2 * len(self.classes_) + 3)
+        yhat = self._draws_csr(Xr)
         S = yhat.shape[0]
         cdf = np.concatenate([np.zeros((S, yhat.shape[1], 1)),
                               ndtr(self.cutpoints_[:, None, :] - yhat[:, :, None]),

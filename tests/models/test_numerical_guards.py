@@ -175,3 +175,25 @@ def test_a_fit_worse_than_the_mean_says_so(monkeypatch):
     with pytest.warns(UserWarning, match=r"training RMSE .* not below the standard deviation of y.*"
                                          r"diagnose\(\)"):
         bad._warn_if_worse_than_the_mean()
+
+
+@pytest.mark.parametrize("cls, per_cell", [("FMRegressor", 1), ("FMOrdinalRegressor", 9)])
+def test_draws_larger_than_memory_are_refused_before_allocating(monkeypatch, cls, per_cell):
+    """predict_draws of many rows asks for draws x rows floats at once: refused with our words
+    (how many rows at a time fit) when that exceeds half the machine's memory; predict works
+    in blocks of rows and still answers. The memory is made small here instead of the rows
+    large."""
+    import bayesfm
+    from bayesfm.models import base
+
+    X, y = _data(n=200)
+    model = getattr(bayesfm, cls)(**KW).fit(X, np.digitize(y, [-1, 1]) if per_cell > 1 else y)
+    need = 8 * per_cell * model.n_draws_ * 200
+    monkeypatch.setattr(base, "_machine_memory", lambda: need)          # half of it is too little
+    with pytest.raises(MemoryError, match=r"the draws at 200 rows \(80 draws x \d+ value\(s\) "
+                                          r"per row\) would take .* pass the rows in parts "
+                                          r"\(about 25 at a time\)"):
+        model.predict_draws(X)
+    assert model.predict(X).shape == (200,)
+    monkeypatch.setattr(base, "_machine_memory", lambda: 2 * need)      # exactly half: allowed
+    assert model.predict_draws(X).shape[:2] == (80, 200)
