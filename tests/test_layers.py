@@ -170,9 +170,20 @@ def _private_reads(source: str) -> list:
     return out
 
 
+#: the private attributes of a third-party library a module may touch, each a documented
+#: workaround of that library's behaviour (the reason is in the module's docstring there)
+THIRD_PARTY_WORKAROUNDS = {
+    # Numba's threading start-up lock, shared with forked workers: a cancelled worker left it
+    # held and the parent hung (parallel._own_numba_init_lock)
+    "bayesfm.sampler.parallel": {"numba_parallel._backend_init_process_lock"},
+}
+
+
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_no_private_attribute_of_another_module_is_used(module):
-    bad = _private_reads(MODULES[module].read_text(encoding="utf-8"))
+    allowed = THIRD_PARTY_WORKAROUNDS.get(module, set())
+    bad = [b for b in _private_reads(MODULES[module].read_text(encoding="utf-8"))
+           if b.split(": ", 1)[1] not in allowed]
     assert not bad, f"{module} uses private attributes it does not own: {bad}"
 
 

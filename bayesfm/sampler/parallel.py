@@ -14,9 +14,11 @@ import copy
 import multiprocessing
 import signal
 import sys
+import threading
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 
 import numba
+from numba.np.ufunc import parallel as numba_parallel
 
 from bayesfm.sampler import execution
 from bayesfm.sampler.chain import Chain, advance
@@ -33,9 +35,28 @@ def _threads(n_threads: int, adapt: bool):
     return execution.adaptive(n_threads) if adapt else execution.budget(n_threads)
 
 
+def _own_numba_init_lock() -> None:
+    """Give this (forked) process its own copy of the lock Numba takes on every
+    ``set_num_threads`` / ``get_num_threads`` call.
+
+    Numba guards its threading layer's start-up with a multiprocessing RLock made in the
+    parent (``numba.np.ufunc.parallel._backend_init_process_lock``), a semaphore that forked
+    children share with it. A worker terminated while it holds that lock (cancelled chains
+    after Ctrl-C; the worker sets its thread count around every chunk) leaves it held for
+    ever, and the parent's next ``set_num_threads`` waits for it: the rare Ctrl-C hang of issue
+    28, caught with its stacks (the parent in ``_launch_threads``, at ``synchronize.py``'s
+    ``__enter__``). The layer is already set up (or is set up by this process alone), so a
+    process-private lock loses nothing. Numba versions without the attribute are left as
+    they are."""
+    if getattr(numba_parallel, "_backend_init_process_lock", None) is not None:
+        numba_parallel._backend_init_process_lock = threading.RLock()
+
+
 def _init_worker(data, priors, n_threads, adapt=False):
     # Ctrl-C reaches the whole process group: the parent handles it and stops the workers
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # before any Numba call: this worker never takes the lock it shares with the parent
+    _own_numba_init_lock()
     numba.set_num_threads(max(1, min(n_threads, numba.config.NUMBA_NUM_THREADS)))
     _WORKER["data"] = data
     _WORKER["priors"] = priors

@@ -162,3 +162,43 @@ def test_a_worker_that_died_idle_is_replaced_by_the_others_or_reported():
             orphan.result()
     finally:
         pool.close(cancel=True)
+
+
+def _hold_numbas_init_lock(seconds):
+    """What a chain's worker does around every chunk (set its thread count: Numba takes its
+    start-up lock), here held long enough to be cancelled inside it."""
+    from numba.np.ufunc import parallel as numba_parallel
+
+    numba_parallel._launch_threads()
+    with numba_parallel._backend_init_process_lock:
+        time.sleep(seconds)
+
+
+def test_a_worker_cancelled_inside_numbas_lock_does_not_block_the_parent(tmp_path):
+    """The Ctrl-C hang caught with its stacks (1 in about 300 trials): a chain's worker
+    terminated while it held Numba's threading start-up lock, which forked workers shared with
+    the parent, left the parent's next set_num_threads waiting for ever. The chains' worker
+    set-up (``parallel._init_worker``) gives each worker its own lock."""
+    script = tmp_path / "cancel_in_lock.py"
+    script.write_text(textwrap.dedent("""
+        import multiprocessing, threading, time
+        import numba
+        from bayesfm.sampler import parallel
+        from bayesfm.sampler.workers import WorkerPool
+        from tests.sampler.test_workers import _hold_numbas_init_lock
+        numba.get_num_threads()          # the parent's lock exists, as after any fit
+        pool = WorkerPool(1, multiprocessing.get_context("fork"), parallel._init_worker,
+                          (None, None, 1))
+        pool.submit(_hold_numbas_init_lock, 60)
+        time.sleep(1.5)                  # the worker holds the lock now
+        pool.close(cancel=True)
+        done = threading.Event()
+        threading.Thread(target=lambda: (numba.set_num_threads(1), done.set()),
+                         daemon=True).start()
+        print("parent free" if done.wait(20) else "parent blocked", flush=True)
+    """))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, *sys.path]))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         env=env, timeout=90)
+    assert out.stdout.strip() == "parent free", out.stdout + out.stderr[-2000:]
