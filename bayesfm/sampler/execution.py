@@ -38,8 +38,14 @@ from collections import deque
 import numba
 import numpy as np
 
-from bayesfm.sampler._jit import for_threads
-from bayesfm.sampler.threads import KERNEL_LOCK, num_threads, threads_for_work, usable_cpus
+from bayesfm.sampler._jit import serial_build
+from bayesfm.sampler.threads import (
+    KERNEL_LOCK,
+    clamp_threads,
+    num_threads,
+    threads_for_work,
+    usable_cpus,
+)
 
 __all__ = ["run", "call", "threads_for", "budget", "adaptive", "current_pace", "ThreadPace",
            "KERNEL_LOCK", "resolve_n_threads", "threads_for_design"]
@@ -77,8 +83,14 @@ def run(kernel, threads: int, *args):
     """``kernel(*args)`` (a registered kernel, ``sampler._jit``) on ``threads`` threads: the
     serial build on one, the parallel build on more (``_jit.for_threads``); under
     ``KERNEL_LOCK``."""
-    with KERNEL_LOCK, num_threads(threads):
-        return for_threads(kernel)(*args)
+    n = clamp_threads(threads)
+    if n == 1:
+        # the serial build never enters Numba's threading layer: its thread count is not
+        # set (each set takes Numba's start-up lock: most of a small design's sweep)
+        with KERNEL_LOCK:
+            return serial_build(kernel)(*args)
+    with KERNEL_LOCK, num_threads(n):
+        return kernel(*args)
 
 
 def call(kernel, work: float, *args):

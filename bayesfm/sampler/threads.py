@@ -51,11 +51,22 @@ def threads_for_work(n_threads: int, work: float) -> int:
     return int(n_threads) if work >= MIN_PARALLEL_WORK else 1
 
 
+def clamp_threads(n: int) -> int:
+    """``n`` within 1..NUMBA_NUM_THREADS: the kernel threads Numba will actually use."""
+    return max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))
+
+
 @contextlib.contextmanager
 def num_threads(n: int):
-    """Run the block with ``n`` kernel threads (restores the previous count)."""
+    """Run the block with ``n`` kernel threads (restores the previous count). Numba is told
+    only when the count changes: each of its calls takes its start-up lock, a cost that
+    dominated the sweep of a small design."""
     previous = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+    n = clamp_threads(n)
+    if n == previous:
+        yield
+        return
+    numba.set_num_threads(n)
     try:
         yield
     finally:
