@@ -47,41 +47,30 @@ class InputError(Exception):
     """A problem with the user's files or arguments: reported in one line, exit status 1."""
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _int_type(wanted: str, ok, refused: str | None = None):
+    """An argparse type: an integer for which ``ok(value)`` holds; otherwise "expected
+    <wanted>" (or <refused> for an integer out of range), naming the text given."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {refused or wanted}, got {text!r}")
+        return value
+    return parse
+
+
+_positive_int = _int_type("a positive integer", lambda v: v >= 1)
+_nonneg_int = _int_type("an integer >= 0", lambda v: v >= 0)
+#: --jobs as ``n_jobs`` takes it: a positive number of processes, or negative (all CPUs but
+#: |n| - 1); 0 means nothing
+_jobs = _int_type("a non-zero integer", lambda v: v != 0,
+                  "a positive number of processes, or a negative one (all CPUs but |n| - 1)")
 
 
 def _iterations(text):
     return "auto" if text == "auto" else _positive_int(text)
-
-
-def _nonneg_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _jobs(text):
-    """--jobs: a positive number of processes, or negative (all CPUs but |n| - 1), as
-    ``n_jobs`` takes it; 0 means nothing."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-zero integer, got {text!r}") from None
-    if value == 0:
-        raise argparse.ArgumentTypeError("expected a positive number of processes, or a "
-                                         "negative one (all CPUs but |n| - 1), got '0'")
-    return value
 
 
 def _check_outputs(parser, args) -> None:

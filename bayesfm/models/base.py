@@ -88,6 +88,13 @@ def _machine_memory() -> int:
         return 0
 
 
+def _too_large(need: int) -> int:
+    """The machine's memory in bytes when ``need`` bytes exceed ``_MEMORY_SHARE`` of it, else 0
+    (also when the memory is unknown)."""
+    total = _machine_memory()
+    return total if total and need > _MEMORY_SHARE * total else 0
+
+
 def _check_model_size(X, config) -> None:
     """ValueError before anything is allocated when the chains' parameters for the columns of
     ``X`` (w and V, 8 (rank + 1) bytes per column, for every chain and one working copy each)
@@ -98,8 +105,8 @@ def _check_model_size(X, config) -> None:
         return
     p = int(shape[1])
     need = 8 * p * (config.rank + 1) * 2 * config.n_chains
-    total = _machine_memory()
-    if total and need > _MEMORY_SHARE * total:
+    total = _too_large(need)
+    if total:
         raise ValueError(
             f"X has {p} columns: the parameters of {config.n_chains} chains at rank "
             f"{config.rank} would take {need / 2**30:.1f} GiB, more than half of this machine's "
@@ -764,8 +771,8 @@ class BaseFM(EstimatorProtocol):
         ``n_rows`` rows (``per_cell`` float64 values per draw and row, work space included)
         would take more than ``_MEMORY_SHARE`` of the machine's memory."""
         need = 8 * per_cell * self.n_draws_ * n_rows
-        total = _machine_memory()
-        if total and need > _MEMORY_SHARE * total:
+        total = _too_large(need)
+        if total:
             part = max(1, int(_MEMORY_SHARE * total / (8 * per_cell * self.n_draws_)) // 4)
             raise MemoryError(
                 f"the draws at {n_rows} rows ({self.n_draws_} draws x {per_cell} value(s) "

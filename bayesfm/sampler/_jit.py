@@ -95,10 +95,13 @@ def serial_build(dispatcher):
     return twin
 
 
-def for_threads(dispatcher):
-    """The build of ``dispatcher`` (a registered kernel) for the calling thread: its serial
-    build when Numba runs kernels on one thread here, else the parallel one."""
-    return serial_build(dispatcher) if numba.get_num_threads() == 1 else dispatcher
+def for_threads(dispatcher, n_threads: int | None = None):
+    """The build of ``dispatcher`` (a registered kernel) for ``n_threads`` kernel threads (None:
+    as many as Numba runs kernels on in the calling thread): its serial build on one, else the
+    parallel one."""
+    if n_threads is None:
+        n_threads = numba.get_num_threads()
+    return serial_build(dispatcher) if n_threads == 1 else dispatcher
 
 
 def registered() -> list:

@@ -38,7 +38,7 @@ from collections import deque
 import numba
 import numpy as np
 
-from bayesfm.sampler._jit import serial_build
+from bayesfm.sampler._jit import for_threads
 from bayesfm.sampler.threads import (
     KERNEL_LOCK,
     clamp_threads,
@@ -84,13 +84,10 @@ def run(kernel, threads: int, *args):
     serial build on one, the parallel build on more (``_jit.for_threads``); under
     ``KERNEL_LOCK``."""
     n = clamp_threads(threads)
-    if n == 1:
-        # the serial build never enters Numba's threading layer: its thread count is not
-        # set (each set takes Numba's start-up lock: most of a small design's sweep)
-        with KERNEL_LOCK:
-            return serial_build(kernel)(*args)
-    with KERNEL_LOCK, num_threads(n):
-        return kernel(*args)
+    # the serial build never enters Numba's threading layer: for it the thread count is not
+    # set (each set takes Numba's start-up lock: most of a small design's sweep)
+    with KERNEL_LOCK, contextlib.nullcontext() if n == 1 else num_threads(n):
+        return for_threads(kernel, n)(*args)
 
 
 def call(kernel, work: float, *args):

@@ -1,8 +1,16 @@
-"""Hypothesis strategies shared by the property-based tests: small random sparse designs."""
+"""Shared by the property-based tests: hypothesis strategies for small random sparse designs,
+and the check that an exception was raised by bayesfm itself."""
+
+import traceback
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from hypothesis import strategies as st
+
+import bayesfm
+
+PACKAGE = Path(bayesfm.__file__).resolve().parent
 
 #: the values a design may hold: signs, units far from 1, exact zeros left out by sparsity
 VALUE_SCALES = (1e-3, 0.5, 1.0, 3.0, 1e3)
@@ -48,3 +56,9 @@ def relational_designs(draw):
     D = sp.random(n, direct, density=0.6, random_state=rng, format="csr",
                   data_rvs=lambda k: rng.normal(size=k)) if direct else None
     return RelationalData(D, blocks), seed
+
+
+def raised_by_bayesfm(exc: BaseException) -> bool:
+    """Whether the innermost frame of ``exc``'s traceback (the raise) is in bayesfm's code."""
+    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    return PACKAGE in Path(frame.filename).resolve().parents

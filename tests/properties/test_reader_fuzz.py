@@ -2,9 +2,7 @@
 bytes flipped, inserted or cut off is either read correctly or refused by bayesfm with a
 ValueError naming the file; never another exception, and never a silently different model."""
 
-import traceback
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,13 +14,7 @@ import bayesfm
 from bayesfm import FMOrdinalRegressor, FMRegressor
 from bayesfm.data.libfm import read_libfm, write_libfm
 
-PACKAGE = Path(bayesfm.__file__).resolve().parent
-
-
-def _ours(exc):
-    frame = traceback.extract_tb(exc.__traceback__)[-1]
-    return PACKAGE in Path(frame.filename).resolve().parents
-
+from .strategies import raised_by_bayesfm
 
 #: edits of a file: (position as a share of its length, what to do, a byte)
 EDITS = st.lists(st.tuples(st.floats(0, 1, exclude_max=True),
@@ -67,7 +59,7 @@ def test_an_edited_libfm_file_is_read_or_refused_naming_it(tmp_path_factory, see
     try:
         data = read_libfm(path, zero_based=zero_based)
     except ValueError as exc:
-        assert _ours(exc), f"not raised by bayesfm: {exc!r}"
+        assert raised_by_bayesfm(exc), f"not raised by bayesfm: {exc!r}"
         assert str(path) in str(exc)
         return
     assert data.X.shape[0] == data.y.shape[0]
@@ -103,7 +95,7 @@ def test_an_edited_saved_model_is_refused_or_unchanged(saved, tmp_path_factory, 
             warnings.simplefilter("ignore")
             model = bayesfm.load(path)
     except ValueError as exc:
-        assert _ours(exc), f"not raised by bayesfm: {exc!r}"
+        assert raised_by_bayesfm(exc), f"not raised by bayesfm: {exc!r}"
         assert str(path) in str(exc)
         return
     # an edit the format does not depend on (zip metadata): the same model
