@@ -54,7 +54,7 @@ def _running(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OSError):
+    except OSError:
         return True                 # exists (another user's), or cannot tell: keep its file
     return True
 

@@ -21,15 +21,20 @@ __all__ = ["is_frame", "as_pandas", "encode_for_fit", "check_rows", "eval_matric
            "check_levels", "central_probs"]
 
 
+def _library(X) -> str:
+    """The top-level package of ``X``'s type ("pandas", "polars", "numpy", ...)."""
+    return type(X).__module__.split(".")[0]
+
+
 def is_frame(X) -> bool:
     """A pandas DataFrame, recognised without importing pandas."""
-    return type(X).__module__.split(".")[0] == "pandas" and hasattr(X, "columns")
+    return _library(X) == "pandas" and hasattr(X, "columns")
 
 
 def _is_table(X) -> bool:
     """Another library's table: not pandas, not an array or sparse matrix, and speaking the
     dataframe interchange protocol or Arrow's C stream (polars)."""
-    if is_frame(X) or isinstance(X, np.ndarray) or type(X).__module__.split(".")[0] == "scipy":
+    if is_frame(X) or isinstance(X, np.ndarray) or _library(X) == "scipy":
         return False
     return hasattr(X, "__dataframe__") or hasattr(X, "__arrow_c_stream__")
 
@@ -44,7 +49,7 @@ def as_pandas(X, name: str = "X"):
     import pandas as pd
 
     errors = []
-    if type(X).__module__.split(".")[0] == "polars" and hasattr(X, "to_dict"):
+    if _library(X) == "polars" and hasattr(X, "to_dict"):
         try:
             return pd.DataFrame(X.to_dict(as_series=False))
         except Exception as exc:  # noqa: BLE001 (try the next way)
@@ -63,7 +68,7 @@ def as_pandas(X, name: str = "X"):
             return convert(X)
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
-    raise TypeError(f"{name}: a {type(X).__module__.split('.')[0]} {type(X).__name__} could not "
+    raise TypeError(f"{name}: a {_library(X)} {type(X).__name__} could not "
                     f"be read as a table ({errors[0] if errors else 'no way to read it'}); "
                     f"convert it to a pandas DataFrame or a matrix") from None
 

@@ -76,7 +76,8 @@ class _PooledDraws:
         return post.flat(self.field)
 
 
-#: the share of the machine's memory the parameters of all chains may take (``_check_model_size``)
+#: the share of the machine's memory the chains' parameters (``_check_model_size``) or an array of
+#: the draws at the rows to predict (``BaseFM._check_draws_memory``) may take
 _MEMORY_SHARE = 0.5
 
 
