@@ -13,6 +13,10 @@ to convergence (started from the previous mode, so it takes one or two passes), 
 proposal a function of yhat alone. This mixes well on large n, unlike the Gibbs step that draws
 each cutpoint uniformly between neighbouring latents.
 
+Its passes over the rows (the log-likelihood, with or without derivatives) run over fixed
+slices of the rows in parallel, summed in slice order (``N_SLICES``): the same draws on any
+number of threads.
+
 The step's small dense algebra (D x D, D = K - 2) goes through ``sampler.smallalg``, never
 BLAS or LAPACK, so its draws are the same, bit for bit, on every CPU.
 """
@@ -22,9 +26,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import prange
 
 from bayesfm._numba_cache import njit
-from bayesfm.sampler import smallalg
+from bayesfm.sampler import execution, smallalg
+from bayesfm.sampler._jit import kernel
 
 __all__ = ["log_ndtr", "log_diff_ndtr", "ordinal_loglik", "ordinal_loglik_derivs",
            "class_probabilities", "cutpoints_from_delta", "delta_from_cutpoints",
@@ -32,6 +38,9 @@ __all__ = ["log_ndtr", "log_diff_ndtr", "ordinal_loglik", "ordinal_loglik_derivs
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _SQRT1_2 = math.sqrt(0.5)
+#: the work of one row of a log-likelihood pass in the units of ``execution.threads_for`` (a
+#: row's erfc, log and exp calls take about as long as 30 multiply-adds of a sweep)
+_ROW_WORK = 30
 
 
 @njit(cache=True)
@@ -76,37 +85,70 @@ def _phi_ratio(x, logp):
     return r, x * r
 
 
-@njit(cache=True)
+#: the log-likelihood passes split the rows into this many fixed slices, each summed on its own
+#: and the slices' sums added in slice order: the same result, bit for bit, on any number of
+#: threads
+N_SLICES = 16
+
+
+@kernel(parallel=True)
 def ordinal_loglik(yhat, cls, bounds):
-    """sum_i log P(y_i | yhat_i, cutpoints); ``bounds`` (K + 1,) = -inf, c_1..c_{K-1}, +inf."""
+    """sum_i log P(y_i | yhat_i, cutpoints); ``bounds`` (K + 1,) = -inf, c_1..c_{K-1}, +inf.
+    Slices of rows in parallel (``N_SLICES``)."""
+    n = yhat.shape[0]
+    step = (n + N_SLICES - 1) // N_SLICES
+    part = np.zeros(N_SLICES)
+    for s in prange(N_SLICES):
+        t = 0.0
+        for i in range(s * step, min(n, (s + 1) * step)):
+            k = cls[i]
+            t += log_diff_ndtr(bounds[k] - yhat[i], bounds[k + 1] - yhat[i])
+        part[s] = t
     total = 0.0
-    for i in range(yhat.shape[0]):
-        k = cls[i]
-        total += log_diff_ndtr(bounds[k] - yhat[i], bounds[k + 1] - yhat[i])
+    for s in range(N_SLICES):
+        total += part[s]
     return total
 
 
-@njit(cache=True)
+@kernel(parallel=True)
 def ordinal_loglik_derivs(yhat, cls, bounds, grad, hess):
     """The log-likelihood, and its gradient (K+1,) and Hessian (K+1, K+1) with respect to the
-    entries of ``bounds`` (only the finite ones get non-zero entries). One pass over the rows."""
+    entries of ``bounds`` (only the finite ones get non-zero entries). One pass over the rows,
+    slices of rows in parallel (``N_SLICES``)."""
+    n = yhat.shape[0]
+    K1 = bounds.shape[0]
+    step = (n + N_SLICES - 1) // N_SLICES
+    part = np.zeros(N_SLICES)
+    pg = np.zeros((N_SLICES, K1))
+    ph = np.zeros((N_SLICES, K1, K1))
+    for s in prange(N_SLICES):
+        t = 0.0
+        g = pg[s]
+        h = ph[s]
+        for i in range(s * step, min(n, (s + 1) * step)):
+            k = cls[i]
+            a = bounds[k] - yhat[i]
+            b = bounds[k + 1] - yhat[i]
+            logp = log_diff_ndtr(a, b)
+            t += logp
+            ra, xa = _phi_ratio(a, logp)
+            rb, xb = _phi_ratio(b, logp)
+            g[k + 1] += rb
+            g[k] -= ra
+            h[k + 1, k + 1] += -xb - rb * rb
+            h[k, k] += xa - ra * ra
+            h[k, k + 1] += ra * rb
+            h[k + 1, k] += ra * rb
+        part[s] = t
     grad[:] = 0.0
     hess[:, :] = 0.0
     total = 0.0
-    for i in range(yhat.shape[0]):
-        k = cls[i]
-        a = bounds[k] - yhat[i]
-        b = bounds[k + 1] - yhat[i]
-        logp = log_diff_ndtr(a, b)
-        total += logp
-        ra, xa = _phi_ratio(a, logp)
-        rb, xb = _phi_ratio(b, logp)
-        grad[k + 1] += rb
-        grad[k] -= ra
-        hess[k + 1, k + 1] += -xb - rb * rb
-        hess[k, k] += xa - ra * ra
-        hess[k, k + 1] += ra * rb
-        hess[k + 1, k] += ra * rb
+    for s in range(N_SLICES):
+        total += part[s]
+        for u in range(K1):
+            grad[u] += pg[s, u]
+            for v in range(K1):
+                hess[u, v] += ph[s, u, v]
     return total
 
 
@@ -177,7 +219,8 @@ class CutpointSampler:
         if not np.all(np.abs(delta) < 700.0):
             return -np.inf
         d = delta - self.loc
-        lp = (ordinal_loglik(yhat, self.cls, self.bounds(delta))
+        lp = (execution.call(ordinal_loglik, _ROW_WORK * yhat.shape[0], yhat, self.cls,
+                             self.bounds(delta))
               - 0.5 * smallalg.dot(d, d) / self.scale**2)
         return lp if np.isfinite(lp) else -np.inf
 
@@ -186,7 +229,8 @@ class CutpointSampler:
         D = delta.shape[0]
         if not np.all(np.abs(delta) < 700.0):
             return -np.inf, np.full(D, np.nan), np.full((D, D), np.nan)
-        lp = ordinal_loglik_derivs(yhat, self.cls, self.bounds(delta), self._grad, self._hess)
+        lp = execution.call(ordinal_loglik_derivs, _ROW_WORK * yhat.shape[0], yhat, self.cls,
+                            self.bounds(delta), self._grad, self._hess)
         # bounds index j = 2..K-1 holds c_j, which depends on delta_m for m <= j - 2
         gc = self._grad[2:self.K]
         Hc = self._hess[2:self.K, 2:self.K]
