@@ -43,8 +43,9 @@ class Posterior:
 
     def append_draws(self, per_chain: list) -> None:
         """Append the same number of new draws to every chain: ``per_chain[c]`` maps names to
-        arrays (m, ...) (the first append fixes the names, shapes and dtypes)."""
-        self._draws.append(_stacked(per_chain))
+        arrays (m, ...) (the first append fixes the names, shapes and dtypes). The caller gives
+        the arrays up: the first append of one chain's draws keeps them without a copy."""
+        self._draws.append(_stacked(per_chain), adopt=True)
 
     def append_sweeps(self, per_chain: list) -> None:
         """As ``append_draws``, for per-sweep statistics (m,)."""
@@ -103,7 +104,9 @@ class Posterior:
 
 
 def _stacked(per_chain: list) -> dict:
-    """[name -> (m, ...) per chain] as name -> (chains, m, ...)."""
+    """[name -> (m, ...) per chain] as name -> (chains, m, ...) (one chain: views)."""
     if not per_chain or not per_chain[0]:
         return {}
+    if len(per_chain) == 1:
+        return {name: rows[None] for name, rows in per_chain[0].items()}
     return {name: np.stack([rows[name] for rows in per_chain]) for name in per_chain[0]}

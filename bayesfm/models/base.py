@@ -527,8 +527,8 @@ class BaseFM(EstimatorProtocol):
             _check_finite(raw, c, first, chain.n_burn, chain.thin)
             user = self.observation_.user_draws(raw)
             if user["w"].shape[1]:                       # (keep_draws=False keeps none)
-                user["w"] = user["w"] / scale[None, :]
-                user["V"] = user["V"] / scale[None, :, None]
+                user["w"] /= scale[None, :]             # (arrays of our own: in place)
+                user["V"] /= scale[None, :, None]
                 user["yhat"] = self._track(user)
             new_draws.append(user)
             new_sweeps.append(self.observation_.sweep_stats(chain.store.take_sweeps(ms)))

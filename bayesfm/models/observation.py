@@ -69,8 +69,13 @@ class GaussianObservation:
         return Gaussian((np.asarray(y, dtype=np.float64) - self.y_mean) / self.y_scale)
 
     def user_draws(self, raw: dict) -> dict:
+        """The draws in the units of y; ``raw``'s w and V (the caller's own arrays, the largest)
+        are scaled in place."""
         s, r = self.y_scale, np.sqrt(self.y_scale)
-        return {"w0": self.y_mean + s * raw["w0"], "w": s * raw["w"], "V": r * raw["V"],
+        w, V = raw["w"], raw["V"]
+        w *= s
+        V *= r
+        return {"w0": self.y_mean + s * raw["w0"], "w": w, "V": V,
                 "alpha": raw["alpha"] / s**2, "mu_w": s * raw["mu_w"],
                 "lambda_w": raw["lam_w"] / s**2, "mu_v": r * raw["mu_v"],
                 "lambda_v": raw["lam_v"] / s}

@@ -22,6 +22,7 @@ from numba.np.ufunc import parallel as numba_parallel
 
 from bayesfm.sampler import execution
 from bayesfm.sampler.chain import Chain, advance
+from bayesfm.sampler.driver import n_kept
 from bayesfm.sampler.threads import fork_safe, usable_cpus
 from bayesfm.sampler.workers import WorkerPool
 
@@ -182,6 +183,9 @@ def run_chains(chains, data, priors, n_sweeps, n_jobs: int = 1, client=None,
     if chunk is None:
         chunk = max(10, -(-max(counts) // 10))
     plans = [list(_chunks(max(n, 0), chunk)) for n in counts]
+    for chain, n in zip(chains, counts):       # room for the run's draws: merging never regrows
+        chain.store.grow(n_kept(chain.sweeps_done, chain.sweeps_done + max(n, 0), chain.n_burn,
+                                chain.thin))
     with _DeferredInterrupt() as stop, _threads(n_threads, adapt):
         if client is not None:
             runner, run_chunk = _dask(data, priors, client, sample_hyper,

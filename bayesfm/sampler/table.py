@@ -71,12 +71,18 @@ class DrawTable:
             arr[:, self.n] = values[name]
         self.n += 1
 
-    def append(self, values: dict) -> None:
+    def append(self, values: dict, adopt: bool = False) -> None:
         """Append m slots to every chain: ``values[name]`` (n_chains, m, ...) for every field
-        (the first append to a table without a layout fixes it, dtypes included)."""
+        (the first append to a table without a layout fixes it, dtypes included). With
+        ``adopt``, a table holding no draws takes C-contiguous arrays of its layout's dtypes as
+        its buffers instead of copying them: the caller gives them up."""
         if not values:
             return
         m = next(iter(values.values())).shape[1]
+        if adopt and self.n == 0 and self._adoptable(values):
+            self.arrays = dict(values)
+            self.n = m
+            return
         if not self.arrays:
             self.arrays = {name: np.empty((self.n_chains, max(m, 1)) + np.shape(v)[2:],
                                           dtype=np.asarray(v).dtype)
@@ -85,6 +91,18 @@ class DrawTable:
         for name, arr in self.arrays.items():
             arr[:, self.n:self.n + m] = values[name]
         self.n += m
+
+    def _adoptable(self, values: dict) -> bool:
+        """Whether ``values`` can become the buffers as they are: C-contiguous, of this
+        table's chains, and of its layout (names, row shapes, dtypes) when it has one."""
+        for name, v in values.items():
+            if not (isinstance(v, np.ndarray) and v.flags.c_contiguous
+                    and v.shape[0] == self.n_chains):
+                return False
+            old = self.arrays.get(name)
+            if old is not None and (old.shape[2:] != v.shape[2:] or old.dtype != v.dtype):
+                return False
+        return not self.arrays or set(values) == set(self.arrays)
 
     def keep_every(self, step: int) -> None:
         """Keep the slots 0, step, 2 step, ... of every chain, compacted into new buffers just
@@ -117,9 +135,16 @@ class DrawTable:
 
     def take(self, m: int) -> dict:
         """Remove the first ``m`` slots of every chain and return them: name -> (n_chains, m,
-        ...) (copies)."""
+        ...), arrays of the caller's own (taking every slot hands the buffers over, without a
+        copy; the table then has no room left)."""
         if not 0 <= m <= self.n:
             raise ValueError(f"cannot take {m} of {self.n} draws")
+        if m == self.n and m > 0:
+            head = {name: arr[:, :m] for name, arr in self.arrays.items()}
+            self.arrays = {name: np.empty((self.n_chains, 0) + arr.shape[2:], dtype=arr.dtype)
+                           for name, arr in self.arrays.items()}
+            self.n = 0
+            return head
         head = {}
         for name, arr in self.arrays.items():
             head[name] = arr[:, :m].copy()

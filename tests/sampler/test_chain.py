@@ -72,6 +72,8 @@ def test_chunked_and_parallel_runs_match_plain_advance(problem, n_jobs):
         assert _same(a, b)
         assert a.sweeps_done == b.sweeps_done == 90
         assert np.array_equal(a.state.w, b.state.w)
+        # room for the run's draws was made once: merging the chunks never regrew the store
+        assert b.store.capacity == b.store.n_draws == 35
 
 
 def test_interrupt_keeps_finished_chunks(problem):

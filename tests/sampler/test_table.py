@@ -55,6 +55,42 @@ def test_take_removes_the_head_and_keeps_the_rest():
         table.take(5)
 
 
+def test_taking_every_slot_hands_the_buffers_over_and_the_table_goes_on():
+    rng = np.random.default_rng(2)
+    table = DrawTable(2, {"a": (), "b": (2, 3)}, capacity=6)
+    part = _rows(rng, 2, 6)
+    table.append(part)
+    buffer = table.arrays["b"]
+    head = table.take(6)
+    assert np.shares_memory(head["b"], buffer)       # no copy
+    np.testing.assert_array_equal(head["b"], part["b"])
+    assert table.n == 0 and table.capacity == 0
+    table.append(_rows(rng, 2, 3))                   # new buffers: the taken ones stay intact
+    np.testing.assert_array_equal(head["b"], part["b"])
+    assert table.n == 3 and not np.shares_memory(table.arrays["b"], head["b"])
+
+
+def test_append_adopts_arrays_only_into_an_empty_table_of_their_layout():
+    rng = np.random.default_rng(3)
+    part = _rows(rng, 2, 4)
+    table = DrawTable(2)
+    table.append(part, adopt=True)                   # no layout yet: kept as they are
+    assert table.arrays["b"] is part["b"] and table.n == 4
+    more = _rows(rng, 2, 2)
+    table.append(more, adopt=True)                   # not empty: copied after the first
+    assert not np.shares_memory(table.arrays["b"], more["b"])
+    np.testing.assert_array_equal(table.view("b")[:, 4:], more["b"])
+    fixed = DrawTable(2, {"a": (), "b": (2, 3)})
+    ints = {"a": np.zeros((2, 3), np.int64), "b": np.zeros((2, 3, 2, 3), np.int64)}
+    fixed.append(ints, adopt=True)                   # another dtype: copied into float64
+    assert fixed.arrays["a"].dtype == np.float64 and fixed.n == 3
+    strided = {"a": part["a"][:, ::2], "b": part["b"][:, ::2]}
+    other = DrawTable(2, {"a": (), "b": (2, 3)})
+    other.append(strided, adopt=True)                # not contiguous: copied
+    assert not np.shares_memory(other.arrays["b"], part["b"])
+    np.testing.assert_array_equal(other.view("b"), part["b"][:, ::2])
+
+
 def test_a_table_without_layout_takes_it_from_the_first_append():
     table = DrawTable(2)
     assert table.names == () and table.n == 0
