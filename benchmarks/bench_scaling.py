@@ -5,7 +5,8 @@ Simulated ratings with power-law popularity (user and item ids drawn with probab
 proportional to (id + 1)^-0.8; users = rows / 50, items = rows / 200; one-hot user and item
 columns, as in a recommender). Each configuration runs in a fresh process (so its peak memory is
 its own): build the design (``FMData``), initialise, one warm-up sweep, then the mean wall time
-of ``--sweeps`` sweeps. Prints a table and the slopes of log(seconds per sweep) against
+of a few sweeps as a fit runs them (the default moves, the exact refresh every
+``driver.REFRESH_EVERY`` sweeps). Prints a table and the slopes of log(seconds per sweep) against
 log(non-zeros) at a fixed rank and against log(rank) at a fixed size: linear cost means slopes
 near 1.
 
@@ -23,7 +24,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from _tables import Col, Stream
+from _tables import Col, Stream, cpu_model
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,6 +39,7 @@ sys.path.insert(0, {root!r})
 import numba
 import numpy as np
 import scipy.sparse as sp
+from bayesfm.models._config import DEFAULT_MOVES
 from bayesfm.priors import Priors
 from bayesfm.sampler import driver
 from bayesfm.sampler.design import FMData
@@ -62,10 +64,12 @@ y = (y - y.mean()) / y.std()
 priors = Priors()
 noise = driver.SweepNoise.build(data, k, priors)
 state = driver.init_state(data, y, k, rng)
-driver.step(data, y, state, priors, rng, noise)
+moves = driver.Moves.of(data, DEFAULT_MOVES)
+driver.step(data, y, state, priors, rng, noise, moves=moves)
 t0 = time.perf_counter()
 for s in range(sweeps):
-    driver.step(data, y, state, priors, rng, noise, refresh=(s + 1) % driver.REFRESH_EVERY == 0)
+    driver.step(data, y, state, priors, rng, noise, refresh=(s + 1) % driver.REFRESH_EVERY == 0,
+                moves=moves)
 per = (time.perf_counter() - t0) / sweeps
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 print(json.dumps({{"rows": n, "rank": k, "nnz": int(data.indices.shape[0]), "users": U,
@@ -96,8 +100,8 @@ def main(argv=None):
     ap.add_argument("--json", default=None)
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = ap.parse_args(argv)
-    print(f"cpus {len(os.sched_getaffinity(0))}; seconds per sweep (mean of a few sweeps after "
-          f"a warm-up); peak RSS of the process")
+    print(f"CPU {cpu_model()}; cpus {len(os.sched_getaffinity(0))}; seconds per sweep (mean "
+          f"of a few sweeps after a warm-up); peak RSS of the process")
     table = Stream(COLUMNS, markdown=args.markdown)
     runs = [(n, args.base_rank, 3 if n >= 5e6 else 5) for n in args.rows]
     runs += [(args.base_rows, k, 5) for k in args.ranks]
@@ -115,8 +119,9 @@ def main(argv=None):
     if args.json:
         tmp = args.json + ".tmp"
         with open(tmp, "w") as fh:
-            json.dump({"by_rows": by_rows, "by_rank": by_rank, "slope_nnz": s_nnz,
-                       "slope_rank": s_rank, "slope_memory": s_mem}, fh, indent=1)
+            json.dump({"cpu": cpu_model(), "by_rows": by_rows, "by_rank": by_rank,
+                       "slope_nnz": s_nnz, "slope_rank": s_rank, "slope_memory": s_mem}, fh,
+                      indent=1)
         os.replace(tmp, args.json)
     return 0
 
