@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "bayesfm"
 KERNEL_MODULES = {"bayesfm.sampler.kernels", "bayesfm.sampler.relational",
                   "bayesfm.sampler.smallalg", "bayesfm.sampler.truncnorm",
                   "bayesfm.sampler.colouring", "bayesfm.sampler.records", "bayesfm.sampler._jit",
-                  "bayesfm.sampler.foldin", "bayesfm.sampler.moves"}
+                  "bayesfm.sampler.foldin", "bayesfm.sampler.moves", "bayesfm.sampler._prefetch"}
 #: what each layer may import from bayesfm (by module-name prefix)
 ALLOWED = {
     "bayesfm.data": ("bayesfm.data", "bayesfm.exceptions", "bayesfm.atomic"),
@@ -35,7 +35,9 @@ ALLOWED = {
     # the saved-model format is a container: it knows no estimator (they register with it)
     "bayesfm.models._persist": ("bayesfm.atomic", "bayesfm.priors", "bayesfm._version"),
 }
-THIRD_PARTY_FOR_KERNELS = {"numpy", "numba", "math", "typing", "types", "__future__"}
+#: (llvmlite is Numba's code generator, installed with it: the prefetch hint is written in it)
+THIRD_PARTY_FOR_KERNELS = {"numpy", "numba", "llvmlite", "math", "typing", "types",
+                           "__future__"}
 NUMBA_CACHE = "bayesfm._numba_cache"
 
 

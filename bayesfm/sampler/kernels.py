@@ -44,6 +44,7 @@ from numba import prange
 
 from bayesfm._numba_cache import njit
 from bayesfm.sampler._jit import kernel
+from bayesfm.sampler._prefetch import PREFETCH_AHEAD, prefetch_row
 from bayesfm.sampler.smallalg import gaussian_draw
 
 __all__ = [
@@ -235,6 +236,8 @@ def _draw_w(j, indptr, indices, data, colsq, gidx, e, w, alpha, mu_w, lam_w, z_w
     stop = indptr[j + 1]
     s = 0.0
     for idx in range(start, stop):
+        if idx + PREFETCH_AHEAD < stop:
+            prefetch_row(e, indices[idx + PREFETCH_AHEAD])
         s += data[idx] * e[indices[idx]]
     wj = w[j]
     wn = normal_coordinate(wj, colsq[j], s, alpha, mu_w[g], lam_w[g], z_w[j])
@@ -404,6 +407,10 @@ def _draw_v_joint(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, la
     while idx < stop:
         n4 = min(4, stop - idx)
         for r in range(n4):
+            ahead = idx + r + PREFETCH_AHEAD
+            if ahead < stop:
+                prefetch_row(Q, indices[ahead])
+                prefetch_row(e, indices[ahead])
             i = indices[idx + r]
             x = data[idx + r]
             ei = e[i]
@@ -439,6 +446,10 @@ def _draw_v_joint(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, la
         Vt[f, j] = dv[f]
         dv[f] -= v[f]
     for idx in range(start, stop):
+        ahead = idx + PREFETCH_AHEAD
+        if ahead < stop:
+            prefetch_row(Q, indices[ahead])
+            prefetch_row(e, indices[ahead])
         i = indices[idx]
         x = data[idx]
         s = 0.0
