@@ -349,12 +349,26 @@ def _draw_v_column(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, l
         Vt[f, j] = vn
 
 
+#: the members of a large colour class are drawn in this many fixed runs of columns, in
+#: parallel; each run allocates the joint draw's work space once (not once per column: on
+#: data with many short columns the allocations were a tenth of the stage)
+LATENT_RUNS = 64
+
+
 @njit(cache=True)
-def _draw_latent(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, lam_v, joint):
+def _draw_latent(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, lam_v, joint, P,
+                 H, W):
     if joint:
-        _draw_v_joint(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, lam_v)
+        _draw_v_joint(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, lam_v, P, H,
+                      W)
     else:
         _draw_v_column(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, lam_v)
+
+
+@njit(cache=True)
+def _joint_work(k):
+    """Work space of ``_draw_v_joint``: (P (k, k), H (4, k), W (5, k))."""
+    return np.zeros((k, k)), np.zeros((4, k)), np.zeros((5, k))
 
 
 @kernel(parallel=True)
@@ -362,22 +376,28 @@ def _latent_columns(indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, lam
                     cptr, joint):
     """Draw the latent vectors of every column, colour class by colour class (column by column,
     factor by factor within a column, or with ``joint`` all k factors at once,
-    ``_draw_v_joint``); a large class is drawn in parallel."""
+    ``_draw_v_joint``); a large class is drawn in parallel, in ``LATENT_RUNS`` runs of columns
+    (each column's draw is the same whatever run it is in)."""
+    k = Vt.shape[0]
+    P, H, W = _joint_work(k)
     for c in range(cptr.shape[0] - 1):
         a = cptr[c]
         b = cptr[c + 1]
         if b - a >= PAR_MIN:
-            for t in prange(a, b):
-                _draw_latent(order[t], indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v,
-                             lam_v, joint)
+            runs = min(LATENT_RUNS, b - a)
+            for r in prange(runs):
+                Pr, Hr, Wr = _joint_work(k)
+                for t in range(a + (b - a) * r // runs, a + (b - a) * (r + 1) // runs):
+                    _draw_latent(order[t], indptr, indices, data, gidx, e, Q, Vt, z_v, alpha,
+                                 mu_v, lam_v, joint, Pr, Hr, Wr)
         else:
             for t in range(a, b):
                 _draw_latent(order[t], indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v,
-                             lam_v, joint)
+                             lam_v, joint, P, H, W)
 
 
 @njit(cache=True)
-def _draw_v_joint(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, lam_v):
+def _draw_v_joint(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, lam_v, P, H, W):
     """Draw the latent vector v_j = (v_j1, ..., v_jk) of CSC column j at once from its
     k-dimensional Gaussian full conditional, updating ``e`` and ``Q`` (n, k) on its rows.
 
@@ -391,18 +411,24 @@ def _draw_v_joint(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, la
     L^-T L^-1 = P^-1. Then e_i -= g_i' (v_new - v_j), q_i += x_ij (v_new - v_j). Two passes over
     the column's rows, O(nnz_j k^2 + k^3); for k = 1 it is ``normal_coordinate``'s draw. Sums in
     a fixed order (rows as stored, A's terms added four rows at a time, then index order): the
-    same bits on any thread count.
+    same bits on any thread count. Work space (overwritten): ``P`` (k, k), ``H`` (4, k), ``W``
+    (5, k) (``_joint_work``).
     """
     g = gidx[j]
     k = Vt.shape[0]
     start = indptr[j]
     stop = indptr[j + 1]
-    v = np.empty(k)
+    v = W[0]
+    b = W[1]
+    rhs = W[2]
+    u = W[3]
+    dv = W[4]
     for f in range(k):
         v[f] = Vt[f, j]
-    P = np.zeros((k, k))            # lower triangle: sum_i g_i g_i'
-    b = np.zeros(k)
-    H = np.zeros((4, k))            # the g_i of 4 rows: P is read and written once per 4 rows
+        b[f] = 0.0
+        for t in range(k):
+            P[f, t] = 0.0           # lower triangle: sum_i g_i g_i'
+    # H: the g_i of 4 rows (P is read and written once per 4 rows)
     idx = start
     while idx < stop:
         n4 = min(4, stop - idx)
@@ -429,7 +455,6 @@ def _draw_v_joint(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, la
             for t in range(f + 1):
                 P[f, t] += (h0 * H[0, t] + h1 * H[1, t]) + (h2 * H[2, t] + h3 * H[3, t])
         idx += n4
-    rhs = np.empty(k)
     for f in range(k):
         s = b[f]
         for t in range(k):
@@ -439,8 +464,6 @@ def _draw_v_joint(j, indptr, indices, data, gidx, e, Q, Vt, z_v, alpha, mu_v, la
         for t in range(f + 1):
             P[f, t] *= alpha
         P[f, f] += lam_v[g, f]
-    u = np.empty(k)
-    dv = np.empty(k)
     gaussian_draw(P, rhs, z_v[:, j], u, dv)
     for f in range(k):
         Vt[f, j] = dv[f]
