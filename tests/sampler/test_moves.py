@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from bayesfm.priors import Priors
 from bayesfm.sampler import driver
 from bayesfm.sampler.design import FMData
-from bayesfm.sampler.kernels import _draw_v_joint
+from bayesfm.sampler.kernels import _draw_v_joint, _joint_work
 from tests.sampler.test_kernels import brute_force_fm
 
 
@@ -137,8 +137,10 @@ def test_joint_draw_is_the_k_dimensional_conditional():
         Q = Xd @ V.T
         zv = np.zeros((k, p))
         zv[:, j] = z
+        # work space left dirty by an earlier draw: the draw must not depend on it
+        P, H, W = (np.full_like(a, np.nan) for a in _joint_work(k))
         _draw_v_joint(j, X.indptr.astype(np.int64), X.indices.astype(np.int64), X.data, gidx,
-                      e, Q, V, zv, alpha, mu_v, lam_v)
+                      e, Q, V, zv, alpha, mu_v, lam_v, P, H, W)
         np.testing.assert_allclose(e, y - brute_force_fm(Xd, w0, w, V.T), atol=1e-12)
         np.testing.assert_allclose(Q, Xd @ V.T, atol=1e-12)
         return V[:, j]
