@@ -22,7 +22,14 @@ from bayesfm.priors import Priors
 from bayesfm.sampler import conditionals, execution
 from bayesfm.sampler.design import FMData
 from bayesfm.sampler.kernels import ALL_STAGES, HYPER_STAGES, STAGE_V_JOINT
-from bayesfm.sampler.moves import N_MH, magnitude_moves, scale_moves, shift_moves, split_moves
+from bayesfm.sampler.moves import (
+    N_MH,
+    magnitude_moves,
+    scale_moves,
+    shift_factor_sums,
+    shift_moves,
+    split_moves,
+)
 from bayesfm.sampler.records import CSR, Noise, PriorConsts
 from bayesfm.sampler.state import FMState
 from bayesfm.sampler.storage import DrawStore
@@ -247,9 +254,11 @@ class ShiftMoves:
         """The moves, group by group, their normals drawn from ``rng``."""
         z = rng.standard_normal((self.groups.size, state.rank))
         Q = state.q.T if data.factor_major else state.q           # (n, k) either way
+        S = np.empty((self.groups.size, state.rank))
         shift_moves(state.Vt, state.w, data.gidx, self.groups, self.cvals, state.mu_v,
                     state.lam_v, state.mu_w, state.lam_w, float(priors.c0), float(priors.mu0),
-                    z, Q)
+                    z, S)
+        execution.call(shift_factor_sums, Q.size * self.groups.size, Q, S)
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,8 @@ from bayesfm._numba_cache import njit
 from bayesfm.sampler._jit import kernel
 from bayesfm.sampler.smallalg import gaussian_draw
 
-__all__ = ["scale_moves", "split_moves", "magnitude_moves", "shift_moves", "N_MH"]
+__all__ = ["scale_moves", "split_moves", "magnitude_moves", "shift_moves", "shift_factor_sums",
+           "N_MH"]
 
 #: Metropolis steps per factor and sweep
 N_MH = 4
@@ -291,12 +292,14 @@ def magnitude_moves(rows, Vt, gidx, a, b, mu_v, lam_v, alpha, jac, n_ab, z, u, e
 
 
 @njit(cache=True)
-def shift_moves(Vt, w, gidx, groups, cvals, mu_v, lam_v, mu_w, lam_w, c0, mu0, z, Q):
+def shift_moves(Vt, w, gidx, groups, cvals, mu_v, lam_v, mu_w, lam_w, c0, mu0, z, S):
     """One shift move for each group ``groups[m]`` (of constant value ``cvals[m]``), in turn
     (module docstring), in place. ``Vt`` (k, p), ``w`` (p,), ``gidx`` (p,), ``mu_v``, ``lam_v``
     (G, k), ``mu_w``, ``lam_w`` (G,), ``c0``, ``mu0`` the prior constants, ``z`` (len(groups),
-    k) standard normals, ``Q`` (n, k) the factor sums (updated; the residual does not change).
-    Sums in index order: the same bits on any thread count."""
+    k) standard normals. Every row's factor sums move by the same c_m s_m for group m (the
+    residual does not change): ``S`` (len(groups), k) receives them, for the caller to add to
+    the factor sums (``shift_factor_sums``). Sums in index order: the same bits on any thread
+    count."""
     k, p = Vt.shape
     P = np.empty((k, k))
     rhs = np.empty(k)
@@ -337,6 +340,15 @@ def shift_moves(Vt, w, gidx, groups, cvals, mu_v, lam_v, mu_w, lam_w, c0, mu0, z
                 w[j] -= c * x
         for f in range(k):
             mu_v[a, f] += sv[f]
-        for i in range(Q.shape[0]):
-            for f in range(k):
-                Q[i, f] += c * sv[f]
+            S[m, f] = c * sv[f]
+
+
+@kernel(parallel=True)
+def shift_factor_sums(Q, S):
+    """Q[i, f] += S[m, f] for the groups m in turn (``shift_moves``): the additions the moves
+    make, in their order, rows in parallel (each on its own: the same bits on any thread
+    count). ``Q`` (n, k) the factor sums, ``S`` (M, k)."""
+    for i in prange(Q.shape[0]):
+        for m in range(S.shape[0]):
+            for f in range(Q.shape[1]):
+                Q[i, f] += S[m, f]
